@@ -1,0 +1,32 @@
+# `make run` starts the service with the embedded defaults; `make test` runs the suite.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test lint ci bench
+
+$(VENV)/.installed: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+# DEBUG=1 for a local trial: generated keys in var/, password sign-in on. `make run DEMO=1`
+# also prints a demo trader's credentials.
+run: $(VENV)/.installed
+	DEBUG=$${DEBUG:-1} $(PY) manage.py migrate --noinput
+	DEBUG=$${DEBUG:-1} $(PY) manage.py createcachetable
+	@if [ -n "$(DEMO)" ]; then DEBUG=$${DEBUG:-1} $(PY) manage.py demo --base-url http://$(HOST):$(PORT); fi
+	@export DEBUG=$${DEBUG:-1}; \
+	$(PY) manage.py qcluster & qcluster=$$!; \
+	trap 'kill $$qcluster 2>/dev/null; wait $$qcluster 2>/dev/null' EXIT INT TERM; \
+	echo "mt5saas on http://$(HOST):$(PORT)/  (Ctrl-C stops daphne and the qcluster)"; \
+	$(PY) -m mt5saas.serve -b $(HOST) -p $(PORT) mt5saas.asgi:application
+
+test: $(VENV)/.installed
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .

@@ -1,0 +1,57 @@
+import json
+import secrets
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+
+from accounts.models import User
+from accounts.selectors import webhook_url
+from accounts.services import api_token_create, webhook_token_rotate
+
+
+class Command(BaseCommand):
+    help = (
+        "Create or reuse a demo trader and print fresh credentials; "
+        "running it again replaces the password and tokens (the old ones stop working)."
+    )
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--user", default="demo", help="username (default: demo)")
+        parser.add_argument("--accounts", type=int, default=2, help="simulated MT5 accounts (default: 2)")
+        parser.add_argument("--base-url", default="", help="public address for the webhook URL")
+        parser.add_argument("--json", action="store_true", dest="as_json", help="print one JSON object")
+
+    def handle(self, *args, user: str, accounts: int, base_url: str, as_json: bool, **options) -> None:
+        if not 0 <= accounts <= 50:
+            raise CommandError("--accounts must be between 0 and 50")
+        username = user.strip()
+        if not username or len(username) > 150:
+            raise CommandError("--user must be 1 to 150 characters")
+        password = secrets.token_urlsafe(12)
+        with transaction.atomic():
+            trader, created = User.objects.get_or_create(
+                username=username, defaults={"email": f"{username}@demo.invalid", "name": username.title()}
+            )
+            if trader.is_staff:
+                raise CommandError(f"{username} is an operator; demo only manages traders")
+            trader.set_password(password)
+            trader.is_active = True
+            trader.save()
+            api_token = api_token_create(user=trader, replace=True)
+            token = webhook_token_rotate(user=trader)
+        result = {
+            "username": trader.username,
+            "password": password,
+            "api_token": api_token,
+            "webhook_url": webhook_url(token=token, base=base_url or "http://127.0.0.1:8000"),
+            # Simulated accounts are created here once the terminals app provides them.
+            "accounts": [],
+        }
+        if as_json:
+            self.stdout.write(json.dumps(result))
+            return
+        verb = "Created" if created else "Reused"
+        self.stdout.write(f"{verb} trader {trader.username}")
+        for key, value in result.items():
+            self.stdout.write(f"  {key}: {value}")
+

@@ -1,0 +1,46 @@
+from django.contrib.auth.models import AbstractUser, UserManager
+from django.db import models
+from django.db.models.functions import Lower
+
+from mt5saas.models import EncryptedField, OwnedQuerySet
+
+
+class User(AbstractUser):
+    email = models.EmailField("email address")
+    name = models.CharField(max_length=150, blank=True)
+    picture_url = models.URLField(max_length=500, blank=True)
+
+    objects = UserManager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                Lower("email"), name="user_email_unique_ci", violation_error_message="A user with this email exists."
+            ),
+        ]
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.get_full_name() or self.username
+
+
+class WebhookToken(models.Model):
+    """The user's one active webhook token (`whk_…`).
+
+    Stored twice, neither in the clear: a keyed digest for constant-time lookup and a
+    Fernet copy so the owner can view the URL again. Rotation overwrites both in one
+    UPDATE, so the old token stops working at once.
+    """
+
+    owner = models.OneToOneField("accounts.User", on_delete=models.CASCADE, related_name="webhook_token")
+    digest = models.CharField(max_length=64, unique=True)
+    ciphertext = EncryptedField()
+    # First characters only, enough for an operator to tell tokens apart.
+    hint = models.CharField(max_length=12)
+    created_at = models.DateTimeField(auto_now_add=True)
+    rotated_at = models.DateTimeField(auto_now=True)
+
+    objects = OwnedQuerySet.as_manager()
+
+    def __str__(self) -> str:
+        return f"{self.hint}…"

@@ -1,0 +1,103 @@
+"""Writes of the accounts app: users, webhook tokens, API tokens."""
+
+import hmac
+import secrets
+
+from django.conf import settings
+from django.db import transaction
+from knox.models import AuthToken
+
+from mt5saas.crypto import decrypt, encrypt, secret_digest, secret_digests
+
+from .models import User, WebhookToken
+
+WEBHOOK_TOKEN_PREFIX = "whk_"
+# Longer than any token we issue; a longer one is refused before any hashing.
+MAX_TOKEN_LENGTH = 128
+
+
+def _new_webhook_token() -> str:
+    # 32 random bytes → 43 URL-safe characters after the prefix.
+    return WEBHOOK_TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+@transaction.atomic
+def webhook_token_rotate(*, user: User) -> str:
+    """Issue a new webhook token for the user and return it; the old one fails at once."""
+    token = _new_webhook_token()
+    WebhookToken.objects.update_or_create(
+        owner=user,
+        defaults={"digest": secret_digest(token), "ciphertext": encrypt(token), "hint": token[:8]},
+    )
+    return token
+
+
+def webhook_token_reveal(*, user: User) -> str:
+    """The user's current webhook token, issuing the first one on first use."""
+    row = WebhookToken.objects.owned_by(user).first()
+    if row is None:
+        return webhook_token_rotate(user=user)
+    return decrypt(row.ciphertext)
+
+
+def webhook_token_user(*, token: str) -> User | None:
+    """The user a webhook token belongs to, or None for an unknown or rotated token.
+
+    A disabled user is returned as is: the caller answers 403 rather than 404.
+    """
+    if not token or len(token) > MAX_TOKEN_LENGTH:
+        return None
+    if settings.WEBHOOK_TOKEN and hmac.compare_digest(token.encode(), settings.WEBHOOK_TOKEN.encode()):
+        # The single-user bot's token keeps working for the operator it belonged to.
+        return User.objects.filter(is_superuser=True).order_by("pk").first()
+    digests = secret_digests(token)
+    row = WebhookToken.objects.select_related("owner").filter(digest__in=digests).first()
+    if row is None or not any(hmac.compare_digest(row.digest, d) for d in digests):
+        return None
+    if row.digest != digests[0]:
+        # Matched under a SECRET_KEY fallback: store the current digest for next time.
+        WebhookToken.objects.filter(pk=row.pk).update(digest=digests[0])
+    return row.owner
+
+
+def api_token_create(*, user: User, replace: bool = False) -> str:
+    """A new API key for scripts, shown to the caller once and stored only as a digest."""
+    with transaction.atomic():
+        if replace:
+            AuthToken.objects.filter(user=user).delete()
+        _, key = AuthToken.objects.create(user=user, expiry=None)
+    return key
+
+
+def api_token_revoke(*, user: User, token_key: str) -> int:
+    """Revoke the caller's API keys whose visible prefix is token_key; returns how many."""
+    deleted, _ = AuthToken.objects.filter(user=user, token_key=token_key).delete()
+    return deleted
+
+
+class CannotDisableSelf(Exception):
+    pass
+
+
+def user_set_active(*, user: User, active: bool, by: User) -> User:
+    """Enable or disable a user. A disabled user cannot sign in, and their session,
+    webhook token and API keys are refused from the next request on."""
+    if user.pk == by.pk and not active:
+        raise CannotDisableSelf("You cannot disable your own account.")
+    User.objects.filter(pk=user.pk).update(is_active=active)
+    user.refresh_from_db(fields=["is_active"])
+    return user
+
+
+def user_sync_profile(*, user: User, name: str, picture_url: str, email: str) -> None:
+    """Copy name and picture from the identity provider; promote the ADMIN_EMAIL address."""
+    fields = []
+    if name and user.name != name:
+        user.name, fields = name, [*fields, "name"]
+    if picture_url and user.picture_url != picture_url:
+        user.picture_url, fields = picture_url, [*fields, "picture_url"]
+    if settings.ADMIN_EMAIL and email.lower() == settings.ADMIN_EMAIL and not user.is_superuser:
+        user.is_superuser = user.is_staff = True
+        fields += ["is_superuser", "is_staff"]
+    if fields and user.pk:
+        user.save(update_fields=fields)

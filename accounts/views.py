@@ -1,0 +1,130 @@
+"""Sign-in pages and the seed's /auth/* JSON routes."""
+
+from allauth.socialaccount.adapter import get_adapter as get_social_adapter
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+from knox.models import AuthToken
+from rest_framework import permissions, serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from .selectors import webhook_url
+from .services import api_token_create, api_token_revoke, webhook_token_reveal, webhook_token_rotate
+
+
+def google_configured(request: HttpRequest) -> bool:
+    return bool(get_social_adapter().list_apps(request, provider="google"))
+
+
+class LoginView(auth_views.LoginView):
+    template_name = "accounts/login.html"
+    redirect_authenticated_user = True
+
+    def post(self, request, *args, **kwargs):
+        if not settings.PASSWORD_LOGIN:
+            return render(request, "accounts/login.html", self.get_context_data(), status=403)
+        return super().post(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(
+            google_enabled=google_configured(self.request),
+            password_login=settings.PASSWORD_LOGIN,
+            **kwargs,
+        )
+
+
+class LogoutView(auth_views.LogoutView):
+    next_page = "/login"
+
+
+class UserSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+    email = serializers.EmailField()
+    name = serializers.CharField(source="display_name")
+    picture_url = serializers.URLField()
+    is_staff = serializers.BooleanField()
+
+
+class AuthStatusView(APIView):
+    permission_classes = [permissions.AllowAny]
+
+    def get(self, request):
+        user = request.user
+        return Response(
+            {
+                "authenticated": user.is_authenticated,
+                "user": UserSerializer(user).data if user.is_authenticated else None,
+            }
+        )
+
+
+class WebhookTokenSerializer(serializers.Serializer):
+    webhook_url = serializers.CharField()
+    token = serializers.CharField()
+
+
+class WebhookTokenView(APIView):
+    """The caller's webhook URL (issued on first use)."""
+
+    def get(self, request):
+        token = webhook_token_reveal(user=request.user)
+        return Response({"webhook_url": webhook_url(token=token, request=request), "token": token})
+
+
+class RotateWebhookTokenView(APIView):
+    """A new webhook URL; the old one is refused from this moment on."""
+
+    def post(self, request):
+        token = webhook_token_rotate(user=request.user)
+        return Response({"webhook_url": webhook_url(token=token, request=request), "token": token})
+
+
+# --- Settings page actions (session, CSRF, htmx) ----------------------------------
+
+
+@login_required
+def settings_page(request: HttpRequest) -> HttpResponse:
+    token = webhook_token_reveal(user=request.user)
+    return render(
+        request,
+        "accounts/settings.html",
+        {
+            "webhook_url": webhook_url(token=token, request=request),
+            "api_tokens": AuthToken.objects.filter(user=request.user).order_by("-created"),
+            "new_api_token": request.session.pop("new_api_token", None),
+        },
+    )
+
+
+@login_required
+@require_POST
+def rotate_webhook_token(request: HttpRequest) -> HttpResponse:
+    token = webhook_token_rotate(user=request.user)
+    url = webhook_url(token=token, request=request)
+    if request.htmx:
+        return render(request, "accounts/_webhook_url.html", {"webhook_url": url, "rotated": True})
+    messages.success(request, "New webhook URL issued. The old one no longer works.")
+    return redirect(request.POST.get("next") if request.POST.get("next") == "/settings" else "/")
+
+
+@login_required
+@require_POST
+def create_api_token(request: HttpRequest) -> HttpResponse:
+    # Kept in the session for one page view only: it is shown once, then never again.
+    request.session["new_api_token"] = api_token_create(user=request.user)
+    return redirect("/settings")
+
+
+@login_required
+@require_POST
+def revoke_api_token(request: HttpRequest, token_key: str) -> HttpResponse:
+    if not api_token_revoke(user=request.user, token_key=token_key):
+        raise Http404("No such API key.")
+    messages.success(request, "API key revoked.")
+    return redirect("/settings")

@@ -1,0 +1,48 @@
+from django.apps import apps
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+
+from mt5saas.crypto import DecryptionError, reencrypt
+from mt5saas.models import EncryptedField
+
+BATCH = 500
+
+
+class Command(BaseCommand):
+    help = (
+        "Re-encrypt every encrypted field under the newest FIELD_ENCRYPTION_KEYS entry. "
+        "Put the new key first, keep the old ones after it, run this, then drop the old keys."
+    )
+
+    def handle(self, *args, **options) -> None:
+        total = 0
+        for model in apps.get_models():
+            fields = [f.attname for f in model._meta.concrete_fields if isinstance(f, EncryptedField)]
+            if fields:
+                total += self._rotate(model, fields)
+        self.stdout.write(self.style.SUCCESS(f"Re-encrypted {total} value(s) under the newest key."))
+
+    def _rotate(self, model, fields: list[str]) -> int:
+        count = 0
+        # One transaction: a key problem halfway leaves every row as it was.
+        with transaction.atomic():
+            rows = model._base_manager.only("pk", *fields).order_by("pk")
+            batch = []
+            for row in rows.iterator(chunk_size=BATCH):
+                for name in fields:
+                    if value := getattr(row, name):
+                        try:
+                            setattr(row, name, reencrypt(value))
+                        except DecryptionError:
+                            raise CommandError(
+                                f"{model._meta.label} #{row.pk}.{name} opens with none of the configured keys; "
+                                "nothing was changed"
+                            ) from None
+                        count += 1
+                batch.append(row)
+                if len(batch) >= BATCH:
+                    model._base_manager.bulk_update(batch, fields)
+                    batch = []
+            if batch:
+                model._base_manager.bulk_update(batch, fields)
+        return count

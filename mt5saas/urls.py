@@ -1,0 +1,56 @@
+from django.contrib import admin
+from django.urls import include, path, re_path
+from django.views.generic import RedirectView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import SimpleRouter
+
+from accounts import api as accounts_api
+from accounts import views as accounts_views
+
+from . import views
+from .health import health
+
+admin_router = SimpleRouter(trailing_slash="/?")
+admin_router.register("users", accounts_api.AdminUserViewSet, basename="admin-user")
+
+# One sign-in page for everyone: the admin's and allauth's own password forms would
+# bypass PASSWORD_LOGIN, so they send people to /login.
+to_login = RedirectView.as_view(url="/login", query_string=True)
+
+urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
+    path("accounts", views.empty_page("pages/accounts.html"), name="accounts-page"),
+    path("copy", views.empty_page("pages/copy.html"), name="copy-page"),
+    path("history", views.empty_page("pages/history.html"), name="history-page"),
+    path("alerts", views.empty_page("pages/alerts.html"), name="alerts-page"),
+    path("settings", accounts_views.settings_page, name="settings-page"),
+    path("settings/webhook-token/rotate", accounts_views.rotate_webhook_token, name="settings-rotate-webhook"),
+    path("settings/api-tokens", accounts_views.create_api_token, name="settings-create-api-token"),
+    path(
+        "settings/api-tokens/<str:token_key>/revoke",
+        accounts_views.revoke_api_token,
+        name="settings-revoke-api-token",
+    ),
+    path("login", accounts_views.LoginView.as_view(), name="login"),
+    path("logout", accounts_views.LogoutView.as_view(), name="logout"),
+    re_path(r"^auth/status/?$", accounts_views.AuthStatusView.as_view(), name="auth-status"),
+    re_path(r"^auth/webhook-token/?$", accounts_views.WebhookTokenView.as_view(), name="auth-webhook-token"),
+    re_path(r"^auth/rotate-token/?$", accounts_views.RotateWebhookTokenView.as_view(), name="auth-rotate-token"),
+    path("oauth/login/", to_login),
+    path("oauth/signup/", to_login),
+    path("oauth/", include("allauth.urls")),
+    path("admin/login/", to_login),
+    path("admin/", admin.site.urls),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    re_path(r"^api/admin/stats/?$", accounts_api.AdminStatsView.as_view(), name="admin-stats"),
+    path("api/admin/", include(admin_router.urls)),
+    path("health", health, name="health"),
+    path("webhook/health", health, name="webhook-health"),
+    path("", include("webhooks.urls")),
+]
+
+handler400 = "mt5saas.views.bad_request"
+handler403 = "mt5saas.views.permission_denied"
+handler404 = "mt5saas.views.page_not_found"
+handler500 = "mt5saas.views.server_error"

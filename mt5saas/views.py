@@ -1,0 +1,54 @@
+"""Project-level pages and the error handlers."""
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+
+from accounts.selectors import webhook_url
+from accounts.services import webhook_token_reveal
+
+
+@login_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    token = webhook_token_reveal(user=request.user)
+    return render(request, "dashboard.html", {"webhook_url": webhook_url(token=token, request=request)})
+
+
+def empty_page(template: str):
+    """A navigation page whose app has not filled it yet: it says so plainly."""
+
+    @login_required
+    def view(request: HttpRequest) -> HttpResponse:
+        return render(request, template)
+
+    view.__name__ = template.removesuffix(".html").replace("/", "_")
+    return view
+
+
+def _wants_json(request: HttpRequest) -> bool:
+    return request.path.startswith(("/api/", "/auth/", "/webhook", "/events")) or (
+        "application/json" in request.headers.get("Accept", "")
+    )
+
+
+def _error(request: HttpRequest, status: int, detail: str) -> HttpResponse:
+    if _wants_json(request):
+        return JsonResponse({"detail": detail}, status=status)
+    return render(request, "error.html", {"status": status, "detail": detail}, status=status)
+
+
+def bad_request(request: HttpRequest, exception=None) -> HttpResponse:
+    return _error(request, 400, "Bad request.")
+
+
+def permission_denied(request: HttpRequest, exception=None) -> HttpResponse:
+    return _error(request, 403, "You do not have permission to do that.")
+
+
+def page_not_found(request: HttpRequest, exception=None) -> HttpResponse:
+    return _error(request, 404, "Not found.")
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    # Never a traceback; the log has it (redacted).
+    return _error(request, 500, "Something went wrong on our side. The error has been logged.")

@@ -1,0 +1,98 @@
+"""POST /webhook/<token> (DESIGN §6.1): authentication, limits and parsing of TradingView alerts."""
+
+import json
+import math
+
+from django.conf import settings
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django_ratelimit.core import get_usage
+
+from accounts.services import webhook_token_user
+
+
+class WebhookError(Exception):
+    def __init__(self, status: int, detail: str, **extra) -> None:
+        super().__init__(detail)
+        self.status, self.detail, self.extra = status, detail, extra
+
+    def response(self) -> JsonResponse:
+        response = JsonResponse({"detail": self.detail, **self.extra}, status=self.status)
+        if "retry_after" in self.extra:
+            response["Retry-After"] = str(self.extra["retry_after"])
+        if self.status == 405:
+            response["Allow"] = "POST"
+        return response
+
+
+def _read_body(request: HttpRequest) -> bytes:
+    limit = settings.WEBHOOK_MAX_BODY_BYTES
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        raise WebhookError(400, "Content-Length is not a number.") from None
+    if declared > limit:
+        raise WebhookError(413, f"The body is larger than {limit} bytes.")
+    body = request.read(limit + 1)
+    if len(body) > limit:
+        raise WebhookError(413, f"The body is larger than {limit} bytes.")
+    return body
+
+
+def _parse(body: bytes) -> dict:
+    # TradingView sends its alert message as text/plain, so the content type is not trusted.
+    try:
+        payload = json.loads(body.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise WebhookError(400, "The body is not UTF-8 text.") from None
+    except json.JSONDecodeError as exc:
+        where = f"line {exc.lineno} column {exc.colno}"
+        raise WebhookError(400, f"The body is not valid JSON: {exc.msg} at {where}.") from None
+    if not isinstance(payload, dict):
+        raise WebhookError(400, "The body must be a JSON object.")
+    return payload
+
+
+def _check_rate(request: HttpRequest, user_id: int) -> None:
+    usage = get_usage(
+        request,
+        group="webhook",
+        key=lambda group, request: str(user_id),
+        rate=settings.WEBHOOK_RATE_LIMIT,
+        increment=True,
+    )
+    if usage and usage["should_limit"]:
+        raise WebhookError(
+            429,
+            f"Rate limit of {settings.WEBHOOK_RATE_LIMIT} reached for this webhook.",
+            retry_after=max(1, math.ceil(usage["time_left"])),
+        )
+
+
+def _authenticate(token: object) -> int:
+    user = webhook_token_user(token=token) if isinstance(token, str) else None
+    if user is None:
+        # 404 for unknown and rotated alike: nothing tells a guesser which it was.
+        raise WebhookError(404, "Unknown webhook token.")
+    if not user.is_active:
+        raise WebhookError(403, "This user is disabled.")
+    return user
+
+
+@csrf_exempt
+def receive(request: HttpRequest, token: str = "") -> JsonResponse:
+    try:
+        if request.method != "POST":
+            raise WebhookError(405, "Send alerts with POST.")
+        body = _read_body(request)
+        user = _authenticate(token) if token else None
+        payload = _parse(body)
+        user = user or _authenticate(payload.get("token"))
+        _check_rate(request, user.pk)
+        raise WebhookError(
+            400,
+            "You have no trading accounts to send this signal to. Add one on the Accounts page.",
+            errors={"accounts": ["No trading account is available."]},
+        )
+    except WebhookError as error:
+        return error.response()

@@ -19,8 +19,16 @@ class AdminUserSerializer(serializers.ModelSerializer):
     class Meta:
         model = User
         fields = [
-            "id", "username", "email", "name", "picture_url",
-            "is_active", "is_staff", "is_superuser", "date_joined", "last_login",
+            "id",
+            "username",
+            "email",
+            "name",
+            "picture_url",
+            "is_active",
+            "is_staff",
+            "is_superuser",
+            "date_joined",
+            "last_login",
         ]
         read_only_fields = fields
 

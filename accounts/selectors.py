@@ -23,9 +23,7 @@ def webhook_url(*, token: str, request: HttpRequest | None = None, base: str = "
 def user_list(*, search: str = "", is_active: bool | None = None) -> QuerySet[User]:
     users = User.objects.all()
     if search:
-        users = users.filter(
-            Q(username__icontains=search) | Q(email__icontains=search) | Q(name__icontains=search)
-        )
+        users = users.filter(Q(username__icontains=search) | Q(email__icontains=search) | Q(name__icontains=search))
     if is_active is not None:
         users = users.filter(is_active=is_active)
     return users.order_by("pk")

@@ -8,6 +8,13 @@ from rest_framework import exceptions, pagination, permissions, serializers, thr
 class ApiTokenAuthentication(TokenAuthentication):
     """`Authorization: Token mt5_…`; keys are stored only as digests (knox)."""
 
+    def authenticate_credentials(self, token: bytes):
+        try:
+            token.decode("utf-8")
+        except UnicodeDecodeError:
+            raise exceptions.AuthenticationFailed("Invalid token.") from None
+        return super().authenticate_credentials(token)
+
     def validate_user(self, auth_token):
         if not auth_token.user.is_active:
             # 403, not 401: the key is right, the account is switched off.

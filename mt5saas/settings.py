@@ -47,9 +47,7 @@ DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = required_secret("SECRET_KEY", get_random_secret_key)
 SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
 # Newest first: MultiFernet encrypts with the first and decrypts with any.
-FIELD_ENCRYPTION_KEYS = required_secret(
-    "FIELD_ENCRYPTION_KEYS", lambda: Fernet.generate_key().decode()
-).split(",")
+FIELD_ENCRYPTION_KEYS = required_secret("FIELD_ENCRYPTION_KEYS", lambda: Fernet.generate_key().decode()).split(",")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1"])
 CSRF_TRUSTED_ORIGINS = env.list(
     "CSRF_TRUSTED_ORIGINS", default=[f"https://{host}" for host in ALLOWED_HOSTS if host != "*"]
@@ -265,6 +263,7 @@ HEALTH_CHECKS = [
 # --- Static files, email, i18n ---------------------------------------------------
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT.mkdir(exist_ok=True)  # WhiteNoise warns on every start without it
 STATICFILES_DIRS = [BASE_DIR / "mt5saas" / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

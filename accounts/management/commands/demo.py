@@ -54,4 +54,3 @@ class Command(BaseCommand):
         self.stdout.write(f"{verb} trader {trader.username}")
         for key, value in result.items():
             self.stdout.write(f"  {key}: {value}")
-

@@ -1,34 +1,16 @@
-"""What every API view starts from: authentication, throttling, paging, errors and tenancy."""
+"""What every API view starts from: routing, paging, errors, staff checks and tenancy."""
 
-from django.conf import settings
-from knox.auth import TokenAuthentication
-from rest_framework import exceptions, pagination, permissions, serializers, throttling
-
-
-class ApiTokenAuthentication(TokenAuthentication):
-    """`Authorization: Token mt5_…`; keys are stored only as digests (knox)."""
-
-    def authenticate_credentials(self, token: bytes):
-        try:
-            token.decode("utf-8")
-        except UnicodeDecodeError:
-            raise exceptions.AuthenticationFailed("Invalid token.") from None
-        return super().authenticate_credentials(token)
-
-    def validate_user(self, auth_token):
-        if not auth_token.user.is_active:
-            # 403, not 401: the key is right, the account is switched off.
-            raise exceptions.PermissionDenied("This user is disabled.")
-        return (auth_token.user, auth_token)
+from rest_framework import exceptions, pagination, permissions, routers, serializers
+from rest_framework.views import exception_handler as drf_exception_handler
 
 
-class ApiRateThrottle(throttling.UserRateThrottle):
-    """API_RATE_LIMIT per user (per address when anonymous), read at request time."""
+class OptionalSlashRouter(routers.SimpleRouter):
+    """Routes answer with and without a trailing slash: the single-user bot's EA and
+    scripts call them without one, browsers and DRF conventions with one."""
 
-    scope = "api"
-
-    def get_rate(self) -> str:
-        return settings.API_RATE_LIMIT
+    def __init__(self) -> None:
+        super().__init__()
+        self.trailing_slash = "/?"
 
 
 class Pagination(pagination.PageNumberPagination):
@@ -47,9 +29,6 @@ class IsStaff(permissions.BasePermission):
 
 def exception_handler(exc, context):
     """Every error body is JSON with a human `detail`; validation adds `errors`."""
-    # Imported here: rest_framework.views reads these settings while it loads.
-    from rest_framework.views import exception_handler as drf_exception_handler
-
     response = drf_exception_handler(exc, context)
     if response is None:
         return None

@@ -97,6 +97,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "accounts.middleware.ProviderNotConfiguredMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
 ]
 
@@ -224,11 +225,11 @@ AUTH_PASSWORD_VALIDATORS = [
 # --- API -------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "mt5saas.api.ApiTokenAuthentication",
+        "mt5saas.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_THROTTLE_CLASSES": ["mt5saas.api.ApiRateThrottle"],
+    "DEFAULT_THROTTLE_CLASSES": ["mt5saas.authentication.ApiRateThrottle"],
     "DEFAULT_PAGINATION_CLASS": "mt5saas.api.Pagination",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],

@@ -2,15 +2,15 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
-from rest_framework.routers import SimpleRouter
 
 from accounts import api as accounts_api
 from accounts import views as accounts_views
 
 from . import views
+from .api import OptionalSlashRouter
 from .health import health
 
-admin_router = SimpleRouter(trailing_slash="/?")
+admin_router = OptionalSlashRouter()
 admin_router.register("users", accounts_api.AdminUserViewSet, basename="admin-user")
 
 # One sign-in page for everyone: the admin's and allauth's own password forms would

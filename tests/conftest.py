@@ -9,6 +9,8 @@ PASSWORD = "correct horse battery staple"
 
 @pytest.fixture(autouse=True)
 def _isolated_cache_and_static(settings):
+    # A fast hasher: factories hash a password for every user they make.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     # Rate-limit counters must not leak from one test to the next.
     caches["default"].clear()
     # No collectstatic in tests: plain storage resolves {% static %} through the finders.

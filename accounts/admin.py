@@ -1,5 +1,6 @@
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.db import models
 from knox.models import AuthToken
 
 from .models import User, WebhookToken
@@ -13,6 +14,7 @@ class UserAdmin(DjangoUserAdmin):
     search_fields = ["username", "email", "name"]
     ordering = ["-date_joined"]
     actions = ["enable_users", "disable_users"]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     fieldsets = [
         (None, {"fields": ["username", "password"]}),
         ("Profile", {"fields": ["name", "email", "picture_url"]}),

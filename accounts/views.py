@@ -8,6 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
+from drf_spectacular.utils import extend_schema, inline_serializer
 from knox.models import AuthToken
 from rest_framework import permissions, serializers
 from rest_framework.response import Response
@@ -54,6 +55,11 @@ class UserSerializer(serializers.Serializer):
 class AuthStatusView(APIView):
     permission_classes = [permissions.AllowAny]
 
+    @extend_schema(
+        responses=inline_serializer(
+            "AuthStatus", {"authenticated": serializers.BooleanField(), "user": UserSerializer(allow_null=True)}
+        )
+    )
     def get(self, request):
         user = request.user
         return Response(
@@ -72,6 +78,7 @@ class WebhookTokenSerializer(serializers.Serializer):
 class WebhookTokenView(APIView):
     """The caller's webhook URL (issued on first use)."""
 
+    @extend_schema(responses=WebhookTokenSerializer)
     def get(self, request):
         token = webhook_token_reveal(user=request.user)
         return Response({"webhook_url": webhook_url(token=token, request=request), "token": token})
@@ -80,6 +87,7 @@ class WebhookTokenView(APIView):
 class RotateWebhookTokenView(APIView):
     """A new webhook URL; the old one is refused from this moment on."""
 
+    @extend_schema(request=None, responses=WebhookTokenSerializer)
     def post(self, request):
         token = webhook_token_rotate(user=request.user)
         return Response({"webhook_url": webhook_url(token=token, request=request), "token": token})

@@ -1,6 +1,7 @@
 import json
 import secrets
 
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
@@ -25,8 +26,12 @@ class Command(BaseCommand):
         if not 0 <= accounts <= 50:
             raise CommandError("--accounts must be between 0 and 50")
         username = user.strip()
-        if not username or len(username) > 150:
-            raise CommandError("--user must be 1 to 150 characters")
+        try:
+            User.username_validator(username)
+            if not username or len(username) > 150:
+                raise ValidationError("1 to 150 characters")
+        except ValidationError as exc:
+            raise CommandError(f"--user: {' '.join(exc.messages)}") from None
         password = secrets.token_urlsafe(12)
         with transaction.atomic():
             trader, created = User.objects.get_or_create(

@@ -45,6 +45,10 @@ def permission_denied(request: HttpRequest, exception=None) -> HttpResponse:
     return _error(request, 403, "You do not have permission to do that.")
 
 
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    return _error(request, 403, "This form has expired or came from another site. Reload the page and try again.")
+
+
 def page_not_found(request: HttpRequest, exception=None) -> HttpResponse:
     return _error(request, 404, "Not found.")
 

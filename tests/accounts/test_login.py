@@ -119,3 +119,30 @@ def test_htmx_rotate_returns_the_new_url_fragment(client, alice):
 
     new = webhook_token_reveal(user=alice)
     assert new != old and new in response.text and "<nav" not in response.text
+
+
+@pytest.mark.django_db
+def test_disabled_user_cannot_sign_in_with_password(client, settings, alice):
+    settings.PASSWORD_LOGIN = True
+    alice.is_active = False
+    alice.save()
+
+    response = client.post("/login", {"username": "alice", "password": "correct horse battery staple"})
+
+    assert response.status_code == 200 and "Please enter a correct username and password" in response.text
+    assert client.get("/auth/status").json()["authenticated"] is False
+
+
+@pytest.mark.django_db
+def test_form_post_without_csrf_token_is_a_clear_403(alice):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(alice)
+
+    page = client.post("/settings/webhook-token/rotate")
+    api = client.post("/logout", headers={"Accept": "application/json"})
+
+    assert page.status_code == 403 and "This form has expired" in page.text
+    assert api.status_code == 403 and api.json()["detail"].startswith("This form has expired")
+    assert client.get("/auth/status").json()["authenticated"] is True

@@ -23,6 +23,13 @@ class User(AbstractUser):
     def display_name(self) -> str:
         return self.name or self.get_full_name() or self.username
 
+    def save(self, *args, **kwargs) -> None:
+        # Stored in lower case, as allauth stores and looks up addresses: a capital typed
+        # in the admin would hide the user from Google sign-in, whose sign-up then broke
+        # the case-insensitive unique constraint (a 500).
+        self.email = self.email.lower()
+        super().save(*args, **kwargs)
+
 
 class WebhookToken(models.Model):
     """The user's one active webhook token (`whk_…`).

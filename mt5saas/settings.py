@@ -84,6 +84,7 @@ INSTALLED_APPS = [
     "bootstrap",
     "mt5saas",
     "accounts",
+    "terminals",
     "webhooks",
 ]
 

@@ -3,6 +3,7 @@ from factory.django import DjangoModelFactory
 
 from accounts.models import User, WebhookToken
 from accounts.services import webhook_token_rotate
+from terminals.models import AccountEvent, SymbolMapping, TradingAccount
 
 
 class UserFactory(DjangoModelFactory):
@@ -35,6 +36,44 @@ class WebhookTokenFactory(DjangoModelFactory):
         return model_class.objects.get(owner=owner)
 
 
+class TradingAccountFactory(DjangoModelFactory):
+    class Meta:
+        model = TradingAccount
+
+    owner = factory.SubFactory(UserFactory)
+    login = factory.Sequence(lambda n: str(5_000_000 + n))
+    server = "SimBroker-Demo"
+    broker = "SimBroker"
+    kind = TradingAccount.Kind.SIMULATED
+    nickname = factory.Sequence(lambda n: f"acct-{n:05d}")
+    status = TradingAccount.Status.ONLINE
+
+
+class SymbolMappingFactory(DjangoModelFactory):
+    class Meta:
+        model = SymbolMapping
+
+    owner = factory.SubFactory(UserFactory)
+    account = factory.SubFactory(TradingAccountFactory, owner=factory.SelfAttribute("..owner"))
+    requested = factory.Sequence(lambda n: f"REQ{n:05d}")
+    broker_symbol = factory.Sequence(lambda n: f"BRK{n:05d}.m")
+
+
+class AccountEventFactory(DjangoModelFactory):
+    class Meta:
+        model = AccountEvent
+
+    owner = factory.SubFactory(UserFactory)
+    account = factory.SubFactory(TradingAccountFactory, owner=factory.SelfAttribute("..owner"))
+    status = TradingAccount.Status.ONLINE
+    reason = factory.Sequence(lambda n: f"heartbeat-{n:05d}")
+
+
 # Every model whose manager has owned_by() needs a factory here; the isolation test
 # fails for an owned model it cannot create.
-OWNED_FACTORIES = {WebhookToken: WebhookTokenFactory}
+OWNED_FACTORIES = {
+    WebhookToken: WebhookTokenFactory,
+    TradingAccount: TradingAccountFactory,
+    SymbolMapping: SymbolMappingFactory,
+    AccountEvent: AccountEventFactory,
+}

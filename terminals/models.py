@@ -1,0 +1,235 @@
+from decimal import Decimal
+from typing import Self
+
+from django.conf import settings
+from django.core.validators import MinValueValidator, RegexValidator
+from django.db import models
+from django.db.models import Count, Q
+
+from mt5saas.models import EncryptedField, OwnedModel, OwnedQuerySet
+
+MONEY = {"max_digits": 18, "decimal_places": 2, "default": Decimal("0")}
+
+
+class TerminalHostQuerySet(models.QuerySet):
+    def with_load(self) -> Self:
+        return self.annotate(
+            load=Count("accounts", filter=Q(accounts__deleted_at__isnull=True), distinct=True),
+        )
+
+
+class TerminalHost(models.Model):
+    """A machine that runs terminals and a qcluster reading its own queue."""
+
+    class Kind(models.TextChoices):
+        WINDOWS = "windows", "Windows host (MetaTrader5 library, EA bridge)"
+        SIMULATED = "simulated", "Simulated terminals"
+
+    name = models.CharField(max_length=100, unique=True)
+    # The django-q2 cluster name: `Q_CLUSTER_NAME=<queue_name> manage.py qcluster` on the host.
+    queue_name = models.SlugField(max_length=60, unique=True)
+    kind = models.CharField(max_length=10, choices=Kind, default=Kind.WINDOWS)
+    capacity = models.PositiveIntegerField(default=20, validators=[MinValueValidator(1)])
+    # Where portable terminal instances live on the host, e.g. C:\mt5\instances.
+    instance_root = models.CharField(max_length=260, blank=True)
+    online = models.BooleanField(default=False)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    cpu_percent = models.FloatField(null=True, blank=True)
+    memory_percent = models.FloatField(null=True, blank=True)
+    terminals_running = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = TerminalHostQuerySet.as_manager()
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TradingAccountQuerySet(OwnedQuerySet):
+    def alive(self) -> Self:
+        return self.filter(deleted_at__isnull=True)
+
+
+class TradingAccount(OwnedModel):
+    class Kind(models.TextChoices):
+        MT5 = "mt5", "MetaTrader 5 (Python library)"
+        EA_BRIDGE = "ea_bridge", "MetaTrader 5 (EA file bridge)"
+        SIMULATED = "simulated", "Simulated paper account"
+
+    class Status(models.TextChoices):
+        UNASSIGNED = "unassigned"
+        CONNECTING = "connecting"
+        ONLINE = "online"
+        OFFLINE = "offline"
+        ERROR = "error"
+        STOPPED = "stopped"
+
+    login = models.CharField(max_length=20, validators=[RegexValidator(r"^[0-9]{1,20}$", "A login is digits only.")])
+    server = models.CharField(max_length=100)
+    broker = models.CharField(max_length=100, blank=True)
+    kind = models.CharField(max_length=10, choices=Kind, default=Kind.MT5)
+    nickname = models.CharField(max_length=60, blank=True)
+    is_demo = models.BooleanField(default=True)
+    password = EncryptedField()
+    host = models.ForeignKey(TerminalHost, null=True, blank=True, on_delete=models.SET_NULL, related_name="accounts")
+    status = models.CharField(max_length=12, choices=Status, default=Status.CONNECTING)
+    status_reason = models.CharField(max_length=300, blank=True)
+    ea_status = models.CharField(max_length=60, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    balance = models.DecimalField(**MONEY)
+    equity = models.DecimalField(**MONEY)
+    margin = models.DecimalField(**MONEY)
+    free_margin = models.DecimalField(**MONEY)
+    profit = models.DecimalField(**MONEY)
+    currency = models.CharField(max_length=10, blank=True)
+    leverage = models.PositiveIntegerField(null=True, blank=True)
+    hedging = models.BooleanField(default=True)
+    # Risk guards, each checked before an order is sent; empty means no limit.
+    max_lot = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
+    max_open_positions = models.PositiveIntegerField(null=True, blank=True)
+    max_daily_loss = models.DecimalField(max_digits=18, decimal_places=2, null=True, blank=True)
+    allowed_symbols = models.JSONField(default=list, blank=True)
+    max_trades_per_hour = models.PositiveIntegerField(default=100)
+    is_current = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    # Soft delete: orders keep pointing at the account; the instance is stopped.
+    deleted_at = models.DateTimeField(null=True, blank=True)
+
+    objects = TradingAccountQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            # One live registration of an MT5 account, whoever owns it: two owners of one
+            # real account would each trade it.
+            models.UniqueConstraint(
+                fields=["server", "login"],
+                condition=Q(deleted_at__isnull=True),
+                name="account_unique_live_login",
+                violation_error_message="This MT5 account is already registered.",
+            ),
+            models.UniqueConstraint(
+                fields=["owner"],
+                condition=Q(is_current=True, deleted_at__isnull=True),
+                name="account_one_current_per_owner",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.nickname or self.login} ({self.server})"
+
+
+class SymbolMapping(OwnedModel):
+    """What a requested symbol (from TradingView or a master) is called on one account."""
+
+    class Source(models.TextChoices):
+        CUSTOM = "custom"
+        LEARNED = "learned"
+
+    account = models.ForeignKey(TradingAccount, on_delete=models.CASCADE, related_name="symbol_mappings")
+    requested = models.CharField(max_length=40)
+    broker_symbol = models.CharField(max_length=40)
+    source = models.CharField(max_length=8, choices=Source, default=Source.CUSTOM)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account", "requested"], name="mapping_unique_requested"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.requested} → {self.broker_symbol}"
+
+
+class AccountEvent(models.Model):
+    """Online/offline transitions and errors of an account, kept for the trader and operator."""
+
+    account = models.ForeignKey(TradingAccount, on_delete=models.CASCADE, related_name="events")
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    status = models.CharField(max_length=12, choices=TradingAccount.Status)
+    reason = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = OwnedQuerySet.as_manager()
+
+    class Meta:
+        indexes = [models.Index(fields=["account", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.status}"
+
+
+# --- Simulated paper broker -------------------------------------------------------
+# Its state lives here so every worker process sees the same terminal and it survives
+# restarts; the driver in drivers/simulated.py is the only code that touches it.
+
+
+class SimAccount(models.Model):
+    server = models.CharField(max_length=100)
+    login = models.BigIntegerField()
+    password_hash = models.CharField(max_length=128)
+    name = models.CharField(max_length=100, blank=True)
+    currency = models.CharField(max_length=10, default="USD")
+    leverage = models.PositiveIntegerField(default=100)
+    balance = models.DecimalField(max_digits=18, decimal_places=2, default=Decimal("10000"))
+    hedging = models.BooleanField(default=True)
+    # Test and demo hook: retcodes that the next order_send calls answer, oldest first.
+    inject_retcodes = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["server", "login"], name="sim_account_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.login}@{self.server}"
+
+
+class SimPosition(models.Model):
+    account = models.ForeignKey(SimAccount, on_delete=models.CASCADE, related_name="positions")
+    symbol = models.CharField(max_length=40)
+    type = models.PositiveSmallIntegerField()
+    volume = models.DecimalField(max_digits=14, decimal_places=4)
+    price_open = models.FloatField()
+    sl = models.FloatField(default=0)
+    tp = models.FloatField(default=0)
+    magic = models.BigIntegerField(default=0)
+    comment = models.CharField(max_length=31, blank=True)
+    time_msc = models.BigIntegerField()
+
+    def __str__(self) -> str:
+        return f"position {self.pk}"
+
+
+class SimOrder(models.Model):
+    """A pending (limit/stop) order; tickets of market orders come from SimDeal.order."""
+
+    account = models.ForeignKey(SimAccount, on_delete=models.CASCADE, related_name="orders")
+    symbol = models.CharField(max_length=40)
+    type = models.PositiveSmallIntegerField()
+    volume = models.DecimalField(max_digits=14, decimal_places=4)
+    price_open = models.FloatField()
+    sl = models.FloatField(default=0)
+    tp = models.FloatField(default=0)
+    magic = models.BigIntegerField(default=0)
+    comment = models.CharField(max_length=31, blank=True)
+    time_setup_msc = models.BigIntegerField()
+    active = models.BooleanField(default=True)
+
+    def __str__(self) -> str:
+        return f"order {self.pk}"
+
+
+class SimDeal(models.Model):
+    account = models.ForeignKey(SimAccount, on_delete=models.CASCADE, related_name="deals")
+    order = models.BigIntegerField()
+    position_id = models.BigIntegerField()
+    symbol = models.CharField(max_length=40)
+    type = models.PositiveSmallIntegerField()
+    entry = models.PositiveSmallIntegerField()
+    volume = models.DecimalField(max_digits=14, decimal_places=4)
+    price = models.FloatField()
+    profit = models.DecimalField(max_digits=18, decimal_places=2, default=Decimal("0"))
+    magic = models.BigIntegerField(default=0)
+    comment = models.CharField(max_length=31, blank=True)
+    time_msc = models.BigIntegerField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"deal {self.pk}"

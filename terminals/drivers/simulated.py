@@ -1,0 +1,574 @@
+"""A paper broker that behaves like an MT5 terminal: the default on Linux, in the demo
+and in tests, and the trading engine behind the test doubles of the other drivers.
+
+Symbols carry real specifications (digits, tick size/value, contract size, volume
+limits, filling modes, stop levels, sessions); bid/ask move with time; positions,
+pending orders, deals, balance, equity and margin live in the database so every worker
+process sees the same terminal; bad requests get MT5's own retcodes. The simulated
+broker opens a paper account the first time a login is used and checks the password
+on every later connect.
+"""
+
+import hashlib
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import ROUND_HALF_EVEN, Decimal
+
+from django.contrib.auth.hashers import check_password, make_password
+from django.db import transaction
+
+from terminals.models import SimAccount, SimDeal, SimOrder, SimPosition
+
+from .base import (
+    AccountInfo,
+    Deal,
+    DealEntry,
+    Driver,
+    Filling,
+    MarginMode,
+    OrderRequest,
+    OrderResult,
+    OrderType,
+    PendingOrder,
+    Position,
+    SymbolFillingFlag,
+    SymbolInfo,
+    TerminalError,
+    Tick,
+    TradeAction,
+    TradeMode,
+)
+
+DONE, PLACED, NO_CHANGES = 10009, 10008, 10025
+INVALID, INVALID_VOLUME, INVALID_PRICE, INVALID_STOPS = 10013, 10014, 10015, 10016
+TRADE_DISABLED, MARKET_CLOSED, NO_MONEY, INVALID_FILL = 10017, 10018, 10019, 10030
+REQUOTE, INVALID_ORDER, POSITION_CLOSED, INVALID_CLOSE_VOLUME = 10004, 10035, 10036, 10038
+AUTH_FAILED = -6
+
+
+@dataclass(frozen=True)
+class SymbolSpec:
+    info: SymbolInfo
+    base_price: float
+    spread_points: int
+    session: str  # "fx": closed at weekends; "cfd": also 21:00-22:00 UTC daily; "crypto": always
+
+
+def _spec(name, description, digits, contract, tick_value, vmin, vstep, vmax, filling, stops, price, spread, session):
+    point = 10.0**-digits
+    info = SymbolInfo(
+        name=name,
+        description=description,
+        digits=digits,
+        point=point,
+        trade_tick_size=point,
+        trade_tick_value=tick_value,
+        trade_contract_size=contract,
+        volume_min=vmin,
+        volume_step=vstep,
+        volume_max=vmax,
+        filling_mode=filling,
+        trade_stops_level=stops,
+    )
+    return SymbolSpec(info, price, spread, session)
+
+
+FOK, IOC = SymbolFillingFlag.FOK, SymbolFillingFlag.IOC
+# Two brokers: one with the plain names TradingView uses, one with the suffixes and
+# aliases real brokers use, so symbol mapping is exercised.
+SERVERS: dict[str, dict[str, SymbolSpec]] = {
+    "SimStandard-Demo": {
+        s.info.name: s
+        for s in [
+            _spec("EURUSD", "Euro vs US Dollar", 5, 100000, 1.0, 0.01, 0.01, 100, FOK | IOC, 10, 1.0850, 12, "fx"),
+            _spec("GBPUSD", "Pound vs US Dollar", 5, 100000, 1.0, 0.01, 0.01, 100, FOK | IOC, 10, 1.2700, 15, "fx"),
+            _spec("XAUUSD", "Gold vs US Dollar", 2, 100, 1.0, 0.01, 0.01, 50, FOK | IOC, 50, 2400.00, 30, "cfd"),
+            _spec("XAGUSD", "Silver vs US Dollar", 3, 5000, 5.0, 0.01, 0.01, 50, FOK | IOC, 50, 30.000, 30, "cfd"),
+            _spec("US30", "Dow Jones 30", 1, 1, 0.1, 0.1, 0.1, 100, FOK | IOC, 20, 39000.0, 20, "cfd"),
+            _spec("USTEC", "Nasdaq 100", 1, 1, 0.1, 0.1, 0.1, 100, FOK | IOC, 20, 18500.0, 15, "cfd"),
+            _spec("UKOIL", "Brent Crude Oil", 2, 1000, 10.0, 0.01, 0.01, 50, FOK | IOC, 20, 82.00, 5, "cfd"),
+            _spec("BTCUSD", "Bitcoin vs US Dollar", 2, 1, 0.01, 0.01, 0.01, 10, FOK | IOC, 0, 65000.00, 2500, "crypto"),
+            _spec("ETHUSD", "Ethereum vs US Dollar", 2, 1, 0.01, 0.01, 0.01, 50, FOK | IOC, 0, 3200.00, 150, "crypto"),
+        ]
+    },
+    "SimBroker-Demo": {
+        s.info.name: s
+        for s in [
+            _spec("EURUSD.m", "Euro vs US Dollar", 5, 100000, 1.0, 0.01, 0.01, 50, FOK, 10, 1.0850, 14, "fx"),
+            _spec("GBPUSD.m", "Pound vs US Dollar", 5, 100000, 1.0, 0.01, 0.01, 50, FOK, 10, 1.2700, 18, "fx"),
+            _spec("GOLD", "Gold Spot", 2, 100, 1.0, 0.01, 0.01, 20, IOC, 100, 2400.00, 35, "cfd"),
+            _spec("SILVER", "Silver Spot", 3, 5000, 5.0, 0.01, 0.01, 20, IOC, 100, 30.000, 35, "cfd"),
+            _spec("US30.cash", "US Wall Street 30 Cash", 1, 1, 0.1, 0.1, 0.1, 50, IOC, 30, 39000.0, 25, "cfd"),
+            _spec("NAS100.cash", "US Tech 100 Cash", 1, 1, 0.1, 0.1, 0.1, 50, IOC, 30, 18500.0, 20, "cfd"),
+            _spec("USOIL.cash", "US Crude Oil Cash", 2, 1000, 10.0, 0.01, 0.01, 50, IOC, 30, 78.00, 6, "cfd"),
+            _spec("BTCUSD", "Bitcoin", 2, 1, 0.01, 0.01, 0.01, 5, FOK | IOC, 0, 65000.00, 3000, "crypto"),
+        ]
+    },
+}
+
+
+def now_msc() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def market_open(session: str, at_msc: int) -> bool:
+    moment = datetime.fromtimestamp(at_msc / 1000, tz=UTC)
+    if session == "crypto":
+        return True
+    weekday, hour = moment.weekday(), moment.hour
+    # FX week: Sunday 22:00 to Friday 22:00 UTC.
+    if weekday == 5 or (weekday == 4 and hour >= 22) or (weekday == 6 and hour < 22):
+        return False
+    return not (session == "cfd" and hour == 21)
+
+
+def quote(spec: SymbolSpec, at_msc: int) -> tuple[float, float]:
+    """Bid and ask at a moment: slow and fast waves plus per-second noise, the same in
+    every process (a function of symbol and time, not of state)."""
+    t = at_msc / 1000
+    second = int(t)
+    noise = int.from_bytes(hashlib.blake2b(f"{spec.info.name}:{second}".encode(), digest_size=4).digest()) / 2**32
+    move = 0.004 * math.sin(2 * math.pi * t / 3600) + 0.0008 * math.sin(2 * math.pi * t / 97) + 0.0002 * (noise - 0.5)
+    point = spec.info.point
+    mid = spec.base_price * (1 + move)
+    bid = round(round(mid / point - spec.spread_points / 2) * point, spec.info.digits)
+    ask = round(bid + spec.spread_points * point, spec.info.digits)
+    return bid, ask
+
+
+def _dec(value: float) -> Decimal:
+    return Decimal(str(value))
+
+
+class SimulatedDriver(Driver):
+    def __init__(self, *, clock: Callable[[], int] = now_msc) -> None:
+        self.clock = clock
+        self.account_id: int | None = None
+        self.server: str | None = None
+
+    # --- session ---------------------------------------------------------------
+
+    def connect(self, *, login: int, password: str, server: str) -> AccountInfo:
+        if server not in SERVERS:
+            raise TerminalError(AUTH_FAILED, f"Authorization failed: unknown trade server {server[:100]!r}")
+        with transaction.atomic():
+            account, created = SimAccount.objects.get_or_create(
+                server=server, login=int(login), defaults={"password_hash": make_password(password)}
+            )
+        if not created and not check_password(password, account.password_hash):
+            raise TerminalError(AUTH_FAILED, "Authorization failed: invalid account or password")
+        self.account_id, self.server = account.pk, server
+        return self.account_info()
+
+    def shutdown(self) -> None:
+        self.account_id = None
+
+    def _account(self, *, lock: bool = False) -> SimAccount:
+        if self.account_id is None:
+            raise TerminalError(-10004, "Not connected to a terminal")
+        accounts = SimAccount.objects.select_for_update() if lock else SimAccount.objects
+        return accounts.get(pk=self.account_id)
+
+    def _spec(self, symbol: str) -> SymbolSpec | None:
+        return SERVERS[self.server].get(symbol) if self.server else None
+
+    # --- reads -----------------------------------------------------------------
+
+    def account_info(self) -> AccountInfo:
+        self._settle()
+        account = self._account()
+        positions = list(account.positions.all())
+        profit = sum(self._profit(p) for p in positions)
+        margin = sum(self._margin(p.symbol, float(p.volume), p.price_open, account.leverage) for p in positions)
+        equity = float(account.balance) + profit
+        return AccountInfo(
+            login=account.login,
+            server=account.server,
+            name=account.name or f"Paper {account.login}",
+            currency=account.currency,
+            leverage=account.leverage,
+            balance=float(account.balance),
+            equity=round(equity, 2),
+            margin=round(margin, 2),
+            margin_free=round(equity - margin, 2),
+            profit=round(profit, 2),
+            margin_mode=MarginMode.RETAIL_HEDGING if account.hedging else MarginMode.RETAIL_NETTING,
+        )
+
+    def symbols(self) -> list[str]:
+        self._account()
+        return list(SERVERS[self.server])
+
+    def symbol_info(self, symbol: str) -> SymbolInfo | None:
+        self._account()
+        spec = self._spec(symbol)
+        return spec.info if spec else None
+
+    def tick(self, symbol: str) -> Tick | None:
+        self._account()
+        spec = self._spec(symbol)
+        if spec is None:
+            return None
+        at = self.clock()
+        bid, ask = quote(spec, at)
+        return Tick(symbol, bid, ask, at)
+
+    def positions(self, *, symbol: str | None = None, ticket: int | None = None) -> list[Position]:
+        self._settle()
+        rows = self._account().positions.order_by("pk")
+        if symbol:
+            rows = rows.filter(symbol=symbol)
+        if ticket:
+            rows = rows.filter(pk=ticket)
+        return [self._position(row) for row in rows]
+
+    def orders(self, *, symbol: str | None = None) -> list[PendingOrder]:
+        self._settle()
+        rows = self._account().orders.filter(active=True).order_by("pk")
+        if symbol:
+            rows = rows.filter(symbol=symbol)
+        return [
+            PendingOrder(
+                ticket=row.pk,
+                symbol=row.symbol,
+                type=row.type,
+                volume_initial=float(row.volume),
+                volume_current=float(row.volume),
+                price_open=row.price_open,
+                sl=row.sl,
+                tp=row.tp,
+                magic=row.magic,
+                comment=row.comment,
+                time_setup_msc=row.time_setup_msc,
+            )
+            for row in rows
+        ]
+
+    def deals(self, *, since: datetime, until: datetime) -> list[Deal]:
+        self._settle()
+        rows = self._account().deals.filter(
+            time_msc__gte=int(since.timestamp() * 1000), time_msc__lte=int(until.timestamp() * 1000)
+        )
+        return [
+            Deal(
+                ticket=row.pk,
+                order=row.order,
+                position_id=row.position_id,
+                symbol=row.symbol,
+                type=row.type,
+                entry=row.entry,
+                volume=float(row.volume),
+                price=row.price,
+                profit=float(row.profit),
+                magic=row.magic,
+                comment=row.comment,
+                time_msc=row.time_msc,
+            )
+            for row in rows.order_by("pk")
+        ]
+
+    # --- trading ---------------------------------------------------------------
+
+    def order_check(self, request: OrderRequest) -> OrderResult:
+        self._settle()
+        account = self._account()
+        code, bid, ask = self._validate(account, request)
+        return OrderResult(retcode=code or 0, bid=bid, ask=ask, volume=request.volume)
+
+    def order_send(self, request: OrderRequest) -> OrderResult:
+        self._settle()
+        with transaction.atomic():
+            account = self._account(lock=True)
+            if account.inject_retcodes:
+                code, *rest = account.inject_retcodes
+                account.inject_retcodes = rest
+                account.save(update_fields=["inject_retcodes"])
+                spec = self._spec(request.symbol)
+                bid, ask = quote(spec, self.clock()) if spec else (0.0, 0.0)
+                return OrderResult(retcode=code, bid=bid, ask=ask, comment="injected")
+            code, bid, ask = self._validate(account, request)
+            if code:
+                return OrderResult(retcode=code, bid=bid, ask=ask, volume=request.volume)
+            return self._execute(account, request, bid, ask)
+
+    def _validate(self, account: SimAccount, request: OrderRequest) -> tuple[int, float, float]:
+        """0 when the request would be executed, else MT5's retcode; with the current quote."""
+        spec = self._spec(request.symbol)
+        if spec is None:
+            return INVALID, 0.0, 0.0
+        info, at = spec.info, self.clock()
+        bid, ask = quote(spec, at)
+        if request.action not in (TradeAction.DEAL, TradeAction.PENDING, TradeAction.SLTP, TradeAction.REMOVE):
+            return INVALID, bid, ask
+        if request.action == TradeAction.REMOVE:
+            exists = account.orders.filter(pk=request.order, active=True).exists()
+            return (0 if exists else INVALID_ORDER), bid, ask
+        if not market_open(spec.session, at):
+            return MARKET_CLOSED, bid, ask
+        if info.trade_mode == TradeMode.DISABLED:
+            return TRADE_DISABLED, bid, ask
+        if request.action == TradeAction.SLTP:
+            position = account.positions.filter(pk=request.position, symbol=request.symbol).first()
+            if position is None:
+                return POSITION_CLOSED, bid, ask
+            price = bid if position.type == OrderType.BUY else ask
+            if not self._stops_valid(info, position.type, price, request.sl, request.tp):
+                return INVALID_STOPS, bid, ask
+            if (position.sl, position.tp) == (request.sl, request.tp):
+                return NO_CHANGES, bid, ask
+            return 0, bid, ask
+        if not self._volume_valid(info, request.volume):
+            return INVALID_VOLUME, bid, ask
+        if request.action == TradeAction.DEAL:
+            if request.type not in (OrderType.BUY, OrderType.SELL):
+                return INVALID_ORDER, bid, ask
+            allowed = {Filling.FOK: info.filling_mode & FOK, Filling.IOC: info.filling_mode & IOC}
+            if not allowed.get(request.type_filling):
+                return INVALID_FILL, bid, ask
+            market = ask if request.type == OrderType.BUY else bid
+            if request.price and abs(request.price - market) > request.deviation * info.point + 1e-12:
+                return REQUOTE, bid, ask
+            if request.position:
+                position = account.positions.filter(pk=request.position, symbol=request.symbol).first()
+                if position is None:
+                    return POSITION_CLOSED, bid, ask
+                if position.type == request.type:
+                    return INVALID_ORDER, bid, ask
+                if _dec(request.volume) > position.volume:
+                    return INVALID_CLOSE_VOLUME, bid, ask
+                return 0, bid, ask
+            if not self._stops_valid(info, request.type, market, request.sl, request.tp):
+                return INVALID_STOPS, bid, ask
+            if not self._affordable(account, request.symbol, request.volume, market):
+                return NO_MONEY, bid, ask
+            return 0, bid, ask
+        # Pending orders: limits below (buy) or above (sell) the market, stops the other way.
+        if request.type not in (OrderType.BUY_LIMIT, OrderType.SELL_LIMIT, OrderType.BUY_STOP, OrderType.SELL_STOP):
+            return INVALID_ORDER, bid, ask
+        buy = request.type in (OrderType.BUY_LIMIT, OrderType.BUY_STOP)
+        market = ask if buy else bid
+        distance = info.trade_stops_level * info.point
+        below = request.price <= market - distance
+        above = request.price >= market + distance
+        side_ok = {
+            OrderType.BUY_LIMIT: below,
+            OrderType.SELL_STOP: below,
+            OrderType.SELL_LIMIT: above,
+            OrderType.BUY_STOP: above,
+        }[OrderType(request.type)]
+        if request.price <= 0 or not side_ok:
+            return INVALID_PRICE, bid, ask
+        side = OrderType.BUY if buy else OrderType.SELL
+        if not self._stops_valid(info, side, request.price, request.sl, request.tp):
+            return INVALID_STOPS, bid, ask
+        if not self._affordable(account, request.symbol, request.volume, request.price):
+            return NO_MONEY, bid, ask
+        return 0, bid, ask
+
+    def _execute(self, account: SimAccount, request: OrderRequest, bid: float, ask: float) -> OrderResult:
+        at = self.clock()
+        if request.action == TradeAction.REMOVE:
+            account.orders.filter(pk=request.order).update(active=False)
+            return OrderResult(retcode=DONE, order=request.order, bid=bid, ask=ask)
+        if request.action == TradeAction.SLTP:
+            account.positions.filter(pk=request.position).update(sl=request.sl, tp=request.tp)
+            return OrderResult(retcode=DONE, bid=bid, ask=ask)
+        order = SimOrder.objects.create(
+            account=account,
+            symbol=request.symbol,
+            type=request.type,
+            volume=_dec(request.volume),
+            price_open=request.price,
+            sl=request.sl,
+            tp=request.tp,
+            magic=request.magic,
+            comment=request.comment[:31],
+            time_setup_msc=at,
+            active=request.action == TradeAction.PENDING,
+        )
+        if request.action == TradeAction.PENDING:
+            return OrderResult(retcode=DONE, order=order.pk, volume=request.volume, bid=bid, ask=ask)
+        price = ask if request.type == OrderType.BUY else bid
+        deal = self._fill(account, order, price, position_id=request.position or None)
+        return OrderResult(
+            retcode=DONE, deal=deal.pk, order=order.pk, volume=request.volume, price=price, bid=bid, ask=ask
+        )
+
+    def _fill(self, account: SimAccount, order: SimOrder, price: float, *, position_id: int | None) -> SimDeal:
+        """Execute an order at a price: open, add to, reduce or close a position."""
+        side = (
+            OrderType.BUY if order.type in (OrderType.BUY, OrderType.BUY_LIMIT, OrderType.BUY_STOP) else OrderType.SELL
+        )
+        order.price_open, order.active = price, False
+        order.save(update_fields=["price_open", "active"])
+        target = None
+        if position_id:
+            target = account.positions.get(pk=position_id)
+        elif not account.hedging:
+            # Netting: one position per symbol; an order in either direction changes it.
+            target = account.positions.filter(symbol=order.symbol).first()
+        if target is None or target.type == side:
+            if target is not None:  # netting, same direction: average the price
+                total = target.volume + order.volume
+                target.price_open = (target.price_open * float(target.volume) + price * float(order.volume)) / float(
+                    total
+                )
+                target.volume = total
+                target.save(update_fields=["price_open", "volume"])
+                position = target
+            else:
+                position = SimPosition.objects.create(
+                    id=order.pk,  # MT5: a position's ticket is the ticket of the order that opened it
+                    account=account,
+                    symbol=order.symbol,
+                    type=side,
+                    volume=order.volume,
+                    price_open=price,
+                    sl=order.sl,
+                    tp=order.tp,
+                    magic=order.magic,
+                    comment=order.comment,
+                    time_msc=self.clock(),
+                )
+            return self._deal(account, order, position.pk, side, DealEntry.IN, order.volume, price, Decimal("0"))
+        closing = min(order.volume, target.volume)
+        profit = _dec(round(self._profit(target, price=price, volume=float(closing)), 2))
+        account.balance += profit
+        account.save(update_fields=["balance"])
+        entry, closed_id = DealEntry.OUT, target.pk
+        remaining = target.volume - closing
+        if remaining > 0:
+            target.volume = remaining
+            target.save(update_fields=["volume"])
+        else:
+            target.delete()
+            leftover = order.volume - closing
+            if leftover > 0:  # netting flip: the rest opens the other way
+                entry = DealEntry.INOUT
+                SimPosition.objects.create(
+                    id=order.pk,
+                    account=account,
+                    symbol=order.symbol,
+                    type=side,
+                    volume=leftover,
+                    price_open=price,
+                    magic=order.magic,
+                    comment=order.comment,
+                    time_msc=self.clock(),
+                )
+        return self._deal(account, order, closed_id, side, entry, order.volume, price, profit)
+
+    def _deal(self, account, order, position_id, side, entry, volume, price, profit) -> SimDeal:
+        return SimDeal.objects.create(
+            account=account,
+            order=order.pk,
+            position_id=position_id,
+            symbol=order.symbol,
+            type=side,
+            entry=entry,
+            volume=volume,
+            price=price,
+            profit=profit,
+            magic=order.magic,
+            comment=order.comment,
+            time_msc=self.clock(),
+        )
+
+    def _settle(self) -> None:
+        """What the market did since the last look: pending orders that triggered and
+        positions whose stop loss or take profit was reached."""
+        if self.account_id is None:
+            return
+        at = self.clock()
+        with transaction.atomic():
+            account = self._account(lock=True)
+            for order in account.orders.filter(active=True):
+                spec = self._spec(order.symbol)
+                bid, ask = quote(spec, at)
+                triggered = {
+                    OrderType.BUY_LIMIT: ask <= order.price_open,
+                    OrderType.BUY_STOP: ask >= order.price_open,
+                    OrderType.SELL_LIMIT: bid >= order.price_open,
+                    OrderType.SELL_STOP: bid <= order.price_open,
+                }[OrderType(order.type)]
+                if triggered and market_open(spec.session, at):
+                    self._fill(account, order, ask if order.type in (2, 4) else bid, position_id=None)
+            for position in account.positions.all():
+                spec = self._spec(position.symbol)
+                bid, ask = quote(spec, at)
+                buy = position.type == OrderType.BUY
+                price = bid if buy else ask
+                hit_sl = position.sl and (price <= position.sl if buy else price >= position.sl)
+                hit_tp = position.tp and (price >= position.tp if buy else price <= position.tp)
+                if (hit_sl or hit_tp) and market_open(spec.session, at):
+                    exit_price = position.sl if hit_sl else position.tp
+                    closer = SimOrder.objects.create(
+                        account=account,
+                        symbol=position.symbol,
+                        type=OrderType.SELL if buy else OrderType.BUY,
+                        volume=position.volume,
+                        price_open=exit_price,
+                        comment=("[sl " if hit_sl else "[tp ") + f"{exit_price}]",
+                        time_setup_msc=at,
+                        active=False,
+                    )
+                    self._fill(account, closer, exit_price, position_id=position.pk)
+
+    # --- money -------------------------------------------------------------------
+
+    def _volume_valid(self, info: SymbolInfo, volume: float) -> bool:
+        if not (isinstance(volume, int | float) and math.isfinite(volume)):
+            return False
+        if volume < info.volume_min - 1e-9 or volume > info.volume_max + 1e-9:
+            return False
+        steps = (_dec(volume) / _dec(info.volume_step)).quantize(Decimal("1"), rounding=ROUND_HALF_EVEN)
+        return abs(steps * _dec(info.volume_step) - _dec(volume)) < Decimal("1e-9")
+
+    def _stops_valid(self, info: SymbolInfo, side: int, price: float, sl: float, tp: float) -> bool:
+        distance = info.trade_stops_level * info.point
+        buy = side == OrderType.BUY
+        if sl and not (sl <= price - distance if buy else sl >= price + distance):
+            return False
+        return not (tp and not (tp >= price + distance if buy else tp <= price - distance))
+
+    def _margin(self, symbol: str, volume: float, price: float, leverage: int) -> float:
+        info = self._spec(symbol).info
+        notional = price / info.trade_tick_size * info.trade_tick_value * volume
+        return notional / leverage
+
+    def _affordable(self, account: SimAccount, symbol: str, volume: float, price: float) -> bool:
+        positions = list(account.positions.all())
+        used = sum(self._margin(p.symbol, float(p.volume), p.price_open, account.leverage) for p in positions)
+        equity = float(account.balance) + sum(self._profit(p) for p in positions)
+        return equity - used >= self._margin(symbol, volume, price, account.leverage)
+
+    def _profit(self, position: SimPosition, *, price: float | None = None, volume: float | None = None) -> float:
+        spec = self._spec(position.symbol)
+        if price is None:
+            bid, ask = quote(spec, self.clock())
+            price = bid if position.type == OrderType.BUY else ask
+        diff = price - position.price_open if position.type == OrderType.BUY else position.price_open - price
+        lots = float(position.volume) if volume is None else volume
+        return diff / spec.info.trade_tick_size * spec.info.trade_tick_value * lots
+
+    def _position(self, row: SimPosition) -> Position:
+        spec = self._spec(row.symbol)
+        bid, ask = quote(spec, self.clock())
+        return Position(
+            ticket=row.pk,
+            symbol=row.symbol,
+            type=row.type,
+            volume=float(row.volume),
+            price_open=row.price_open,
+            price_current=bid if row.type == OrderType.BUY else ask,
+            sl=row.sl,
+            tp=row.tp,
+            profit=round(self._profit(row), 2),
+            magic=row.magic,
+            comment=row.comment,
+            time_msc=row.time_msc,
+            identifier=row.pk,
+        )

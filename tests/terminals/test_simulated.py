@@ -1,0 +1,209 @@
+"""The simulated terminal behaves like MT5: specs, moving prices, retcodes, money."""
+
+from datetime import UTC, datetime
+
+import pytest
+
+from terminals.drivers.base import Filling, OrderRequest, OrderType, TerminalError, TradeAction
+from terminals.drivers.simulated import SERVERS, SimulatedDriver, quote
+from terminals.models import SimAccount
+
+WEDNESDAY_NOON = int(datetime(2026, 11, 18, 12, 0, tzinfo=UTC).timestamp() * 1000)
+SATURDAY = int(datetime(2026, 11, 21, 12, 0, tzinfo=UTC).timestamp() * 1000)
+
+
+class Clock:
+    def __init__(self, at: int) -> None:
+        self.at = at
+
+    def __call__(self) -> int:
+        return self.at
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(WEDNESDAY_NOON)
+
+
+@pytest.fixture
+def terminal(db, clock) -> SimulatedDriver:
+    driver = SimulatedDriver(clock=clock)
+    driver.connect(login=7001, password="paper-pass", server="SimBroker-Demo")
+    return driver
+
+
+def market(symbol: str, side: int, volume: float, **fields) -> OrderRequest:
+    return OrderRequest(action=TradeAction.DEAL, symbol=symbol, type=side, volume=volume, **fields)
+
+
+def test_connect_opens_a_paper_account_then_checks_the_password(db):
+    first = SimulatedDriver().connect(login=42, password="right", server="SimStandard-Demo")
+
+    with pytest.raises(TerminalError) as wrong:
+        SimulatedDriver().connect(login=42, password="wrong", server="SimStandard-Demo")
+    with pytest.raises(TerminalError) as unknown:
+        SimulatedDriver().connect(login=42, password="right", server="Nowhere-Live")
+
+    assert first.balance == 10000 and first.login == 42
+    assert wrong.value.code == -6 and "invalid account or password" in wrong.value.message
+    assert "unknown trade server" in unknown.value.message
+    assert SimAccount.objects.count() == 1
+
+
+def test_symbols_carry_realistic_specifications(terminal):
+    gold = terminal.symbol_info("GOLD")
+
+    assert "US30.cash" in terminal.symbols() and "EURUSD.m" in terminal.symbols()
+    assert (gold.digits, gold.trade_contract_size, gold.volume_min, gold.volume_step) == (2, 100, 0.01, 0.01)
+    assert terminal.symbol_info("XAUUSD") is None
+
+
+def test_prices_move_with_time_and_keep_the_spread(clock, terminal):
+    first = terminal.tick("EURUSD.m")
+    clock.at += 60_000
+    later = terminal.tick("EURUSD.m")
+
+    assert first.bid != later.bid
+    assert round((first.ask - first.bid) / 0.00001) == SERVERS["SimBroker-Demo"]["EURUSD.m"].spread_points
+    assert quote(SERVERS["SimBroker-Demo"]["GOLD"], clock.at) == quote(SERVERS["SimBroker-Demo"]["GOLD"], clock.at)
+
+
+def test_market_buy_fills_at_ask_and_close_realises_profit(clock, terminal):
+    opened = terminal.order_send(market("EURUSD.m", OrderType.BUY, 0.10, type_filling=Filling.FOK, comment="cid-1"))
+    position = terminal.positions()[0]
+    clock.at += 600_000
+    bid = terminal.tick("EURUSD.m").bid
+    closed = terminal.order_send(
+        market("EURUSD.m", OrderType.SELL, 0.10, type_filling=Filling.FOK, position=position.ticket)
+    )
+
+    assert opened.retcode == 10009 and opened.price == position.price_open
+    assert position.ticket == opened.order and position.comment == "cid-1"
+    assert closed.retcode == 10009 and closed.price == bid
+    expected = round((bid - position.price_open) / 0.00001 * 1.0 * 0.10, 2)
+    assert terminal.positions() == []
+    assert terminal.account_info().balance == pytest.approx(10000 + expected)
+    deals = terminal.deals(since=datetime(2026, 1, 1, tzinfo=UTC), until=datetime(2027, 1, 1, tzinfo=UTC))
+    assert [(d.entry, d.position_id) for d in deals] == [(0, position.ticket), (1, position.ticket)]
+
+
+@pytest.mark.parametrize(
+    ("request_fields", "retcode"),
+    [
+        ({"symbol": "GOLD", "volume": 0.015, "type_filling": Filling.IOC}, 10014),
+        ({"symbol": "GOLD", "volume": 0.001, "type_filling": Filling.IOC}, 10014),
+        ({"symbol": "GOLD", "volume": 25, "type_filling": Filling.IOC}, 10014),
+        ({"symbol": "GOLD", "volume": 0.01, "type_filling": Filling.FOK}, 10030),
+        ({"symbol": "GOLD", "volume": 0.01, "type_filling": Filling.IOC, "sl": 99999.0}, 10016),
+        ({"symbol": "GOLD", "volume": 20, "type_filling": Filling.IOC}, 10019),
+        ({"symbol": "NOPE", "volume": 0.01, "type_filling": Filling.IOC}, 10013),
+        ({"symbol": "GOLD", "volume": 0.01, "type_filling": Filling.IOC, "position": 999999}, 10036),
+    ],
+)
+def test_bad_requests_get_mt5_retcodes_and_change_nothing(terminal, request_fields, retcode):
+    result = terminal.order_send(OrderRequest(action=TradeAction.DEAL, type=OrderType.BUY, **request_fields))
+
+    assert result.retcode == retcode
+    assert terminal.positions() == [] and terminal.account_info().balance == 10000
+
+
+def test_market_closed_at_the_weekend_but_crypto_trades(clock, terminal):
+    clock.at = SATURDAY
+
+    gold = terminal.order_send(market("GOLD", OrderType.BUY, 0.01, type_filling=Filling.IOC))
+    btc = terminal.order_send(market("BTCUSD", OrderType.BUY, 0.01, type_filling=Filling.FOK))
+
+    assert gold.retcode == 10018 and btc.retcode == 10009
+
+
+def test_requote_when_the_price_moved_past_the_deviation(terminal):
+    ask = terminal.tick("EURUSD.m").ask
+
+    stale = terminal.order_send(market("EURUSD.m", OrderType.BUY, 0.01, type_filling=Filling.FOK, price=ask - 0.01))
+    fresh = terminal.order_send(market("EURUSD.m", OrderType.BUY, 0.01, type_filling=Filling.FOK, price=ask))
+
+    assert stale.retcode == 10004 and stale.ask == ask
+    assert fresh.retcode == 10009
+
+
+def test_injected_retcodes_answer_the_next_sends_in_order(terminal):
+    SimAccount.objects.update(inject_retcodes=[10004, 10031])
+
+    codes = [
+        terminal.order_send(market("BTCUSD", OrderType.BUY, 0.01, type_filling=Filling.FOK)).retcode for _ in "abc"
+    ]
+
+    assert codes == [10004, 10031, 10009]
+    assert len(terminal.positions()) == 1
+
+
+def test_hedging_keeps_two_positions_and_netting_nets(db, clock):
+    hedging = SimulatedDriver(clock=clock)
+    hedging.connect(login=1, password="p", server="SimBroker-Demo")
+    netting = SimulatedDriver(clock=clock)
+    netting.connect(login=2, password="p", server="SimBroker-Demo")
+    SimAccount.objects.filter(login=2).update(hedging=False)
+
+    for terminal in (hedging, netting):
+        terminal.order_send(market("BTCUSD", OrderType.BUY, 0.05, type_filling=Filling.FOK))
+        terminal.order_send(market("BTCUSD", OrderType.SELL, 0.02, type_filling=Filling.FOK))
+
+    assert sorted(p.volume for p in hedging.positions()) == [0.02, 0.05]
+    assert [(p.type, p.volume) for p in netting.positions()] == [(0, 0.03)]
+    assert netting.account_info().margin_mode == 0
+
+
+def test_pending_limit_triggers_when_the_price_reaches_it(clock, terminal):
+    ask = terminal.tick("BTCUSD").ask
+    bad = terminal.order_send(
+        OrderRequest(
+            action=TradeAction.PENDING, symbol="BTCUSD", type=OrderType.BUY_LIMIT, volume=0.01, price=ask + 100
+        )
+    )
+    placed = terminal.order_send(
+        OrderRequest(action=TradeAction.PENDING, symbol="BTCUSD", type=OrderType.BUY_LIMIT, volume=0.01, price=ask - 5)
+    )
+
+    assert bad.retcode == 10015
+    assert placed.retcode == 10009 and [o.ticket for o in terminal.orders()] == [placed.order]
+    while terminal.tick("BTCUSD").ask > ask - 5:
+        clock.at += 5_000
+    assert terminal.orders() == [] and terminal.positions()[0].ticket == placed.order
+
+
+def test_stop_loss_closes_the_position_when_hit(clock, terminal):
+    bid = terminal.tick("BTCUSD").bid
+    terminal.order_send(market("BTCUSD", OrderType.BUY, 0.01, type_filling=Filling.FOK, sl=round(bid - 20, 2)))
+
+    while terminal.tick("BTCUSD").bid > bid - 20:
+        clock.at += 5_000
+
+    assert terminal.positions() == []
+    assert terminal.account_info().balance < 10000
+
+
+def test_sltp_modify_and_no_changes(terminal):
+    terminal.order_send(market("BTCUSD", OrderType.BUY, 0.01, type_filling=Filling.FOK))
+    position = terminal.positions()[0]
+    sl = round(position.price_current - 500, 2)
+
+    request = OrderRequest(action=TradeAction.SLTP, symbol="BTCUSD", position=position.ticket, sl=sl)
+    assert terminal.order_send(request).retcode == 10009
+    assert terminal.order_send(request).retcode == 10025
+    assert terminal.positions()[0].sl == sl
+
+
+def test_order_check_validates_without_trading(terminal):
+    ok = terminal.order_check(market("BTCUSD", OrderType.BUY, 0.01, type_filling=Filling.FOK))
+    bad = terminal.order_check(market("BTCUSD", OrderType.BUY, 0.013, type_filling=Filling.FOK))
+
+    assert ok.retcode == 0 and bad.retcode == 10014
+    assert terminal.positions() == []
+
+
+def test_state_is_shared_by_separate_driver_instances(terminal, clock):
+    terminal.order_send(market("BTCUSD", OrderType.BUY, 0.01, type_filling=Filling.FOK))
+    other = SimulatedDriver(clock=clock)
+    other.connect(login=7001, password="paper-pass", server="SimBroker-Demo")
+
+    assert len(other.positions()) == 1

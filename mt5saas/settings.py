@@ -253,7 +253,7 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 # Each app adds a function returning its figures for /api/admin/stats.
-ADMIN_STATS = ["accounts.selectors.admin_stats"]
+ADMIN_STATS = ["accounts.selectors.admin_stats", "terminals.selectors.admin_stats"]
 # Each app adds checks for /health: callables returning mt5saas.health.Check.
 HEALTH_CHECKS = [
     "mt5saas.health.check_database",

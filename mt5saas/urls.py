@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts import api as accounts_api
 from accounts import views as accounts_views
+from terminals import api as terminals_api
 
 from . import views
 from .api import OptionalSlashRouter
@@ -12,6 +13,10 @@ from .health import health
 
 admin_router = OptionalSlashRouter()
 admin_router.register("users", accounts_api.AdminUserViewSet, basename="admin-user")
+admin_router.register("hosts", terminals_api.HostViewSet, basename="admin-host")
+admin_router.register("assignments", terminals_api.AssignmentViewSet, basename="admin-assignment")
+api_router = OptionalSlashRouter()
+api_router.register("accounts", terminals_api.AccountViewSet, basename="account")
 
 # One sign-in page for everyone: the admin's and allauth's own password forms would
 # bypass PASSWORD_LOGIN, so they send people to /login.
@@ -45,6 +50,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     re_path(r"^api/admin/stats/?$", accounts_api.AdminStatsView.as_view(), name="admin-stats"),
     path("api/admin/", include(admin_router.urls)),
+    path("api/v1/", include(api_router.urls)),
     path("health", health, name="health"),
     path("webhook/health", health, name="webhook-health"),
     path("", include("webhooks.urls")),

@@ -1,0 +1,208 @@
+"""/api/v1/accounts/ and the operators' /api/admin/hosts and /api/admin/assignments."""
+
+from django.db.models import Count
+from django_ratelimit.core import get_usage
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import APIException, NotFound, Throttled, ValidationError
+from rest_framework.response import Response
+
+from mt5saas.api import IsStaff, OwnedViewSetMixin
+
+from .drivers.base import TerminalError
+from .gateway import as_dicts, terminal_read
+from .models import TerminalHost, TradingAccount
+from .selectors import account_current, account_list, host_list
+from .services import AccountError, account_connect, account_delete, account_switch, account_update
+
+
+class AccountSerializer(serializers.ModelSerializer):
+    host = serializers.CharField(source="host.name", default=None, read_only=True)
+
+    class Meta:
+        model = TradingAccount
+        fields = [
+            "id", "login", "server", "broker", "kind", "nickname", "is_demo", "host", "status", "status_reason",
+            "ea_status", "heartbeat_at", "balance", "equity", "margin", "free_margin", "profit", "currency",
+            "leverage", "hedging", "max_lot", "max_open_positions", "max_daily_loss", "allowed_symbols",
+            "max_trades_per_hour", "is_current", "created_at",
+        ]  # fmt: skip
+        read_only_fields = [
+            "id", "login", "server", "kind", "host", "status", "status_reason", "ea_status", "heartbeat_at",
+            "balance", "equity", "margin", "free_margin", "profit", "currency", "leverage", "hedging",
+            "is_current", "created_at",
+        ]  # fmt: skip
+
+    def validate_allowed_symbols(self, value):
+        if not isinstance(value, list) or not all(isinstance(s, str) and 0 < len(s) <= 40 for s in value):
+            raise ValidationError("A list of symbol names (1 to 40 characters each).")
+        if len(value) > 500:
+            raise ValidationError("At most 500 symbols.")
+        return sorted({s.strip().upper() for s in value})
+
+
+class ConnectSerializer(serializers.Serializer):
+    login = serializers.RegexField(r"^[0-9]{1,20}$", error_messages={"invalid": "A login is digits only."})
+    password = serializers.CharField(max_length=128, trim_whitespace=False, write_only=True)
+    server = serializers.CharField(max_length=100)
+    broker = serializers.CharField(max_length=100, required=False, default="", allow_blank=True)
+    kind = serializers.ChoiceField(choices=TradingAccount.Kind.choices, default=TradingAccount.Kind.MT5)
+    nickname = serializers.CharField(max_length=60, required=False, default="", allow_blank=True)
+    is_demo = serializers.BooleanField(default=True)
+
+
+class DeleteSerializer(serializers.Serializer):
+    confirm = serializers.BooleanField(default=False)
+
+
+class TerminalUnavailable(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "The account's terminal cannot answer right now."
+
+
+def _raise(error: AccountError):
+    if error.field:
+        raise ValidationError({error.field: [error.message]})
+    exception = APIException(error.message)
+    exception.status_code = error.status
+    raise exception
+
+
+class AccountViewSet(
+    OwnedViewSetMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    owned_model = TradingAccount
+    serializer_class = AccountSerializer
+    http_method_names = ["get", "post", "patch", "delete"]
+
+    def get_queryset(self):
+        return account_list(user=self.request.user)
+
+    def perform_update(self, serializer) -> None:
+        account_update(account=serializer.instance, **serializer.validated_data)
+
+    @extend_schema(parameters=[DeleteSerializer])
+    def destroy(self, request, pk=None):
+        account = self.get_object()
+        options = DeleteSerializer(data=request.query_params)
+        options.is_valid(raise_exception=True)
+        try:
+            positions = len(terminal_read(account, "positions"))
+        except TerminalError:
+            positions = 0  # nothing readable to warn about; the delete keeps history either way
+        try:
+            account_delete(account=account, open_positions=positions, confirm=options.validated_data["confirm"])
+        except AccountError as error:
+            _raise(error)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(request=ConnectSerializer, responses={201: AccountSerializer})
+    @action(detail=False, methods=["post"])
+    def connect(self, request):
+        data = ConnectSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            account = account_connect(owner=request.user, **data.validated_data)
+        except AccountError as error:
+            _raise(error)
+        return Response(AccountSerializer(account).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None)
+    @action(detail=True, methods=["post"])
+    def switch(self, request, pk=None):
+        account = self.get_object()
+        usage = get_usage(
+            request, group="account-switch", key=lambda g, r: str(request.user.pk), rate="10/h", increment=True
+        )
+        if usage and usage["should_limit"]:
+            raise Throttled(wait=usage["time_left"], detail="At most 10 account switches per hour.")
+        return Response(AccountSerializer(account_switch(account=account)).data)
+
+    @action(detail=False, methods=["get"])
+    def current(self, request):
+        account = account_current(user=request.user)
+        if account is None:
+            raise NotFound("You have no trading accounts yet.")
+        return Response(AccountSerializer(account).data)
+
+    @extend_schema(responses=inline_serializer("Position", {"ticket": serializers.IntegerField()}, many=True))
+    @action(detail=True, methods=["get"])
+    def positions(self, request, pk=None):
+        return Response(as_dicts(self._read("positions")))
+
+    @extend_schema(responses=inline_serializer("Symbol", {"name": serializers.CharField()}, many=True))
+    @action(detail=True, methods=["get"])
+    def symbols(self, request, pk=None):
+        account = self.get_object()
+        names = self._read("symbols", account=account)
+        return Response([{"name": name, **self._spec(account, name)} for name in names])
+
+    def _spec(self, account, name: str) -> dict:
+        # One round trip per symbol is fine for a simulated terminal; hosts answer from cache.
+        info = terminal_read(account, "symbol_info", symbol=name)
+        return {} if info is None else {k: v for k, v in vars(info).items() if k != "name"}
+
+    def _read(self, method: str, *, account=None, **kwargs):
+        account = account or self.get_object()
+        try:
+            return terminal_read(account, method, **kwargs)
+        except TerminalError as error:
+            raise TerminalUnavailable(f"The terminal cannot answer: {error.message}") from None
+
+
+class HostSerializer(serializers.ModelSerializer):
+    load = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = TerminalHost
+        fields = [
+            "id", "name", "queue_name", "kind", "capacity", "load", "online", "heartbeat_at", "cpu_percent",
+            "memory_percent", "terminals_running", "instance_root",
+        ]  # fmt: skip
+
+
+class HostViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = HostSerializer
+    permission_classes = [IsStaff]
+
+    def get_queryset(self):
+        return host_list()
+
+
+class AssignmentSerializer(serializers.ModelSerializer):
+    owner = serializers.CharField(source="owner.username", read_only=True)
+    host = serializers.SlugRelatedField(slug_field="name", queryset=TerminalHost.objects.all(), allow_null=True)
+
+    class Meta:
+        model = TradingAccount
+        fields = ["id", "owner", "login", "server", "kind", "status", "host"]
+        read_only_fields = ["id", "owner", "login", "server", "kind", "status"]
+
+
+class AssignmentViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.UpdateModelMixin, viewsets.GenericViewSet
+):
+    """Operators move an account to another host (PATCH {"host": "<name>"})."""
+
+    serializer_class = AssignmentSerializer
+    permission_classes = [IsStaff]
+    http_method_names = ["get", "patch"]
+
+    def get_queryset(self):
+        return TradingAccount.objects.alive().select_related("owner", "host").order_by("pk")
+
+    def perform_update(self, serializer) -> None:
+        host = serializer.validated_data.get("host")
+        if host is not None:
+            kind = TerminalHost.Kind.SIMULATED if serializer.instance.kind == "simulated" else TerminalHost.Kind.WINDOWS
+            if host.kind != kind:
+                raise ValidationError({"host": [f"A {serializer.instance.kind} account needs a {kind} host."]})
+            load = host.accounts.filter(deleted_at__isnull=True).exclude(pk=serializer.instance.pk)
+            if load.aggregate(n=Count("pk"))["n"] >= host.capacity:
+                raise ValidationError({"host": [f"{host.name} is at its capacity of {host.capacity}."]})
+        account_update(account=serializer.instance, host=host)

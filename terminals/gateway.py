@@ -1,0 +1,60 @@
+"""Reaching an account's terminal from anywhere: in process for simulated accounts, through
+the host's queue for terminals that run on a Windows host."""
+
+from dataclasses import asdict
+
+from django_q.tasks import async_task, fetch
+
+from mt5saas.crypto import decrypt
+
+from .drivers.base import Driver, TerminalError
+from .models import TerminalHost, TradingAccount
+
+# Read-only calls a web request may make; trading goes through the order pipeline.
+READS = frozenset({"account_info", "symbols", "symbol_info", "tick", "positions", "orders"})
+HOST_TIMEOUT_S = 20
+
+
+def simulated_driver(account: TradingAccount) -> Driver:
+    from .drivers.simulated import SimulatedDriver
+
+    driver = SimulatedDriver()
+    driver.connect(login=int(account.login), password=decrypt(account.password), server=account.server)
+    return driver
+
+
+def host_call(host: TerminalHost, function: str, *args, timeout: float = HOST_TIMEOUT_S):
+    """Run a task on the host's own qcluster and wait for its answer.
+
+    Host tasks return ("ok", value) or ("error", code, message) so that a TerminalError
+    crosses the queue as data, not as a traceback.
+    """
+    task_id = async_task(function, *args, cluster=host.queue_name, task_name=f"{function}@{host.queue_name}")
+    outcome = fetch(task_id, wait=int(timeout * 1000))
+    if outcome is None:
+        raise TerminalError(-10005, f"Host {host.name} did not answer within {timeout:g} s")
+    if not outcome.success:
+        raise TerminalError(-1, f"Host {host.name} failed to run the request")
+    status, *rest = outcome.result
+    if status != "ok":
+        raise TerminalError(*rest)
+    return rest[0]
+
+
+def terminal_read(account: TradingAccount, method: str, **kwargs):
+    """A read from the account's terminal; raises TerminalError when it cannot answer."""
+    if method not in READS:
+        raise ValueError(f"{method} is not a read")
+    if account.kind == TradingAccount.Kind.SIMULATED:
+        driver = simulated_driver(account)
+        try:
+            return getattr(driver, method)(**kwargs)
+        finally:
+            driver.shutdown()
+    if account.host is None or not account.host.online:
+        raise TerminalError(-10004, "The account's host is offline")
+    return host_call(account.host, "terminals.tasks.terminal_read", account.pk, method, kwargs)
+
+
+def as_dicts(items) -> list[dict]:
+    return [asdict(item) for item in items]

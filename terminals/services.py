@@ -1,0 +1,258 @@
+"""Writes of the terminals app: hosts, account registration and lifecycle, heartbeats."""
+
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from mt5saas.crypto import encrypt
+from mt5saas.events import publish_to_user
+
+from .drivers.base import AccountInfo, MarginMode, TerminalError
+from .models import AccountEvent, TerminalHost, TradingAccount
+from .retcodes import retcode_text
+
+Status = TradingAccount.Status
+
+
+class AccountError(Exception):
+    """A request about an account that cannot be carried out; the message says why."""
+
+    def __init__(self, message: str, *, status: int = 400, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message, self.status, self.field = message, status, field
+
+
+# --- Hosts --------------------------------------------------------------------------
+
+
+def simulated_host() -> TerminalHost:
+    """The host of simulated accounts: the default qcluster, so one Linux box is a full system."""
+    host, _ = TerminalHost.objects.get_or_create(
+        queue_name=settings.Q_CLUSTER["name"],
+        defaults={"name": "simulated", "kind": TerminalHost.Kind.SIMULATED, "capacity": 10_000, "online": True},
+    )
+    return host
+
+
+def host_register(*, name: str, queue_name: str, capacity: int, instance_root: str = "") -> TerminalHost:
+    host, _ = TerminalHost.objects.update_or_create(
+        queue_name=queue_name,
+        defaults={
+            "name": name,
+            "kind": TerminalHost.Kind.WINDOWS,
+            "capacity": capacity,
+            "instance_root": instance_root,
+        },
+    )
+    return host
+
+
+def host_pick(*, kind: str) -> TerminalHost | None:
+    """The online host with the lowest load under its capacity, for an account of this kind."""
+    if kind == TradingAccount.Kind.SIMULATED:
+        simulated_host()
+        host_kind = TerminalHost.Kind.SIMULATED
+    else:
+        host_kind = TerminalHost.Kind.WINDOWS
+    candidates = TerminalHost.objects.with_load().filter(kind=host_kind, online=True)
+    return next((host for host in candidates.order_by("load", "pk") if host.load < host.capacity), None)
+
+
+# --- Accounts -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Credentials:
+    login: str
+    password: str
+    server: str
+
+
+def _verify(*, host: TerminalHost, kind: str, credentials: Credentials) -> AccountInfo:
+    """Log in on the account's host to prove the credentials; raises TerminalError."""
+    if host.kind == TerminalHost.Kind.SIMULATED:
+        from .drivers.simulated import SimulatedDriver
+
+        driver = SimulatedDriver()
+        try:
+            return driver.connect(
+                login=int(credentials.login), password=credentials.password, server=credentials.server
+            )
+        finally:
+            driver.shutdown()
+    from .gateway import host_call  # a Windows host's terminals are reached through its queue
+
+    return host_call(
+        host,
+        "terminals.tasks.verify_credentials",
+        kind,
+        credentials.login,
+        encrypt(credentials.password),
+        credentials.server,
+    )
+
+
+def _apply_info(account: TradingAccount, info: AccountInfo) -> None:
+    account.balance = Decimal(str(info.balance))
+    account.equity = Decimal(str(info.equity))
+    account.margin = Decimal(str(info.margin))
+    account.free_margin = Decimal(str(info.margin_free))
+    account.profit = Decimal(str(info.profit))
+    account.currency = info.currency
+    account.leverage = info.leverage
+    account.hedging = info.margin_mode == MarginMode.RETAIL_HEDGING
+    account.heartbeat_at = timezone.now()
+
+
+def account_connect(
+    *,
+    owner,
+    login: str,
+    password: str,
+    server: str,
+    kind: str,
+    broker: str = "",
+    nickname: str = "",
+    is_demo: bool = True,
+) -> TradingAccount:
+    """Register an MT5 account: assign a host, log in there, store it online.
+
+    Wrong credentials raise AccountError with MT5's reason and store nothing. With no
+    online host the account is stored `unassigned` with the reason, and connects when a
+    host comes up.
+    """
+    if TradingAccount.objects.alive().filter(server=server, login=login).exists():
+        raise AccountError("This MT5 account is already registered.", field="login")
+    host = host_pick(kind=kind)
+    info = None
+    if host is not None:
+        try:
+            info = _verify(host=host, kind=kind, credentials=Credentials(login, password, server))
+        except TerminalError as error:
+            raise AccountError(f"MT5 refused the login: {error.message} ({retcode_text(error.code)})") from None
+    account = TradingAccount(
+        owner=owner,
+        login=login,
+        server=server,
+        kind=kind,
+        broker=broker,
+        nickname=nickname,
+        is_demo=is_demo,
+        password=encrypt(password),
+        host=host,
+    )
+    if info is None:
+        account.status = Status.UNASSIGNED
+        account.status_reason = f"No online {kind} host has room; the account connects when one does."
+    else:
+        account.status = Status.ONLINE
+        _apply_info(account, info)
+    try:
+        with transaction.atomic():
+            account.save()
+            _record(account, account.status, account.status_reason)
+    except IntegrityError:
+        # Another request registered the same login between the check and the insert.
+        raise AccountError("This MT5 account is already registered.", field="login") from None
+    return account
+
+
+def account_event(account: TradingAccount) -> dict:
+    return {
+        "account": account.pk,
+        "login": account.login,
+        "status": account.status,
+        "reason": account.status_reason,
+        "balance": str(account.balance),
+        "equity": str(account.equity),
+        "margin": str(account.margin),
+        "free_margin": str(account.free_margin),
+        "profit": str(account.profit),
+    }
+
+
+def _record(account: TradingAccount, status: str, reason: str = "") -> None:
+    AccountEvent.objects.create(account=account, owner_id=account.owner_id, status=status, reason=reason[:300])
+    publish_to_user(account.owner_id, "account", account_event(account))
+
+
+def account_set_status(*, account: TradingAccount, status: str, reason: str = "") -> bool:
+    """Move an account to a status and record the transition; False if it was already there."""
+    changed = (
+        TradingAccount.objects.filter(pk=account.pk)
+        .exclude(status=status, status_reason=reason)
+        .update(status=status, status_reason=reason[:300])
+    )
+    if changed:
+        account.status, account.status_reason = status, reason[:300]
+        _record(account, status, reason)
+    return bool(changed)
+
+
+def account_heartbeat(*, account: TradingAccount, info: AccountInfo | None, error: str = "") -> None:
+    """Store what the terminal reported (money figures, online) or that it failed (offline)."""
+    if info is None:
+        account_set_status(account=account, status=Status.OFFLINE, reason=error)
+        return
+    _apply_info(account, info)
+    account.save(
+        update_fields=[
+            "balance",
+            "equity",
+            "margin",
+            "free_margin",
+            "profit",
+            "currency",
+            "leverage",
+            "hedging",
+            "heartbeat_at",
+        ]
+    )
+    if not account_set_status(account=account, status=Status.ONLINE):
+        # No transition to record, but balance and equity tick on the trader's page.
+        publish_to_user(account.owner_id, "account", account_event(account))
+
+
+def account_update(*, account: TradingAccount, **fields) -> TradingAccount:
+    for name, value in fields.items():
+        setattr(account, name, value)
+    account.save(update_fields=list(fields))
+    return account
+
+
+def account_delete(*, account: TradingAccount, open_positions: int, confirm: bool) -> None:
+    """Soft delete: history keeps pointing at the account; the terminal instance stops."""
+    if open_positions and not confirm:
+        raise AccountError(
+            f"This account has {open_positions} open position(s). They stay open at the broker; "
+            "send confirm=true to delete the account anyway.",
+            status=409,
+        )
+    account.deleted_at = timezone.now()
+    account.is_current = False
+    account.save(update_fields=["deleted_at", "is_current"])
+    account_set_status(account=account, status=Status.STOPPED, reason="Deleted by its owner.")
+
+
+@transaction.atomic
+def account_switch(*, account: TradingAccount) -> TradingAccount:
+    """Make the account the owner's current one (used when a request names none)."""
+    TradingAccount.objects.filter(owner_id=account.owner_id, is_current=True).update(is_current=False)
+    account.is_current = True
+    account.save(update_fields=["is_current"])
+    return account
+
+
+def hosts_mark_stale(*, interval: timedelta) -> list[TerminalHost]:
+    """Hosts whose heartbeat is three intervals late go offline, and their accounts with them."""
+    cutoff = timezone.now() - 3 * interval
+    stale = list(TerminalHost.objects.filter(online=True, heartbeat_at__lt=cutoff))
+    for host in stale:
+        TerminalHost.objects.filter(pk=host.pk).update(online=False)
+        for account in host.accounts.filter(deleted_at__isnull=True).exclude(status=Status.OFFLINE):
+            account_set_status(account=account, status=Status.OFFLINE, reason=f"Host {host.name} stopped answering.")
+    return stale

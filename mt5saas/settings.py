@@ -251,6 +251,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "AccountKindEnum": "terminals.models.TradingAccount.Kind",
+        "HostKindEnum": "terminals.models.TerminalHost.Kind",
+        "AccountStatusEnum": "terminals.models.TradingAccount.Status",
+    },
 }
 # Each app adds a function returning its figures for /api/admin/stats.
 ADMIN_STATS = ["accounts.selectors.admin_stats", "terminals.selectors.admin_stats"]

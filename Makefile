@@ -21,8 +21,9 @@ run: $(VENV)/.installed
 	@if [ -n "$(DEMO)" ]; then DEBUG=$${DEBUG:-1} $(PY) manage.py demo --base-url http://$(HOST):$(PORT); fi
 	@export DEBUG=$${DEBUG:-1}; \
 	$(PY) manage.py qcluster & qcluster=$$!; \
-	trap 'kill $$qcluster 2>/dev/null; wait $$qcluster 2>/dev/null' EXIT INT TERM; \
-	echo "mt5saas on http://$(HOST):$(PORT)/  (Ctrl-C stops daphne and the qcluster)"; \
+	$(PY) manage.py host_agent & agent=$$!; \
+	trap 'kill $$qcluster $$agent 2>/dev/null; wait $$qcluster $$agent 2>/dev/null' EXIT INT TERM; \
+	echo "mt5saas on http://$(HOST):$(PORT)/  (Ctrl-C stops daphne, the qcluster and the host agent)"; \
 	$(PY) -m mt5saas.serve -b $(HOST) -p $(PORT) mt5saas.asgi:application
 
 test: $(VENV)/.installed

@@ -1,5 +1,6 @@
 """Writes of the terminals app: hosts, account registration and lifecycle, heartbeats."""
 
+import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
@@ -12,7 +13,7 @@ from mt5saas.crypto import encrypt
 from mt5saas.events import publish_to_user
 
 from .drivers.base import AccountInfo, MarginMode, TerminalError
-from .models import AccountEvent, TerminalHost, TradingAccount
+from .models import AccountEvent, SimAccount, TerminalHost, TradingAccount
 from .retcodes import retcode_text
 
 Status = TradingAccount.Status
@@ -256,3 +257,33 @@ def hosts_mark_stale(*, interval: timedelta) -> list[TerminalHost]:
         for account in host.accounts.filter(deleted_at__isnull=True).exclude(status=Status.OFFLINE):
             account_set_status(account=account, status=Status.OFFLINE, reason=f"Host {host.name} stopped answering.")
     return stale
+
+
+DEMO_SERVERS = ("SimBroker-Demo", "SimStandard-Demo")
+
+
+def demo_accounts(*, owner, count: int) -> list[dict]:
+    """The owner's simulated accounts for `manage.py demo`: reused when they exist, created
+    (alternating between the two simulated brokers) up to `count`."""
+    from .drivers.simulated import SERVERS
+
+    existing = list(TradingAccount.objects.owned_by(owner).alive().filter(kind=TradingAccount.Kind.SIMULATED))
+    for index in range(len(existing), count):
+        server = DEMO_SERVERS[index % len(DEMO_SERVERS)]
+        # Logins derived from the owner keep reruns and other demo users apart.
+        login = str(90_000_000 + owner.pk * 100 + index)
+        password = secrets.token_urlsafe(12)
+        SimAccount.objects.filter(server=server, login=int(login)).delete()
+        existing.append(
+            account_connect(
+                owner=owner,
+                login=login,
+                password=password,
+                server=server,
+                kind="simulated",
+                nickname=f"Paper {index + 1}",
+            )
+        )
+    return [
+        {"id": a.pk, "login": a.login, "server": a.server, "symbols": list(SERVERS[a.server])} for a in existing[:count]
+    ]

@@ -19,6 +19,9 @@ def test_demo_prints_credentials_that_work(client):
 
     assert set(result) == {"username", "password", "api_token", "webhook_url", "accounts"}
     assert result["username"] == "paper"
+    assert len(result["accounts"]) == 2
+    assert {a["server"] for a in result["accounts"]} == {"SimBroker-Demo", "SimStandard-Demo"}
+    assert all(set(a) == {"id", "login", "server", "symbols"} and a["symbols"] for a in result["accounts"])
     assert result["webhook_url"].startswith("http://127.0.0.1:8000/webhook/whk_")
     assert client.login(username="paper", password=result["password"])
     client.logout()
@@ -34,6 +37,7 @@ def test_demo_again_reuses_the_user_and_replaces_every_credential(client):
     second = run_demo()
 
     assert first["username"] == second["username"] == "demo"
+    assert first["accounts"] == second["accounts"]
     assert User.objects.filter(username="demo").count() == 1
     assert not client.login(username="demo", password=first["password"])
     assert client.login(username="demo", password=second["password"])
@@ -42,6 +46,7 @@ def test_demo_again_reuses_the_user_and_replaces_every_credential(client):
     assert old_key.status_code == 401
     old_path = first["webhook_url"].removeprefix("http://127.0.0.1:8000")
     assert client.post(old_path, "{}", content_type="application/json").status_code == 404
+    assert run_demo("--accounts", "3")["accounts"][:2] == second["accounts"]
 
 
 @pytest.mark.django_db

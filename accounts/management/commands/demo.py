@@ -8,6 +8,7 @@ from django.db import transaction
 from accounts.models import User
 from accounts.selectors import webhook_url
 from accounts.services import api_token_create, webhook_token_rotate
+from terminals.services import demo_accounts as terminals_demo_accounts
 
 
 class Command(BaseCommand):
@@ -44,13 +45,13 @@ class Command(BaseCommand):
             trader.save()
             api_token = api_token_create(user=trader, replace=True)
             token = webhook_token_rotate(user=trader)
+            demo_accounts = terminals_demo_accounts(owner=trader, count=accounts)
         result = {
             "username": trader.username,
             "password": password,
             "api_token": api_token,
             "webhook_url": webhook_url(token=token, base=base_url or "http://127.0.0.1:8000"),
-            # Simulated accounts are created here once the terminals app provides them.
-            "accounts": [],
+            "accounts": demo_accounts,
         }
         if as_json:
             self.stdout.write(json.dumps(result))

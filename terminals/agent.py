@@ -1,0 +1,100 @@
+"""The host agent: one process per host beside its qcluster (`manage.py host_agent`).
+
+Every interval it writes the host's heartbeat (CPU, memory, terminals running), reads
+each assigned account's terminal (balance, equity, margin, profit; online/offline
+transitions recorded and published), retries a failing terminal with exponential
+backoff up to a cap, and marks hosts whose heartbeat is three intervals late offline.
+"""
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import psutil
+from django.db import close_old_connections
+from django.utils import timezone
+
+from .drivers.base import Driver, TerminalError
+from .models import TerminalHost, TradingAccount
+from .services import account_heartbeat, hosts_mark_stale
+
+log = logging.getLogger(__name__)
+
+BACKOFF_BASE_S = 2.0
+BACKOFF_CAP_S = 300.0
+
+
+@dataclass
+class Backoff:
+    failures: int = 0
+    next_try: float = 0.0
+
+    def failed(self, now: float) -> None:
+        self.failures += 1
+        self.next_try = now + min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** (self.failures - 1))
+
+    def ready(self, now: float) -> bool:
+        return now >= self.next_try
+
+
+@dataclass
+class HostAgent:
+    host: TerminalHost
+    open_driver: Callable[[TradingAccount], Driver]
+    interval: timedelta = timedelta(seconds=5)
+    clock: Callable[[], float] = time.monotonic
+    backoff: dict[int, Backoff] = field(default_factory=dict)
+
+    def tick(self) -> None:
+        """One round: host heartbeat, account heartbeats, stale hosts."""
+        close_old_connections()
+        accounts = list(
+            TradingAccount.objects.filter(host=self.host, deleted_at__isnull=True).exclude(
+                status=TradingAccount.Status.STOPPED
+            )
+        )
+        online = sum(self._account_tick(account) for account in accounts)
+        TerminalHost.objects.filter(pk=self.host.pk).update(
+            online=True,
+            heartbeat_at=timezone.now(),
+            cpu_percent=psutil.cpu_percent(interval=None),
+            memory_percent=psutil.virtual_memory().percent,
+            terminals_running=online,
+        )
+        for host in hosts_mark_stale(interval=self.interval):
+            log.warning("host %s missed three heartbeats; its accounts are offline", host.name)
+
+    def _account_tick(self, account: TradingAccount) -> bool:
+        state = self.backoff.setdefault(account.pk, Backoff())
+        now = self.clock()
+        if not state.ready(now):
+            return False
+        try:
+            driver = self.open_driver(account)
+            try:
+                info = driver.account_info()
+            finally:
+                driver.shutdown()
+        except TerminalError as error:
+            state.failed(now)
+            account_heartbeat(
+                account=account, info=None, error=f"{error.message} (retry in {state.next_try - now:.0f} s)"
+            )
+            return False
+        self.backoff[account.pk] = Backoff()
+        account_heartbeat(account=account, info=info)
+        return True
+
+    def run(self, *, rounds: int | None = None) -> None:
+        done = 0
+        while rounds is None or done < rounds:
+            started = time.monotonic()
+            try:
+                self.tick()
+            except Exception:
+                # A database hiccup must not end the agent: log it and try next round.
+                log.exception("host agent round failed")
+            done += 1
+            time.sleep(max(0.0, self.interval.total_seconds() - (time.monotonic() - started)))

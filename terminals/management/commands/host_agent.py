@@ -1,0 +1,40 @@
+import signal
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from terminals.agent import HostAgent
+from terminals.drivers import open_driver
+from terminals.models import TerminalHost
+from terminals.services import simulated_host
+
+
+class Command(BaseCommand):
+    help = "Heartbeats of this host and its accounts' terminals; runs beside `qcluster` until stopped."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--queue", default="", help="the host's queue name (default: the simulated host)")
+        parser.add_argument("--interval", type=float, default=5.0, help="seconds between heartbeats")
+        parser.add_argument("--rounds", type=int, default=None, help="stop after this many rounds")
+
+    def handle(self, *args, queue: str, interval: float, rounds: int | None, **options) -> None:
+        if not 0.5 <= interval <= 300:
+            raise CommandError("--interval must be between 0.5 and 300 seconds")
+        if not queue or queue == settings.Q_CLUSTER["name"]:
+            host = simulated_host()
+        else:
+            host = TerminalHost.objects.filter(queue_name=queue).first()
+            if host is None:
+                raise CommandError(f"No host with queue {queue!r}: run register_host first")
+        agent = HostAgent(host=host, open_driver=open_driver, interval=timedelta(seconds=interval))
+        signal.signal(signal.SIGTERM, _stop)
+        self.stdout.write(f"host agent for {host.name} (queue {host.queue_name}), every {interval:g} s")
+        try:
+            agent.run(rounds=rounds)
+        except KeyboardInterrupt:
+            self.stdout.write("host agent stopped")
+
+
+def _stop(signum, frame) -> None:
+    raise KeyboardInterrupt

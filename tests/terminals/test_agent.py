@@ -1,0 +1,116 @@
+"""Host and account heartbeats, offline transitions with backoff, stale hosts."""
+
+import io
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.utils import timezone
+
+from terminals.agent import HostAgent
+from terminals.drivers import open_driver
+from terminals.drivers.base import TerminalError
+from terminals.models import AccountEvent, TerminalHost, TradingAccount
+from terminals.services import account_connect, simulated_host
+from tests.factories import TradingAccountFactory
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def paper_account(owner, login="8200001") -> TradingAccount:
+    return account_connect(owner=owner, login=login, password="pw-1", server="SimBroker-Demo", kind="simulated")
+
+
+@pytest.mark.django_db
+def test_tick_writes_host_and_account_heartbeats(alice):
+    account = paper_account(alice)
+    TradingAccount.objects.filter(pk=account.pk).update(balance=Decimal("1"), heartbeat_at=None)
+    agent = HostAgent(host=simulated_host(), open_driver=open_driver)
+
+    agent.tick()
+
+    host = TerminalHost.objects.get(pk=agent.host.pk)
+    account.refresh_from_db()
+    assert host.online and host.heartbeat_at is not None and host.terminals_running == 1
+    assert host.memory_percent is not None
+    assert account.balance == Decimal("10000.00") and account.heartbeat_at is not None
+
+
+@pytest.mark.django_db
+def test_failing_terminal_goes_offline_and_is_retried_with_capped_backoff(alice):
+    account = paper_account(alice)
+    clock, calls = Clock(), []
+
+    def broken(acct):
+        calls.append(clock.now)
+        raise TerminalError(-10004, "Internal IPC no ipc")
+
+    agent = HostAgent(host=simulated_host(), open_driver=broken, clock=clock)
+    for _ in range(40):
+        agent.tick()
+        clock.now += 1
+
+    account.refresh_from_db()
+    assert account.status == "offline" and "no ipc" in account.status_reason
+    gaps = [b - a for a, b in zip(calls, calls[1:], strict=False)]
+    assert gaps[:4] == [2, 4, 8, 16]  # exponential, measured in agent rounds one second apart
+    assert AccountEvent.objects.filter(account=account, status="offline").count() >= 1
+
+    agent.open_driver = open_driver
+    clock.now += 400  # past the cap of 300 s
+    agent.tick()
+    account.refresh_from_db()
+    assert account.status == "online"
+    assert list(AccountEvent.objects.filter(account=account).values_list("status", flat=True))[-1] == "online"
+
+
+@pytest.mark.django_db
+def test_host_three_intervals_late_goes_offline_with_its_accounts(alice):
+    late = TerminalHost.objects.create(
+        name="win-late", queue_name="win-late", kind="windows", online=True,
+        heartbeat_at=timezone.now() - timedelta(seconds=16),
+    )  # fmt: skip
+    fresh = TerminalHost.objects.create(
+        name="win-fresh", queue_name="win-fresh", kind="windows", online=True, heartbeat_at=timezone.now()
+    )
+    stranded = TradingAccountFactory(owner=alice, host=late, kind="mt5", status="online")
+    fine = TradingAccountFactory(owner=alice, host=fresh, kind="mt5", status="online")
+
+    HostAgent(host=simulated_host(), open_driver=open_driver, interval=timedelta(seconds=5)).tick()
+
+    assert not TerminalHost.objects.get(pk=late.pk).online and TerminalHost.objects.get(pk=fresh.pk).online
+    stranded.refresh_from_db()
+    fine.refresh_from_db()
+    assert stranded.status == "offline" and "win-late stopped answering" in stranded.status_reason
+    assert fine.status == "online"
+
+
+@pytest.mark.django_db
+def test_register_host_command_and_its_bad_input():
+    out = io.StringIO()
+    call_command("register_host", "--name", "win-1", "--queue", "win-1", "--capacity", "15", stdout=out)
+
+    assert "Q_CLUSTER_NAME=win-1 python manage.py qcluster" in out.getvalue()
+    assert TerminalHost.objects.get(queue_name="win-1").capacity == 15
+    for args in (["--queue", "bad queue"], ["--queue", "ok", "--capacity", "0"], ["--queue", "ok", "--name", " "]):
+        with pytest.raises(CommandError):
+            call_command("register_host", *(["--name", "x"] + args))
+    assert TerminalHost.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_host_agent_command_runs_rounds(alice):
+    paper_account(alice)
+    out = io.StringIO()
+
+    call_command("host_agent", "--rounds", "1", "--interval", "0.5", stdout=out)
+
+    assert "host agent for simulated" in out.getvalue()
+    assert TerminalHost.objects.get(name="simulated").heartbeat_at is not None

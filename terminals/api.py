@@ -14,7 +14,14 @@ from .drivers.base import TerminalError
 from .gateway import as_dicts, terminal_read
 from .models import TerminalHost, TradingAccount
 from .selectors import account_current, account_list, host_list
-from .services import AccountError, account_connect, account_delete, account_switch, account_update
+from .services import (
+    AccountError,
+    account_connect,
+    account_delete,
+    account_instance,
+    account_switch,
+    account_update,
+)
 
 
 class AccountSerializer(serializers.ModelSerializer):
@@ -111,6 +118,28 @@ class AccountViewSet(
         except AccountError as error:
             _raise(error)
         return Response(AccountSerializer(account).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses=AccountSerializer)
+    @action(detail=True, methods=["post"])
+    def start(self, request, pk=None):
+        return self._instance(request, "start")
+
+    @extend_schema(request=None, responses=AccountSerializer)
+    @action(detail=True, methods=["post"])
+    def stop(self, request, pk=None):
+        return self._instance(request, "stop")
+
+    @extend_schema(request=None, responses=AccountSerializer)
+    @action(detail=True, methods=["post"])
+    def restart(self, request, pk=None):
+        return self._instance(request, "restart")
+
+    def _instance(self, request, action_name: str) -> Response:
+        try:
+            account = account_instance(account=self.get_object(), action=action_name)
+        except AccountError as error:
+            _raise(error)
+        return Response(AccountSerializer(account).data)
 
     @extend_schema(request=None)
     @action(detail=True, methods=["post"])

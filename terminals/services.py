@@ -287,3 +287,37 @@ def demo_accounts(*, owner, count: int) -> list[dict]:
     return [
         {"id": a.pk, "login": a.login, "server": a.server, "symbols": list(SERVERS[a.server])} for a in existing[:count]
     ]
+
+
+INSTANCE_ACTIONS = ("start", "stop", "restart")
+
+
+def account_instance(*, account: TradingAccount, action: str) -> TradingAccount:
+    """Start, stop or restart the account's terminal instance on its host.
+
+    A stopped account gets no heartbeats and takes no orders until started again.
+    """
+    if action not in INSTANCE_ACTIONS:
+        raise AccountError(f"Unknown action {action!r}; use start, stop or restart.")
+    if account.host is None:
+        raise AccountError("The account has no host yet; it starts when one has room.", status=409)
+    if account.kind != TradingAccount.Kind.SIMULATED:
+        from .gateway import host_call
+
+        try:
+            host_call(account.host, "terminals.tasks.instance_action", account.pk, action)
+        except TerminalError as error:
+            raise AccountError(f"The host could not {action} the terminal: {error.message}", status=409) from None
+    if action == "stop":
+        account_set_status(account=account, status=Status.STOPPED, reason="Stopped by its owner.")
+        return account
+    account_set_status(account=account, status=Status.CONNECTING, reason=f"{action.title()}ed by its owner.")
+    if account.kind == TradingAccount.Kind.SIMULATED:
+        from .gateway import simulated_driver
+
+        driver = simulated_driver(account)
+        try:
+            account_heartbeat(account=account, info=driver.account_info())
+        finally:
+            driver.shutdown()
+    return account

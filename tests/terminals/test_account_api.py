@@ -225,3 +225,26 @@ def test_stats_include_account_figures(api_client, operator, alice):
     stats = api_client.get("/api/admin/stats").json()
 
     assert stats["accounts"] == 2 and stats["accounts_online"] == 1 and stats["accounts_offline"] == 1
+
+
+@pytest.mark.django_db
+def test_stop_start_restart_a_simulated_terminal(signed_in):
+    account_id = connect(signed_in).json()["id"]
+
+    stopped = signed_in.post(f"/api/v1/accounts/{account_id}/stop")
+    started = signed_in.post(f"/api/v1/accounts/{account_id}/start/")
+    restarted = signed_in.post(f"/api/v1/accounts/{account_id}/restart")
+
+    assert stopped.json()["status"] == "stopped"
+    assert started.json()["status"] == "online" and restarted.json()["status"] == "online"
+    statuses = list(AccountEvent.objects.filter(account_id=account_id).values_list("status", flat=True))
+    assert statuses == ["online", "stopped", "connecting", "online", "connecting", "online"]
+
+
+@pytest.mark.django_db
+def test_instance_action_on_an_unassigned_account_is_409(signed_in):
+    account_id = connect(signed_in, kind="mt5", server="Broker-Live").json()["id"]
+
+    response = signed_in.post(f"/api/v1/accounts/{account_id}/start")
+
+    assert response.status_code == 409 and "no host yet" in response.json()["detail"]

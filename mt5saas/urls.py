@@ -24,7 +24,7 @@ to_login = RedirectView.as_view(url="/login", query_string=True)
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
-    path("accounts", views.empty_page("pages/accounts.html"), name="accounts-page"),
+    path("", include("terminals.urls")),
     path("copy", views.empty_page("pages/copy.html"), name="copy-page"),
     path("history", views.empty_page("pages/history.html"), name="history-page"),
     path("alerts", views.empty_page("pages/alerts.html"), name="alerts-page"),

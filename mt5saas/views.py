@@ -1,8 +1,9 @@
 """Project-level pages and the error handlers."""
 
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.mixins import LoginRequiredMixin
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, render
 
 from accounts.selectors import webhook_url
 from accounts.services import webhook_token_reveal
@@ -12,6 +13,18 @@ from accounts.services import webhook_token_reveal
 def dashboard(request: HttpRequest) -> HttpResponse:
     token = webhook_token_reveal(user=request.user)
     return render(request, "dashboard.html", {"webhook_url": webhook_url(token=token, request=request)})
+
+
+class OwnedObjectMixin(LoginRequiredMixin):
+    """Page views about one of the user's rows: another user's id is a 404 like a missing one."""
+
+    owned_model = None
+
+    def get_queryset(self):
+        return self.owned_model.objects.owned_by(self.request.user)
+
+    def get_object(self):
+        return get_object_or_404(self.get_queryset(), pk=self.kwargs["pk"])
 
 
 def empty_page(template: str):

@@ -1,0 +1,16 @@
+from django import forms
+
+from .drivers.simulated import SERVERS
+from .models import TradingAccount
+
+
+class ConnectForm(forms.Form):
+    login = forms.RegexField(r"^[0-9]{1,20}$", max_length=20, error_messages={"invalid": "A login is digits only."})
+    password = forms.CharField(max_length=128, strip=False, widget=forms.PasswordInput(render_value=False))
+    server = forms.CharField(max_length=100, help_text="As shown in MT5's login dialog, e.g. ICMarketsSC-Demo")
+    kind = forms.ChoiceField(choices=TradingAccount.Kind.choices, initial=TradingAccount.Kind.SIMULATED)
+    broker = forms.CharField(max_length=100, required=False)
+    nickname = forms.CharField(max_length=60, required=False)
+    is_demo = forms.BooleanField(required=False, initial=True, label="Demo account")
+
+    simulated_servers = sorted(SERVERS)

@@ -177,10 +177,13 @@ Q_CLUSTER = {
     "ack_failures": True,
     "cache": "shared",
     "label": "Task queue",
+    # One queue per Windows host: `Q_CLUSTER_NAME=<queue> manage.py qcluster` reads the queue
+    # named after the host, and async_task(..., cluster=<queue>) sends work there. A host
+    # needs no entry here unless its worker differs from the defaults above (django-q2
+    # requires the key whenever Q_CLUSTER_NAME is set).
+    "ALT_CLUSTERS": {},
     **q_broker,
 }
-# One queue per Windows host; `Q_CLUSTER_NAME=<queue> manage.py qcluster` picks its entry.
-ALT_CLUSTERS: dict[str, dict] = {}
 
 # --- Auth ------------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [

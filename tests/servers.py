@@ -26,13 +26,21 @@ def service_env(**overrides: str) -> dict[str, str]:
     env.update(
         DEBUG="0",
         HTTPS="0",
-        SECRET_KEY="subprocess-secret-key-" + "s" * 40,
+        # The same keys as this process: tasks are signed with SECRET_KEY, secrets encrypted.
+        SECRET_KEY=os.environ.get("SECRET_KEY") or "subprocess-secret-key-" + "s" * 40,
         FIELD_ENCRYPTION_KEYS=os.environ.get("FIELD_ENCRYPTION_KEYS") or Fernet.generate_key().decode(),
         ALLOWED_HOSTS="127.0.0.1,localhost",
         DJANGO_SETTINGS_MODULE="mt5saas.settings",
     )
     env.update(overrides)
     return env
+
+
+def test_database_url(connection) -> str:
+    """The URL of the database this test process uses (pytest-django's test database)."""
+    params = connection.settings_dict
+    user = params.get("USER") or "postgres"
+    return f"postgres://{user}@{params.get('HOST') or '127.0.0.1'}:{params.get('PORT') or 5432}/{params['NAME']}"
 
 
 def manage(*args: str, env: dict[str, str], timeout: int = 180) -> subprocess.CompletedProcess:

@@ -5,6 +5,15 @@ from terminals.models import TradingAccount
 from .base import Driver, TerminalError
 
 
+def driver_for_login(*, kind: str, login: str) -> Driver:
+    """An unconnected driver for a login of this kind, on this host."""
+    if kind == TradingAccount.Kind.SIMULATED:
+        from .simulated import SimulatedDriver
+
+        return SimulatedDriver()
+    raise TerminalError(-7, f"No {kind} driver on this host")
+
+
 def open_driver(account: TradingAccount) -> Driver:
     """A connected driver for the account; raises TerminalError when it cannot attach."""
     if account.kind == TradingAccount.Kind.SIMULATED:

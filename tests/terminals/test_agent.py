@@ -1,6 +1,7 @@
 """Host and account heartbeats, offline transitions with backoff, stale hosts."""
 
 import io
+import itertools
 from datetime import timedelta
 from decimal import Decimal
 
@@ -59,7 +60,7 @@ def test_failing_terminal_goes_offline_and_is_retried_with_capped_backoff(alice)
 
     account.refresh_from_db()
     assert account.status == "offline" and "no ipc" in account.status_reason
-    gaps = [b - a for a, b in zip(calls, calls[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(calls)]
     assert gaps[:4] == [2, 4, 8, 16]  # exponential, measured in agent rounds one second apart
     assert AccountEvent.objects.filter(account=account, status="offline").count() >= 1
 
@@ -101,7 +102,7 @@ def test_register_host_command_and_its_bad_input():
     assert TerminalHost.objects.get(queue_name="win-1").capacity == 15
     for args in (["--queue", "bad queue"], ["--queue", "ok", "--capacity", "0"], ["--queue", "ok", "--name", " "]):
         with pytest.raises(CommandError):
-            call_command("register_host", *(["--name", "x"] + args))
+            call_command("register_host", *(["--name", "x", *args]))
     assert TerminalHost.objects.count() == 1
 
 

@@ -1,0 +1,49 @@
+"""Tasks that run on a host's own qcluster (`Q_CLUSTER_NAME=<queue> manage.py qcluster`).
+
+Each returns ("ok", value) or ("error", code, message): a TerminalError crosses the queue
+as data (gateway.host_call raises it again on the caller's side), never as a traceback.
+"""
+
+from collections.abc import Callable
+
+from mt5saas.crypto import decrypt
+
+from .drivers import driver_for_login, open_driver
+from .drivers.base import TerminalError
+from .gateway import READS
+from .models import TradingAccount
+
+
+def _answer(work: Callable[[], object]) -> tuple:
+    try:
+        return ("ok", work())
+    except TerminalError as error:
+        return ("error", error.code, error.message)
+
+
+def verify_credentials(kind: str, login: str, password_ciphertext: str, server: str) -> tuple:
+    """Log in once with new credentials; the password crosses the queue encrypted."""
+
+    def work():
+        driver = driver_for_login(kind=kind, login=login)
+        try:
+            return driver.connect(login=int(login), password=decrypt(password_ciphertext), server=server)
+        finally:
+            driver.shutdown()
+
+    return _answer(work)
+
+
+def terminal_read(account_id: int, method: str, kwargs: dict) -> tuple:
+    if method not in READS:
+        return ("error", -2, f"{method} is not a read")
+
+    def work():
+        account = TradingAccount.objects.get(pk=account_id)
+        driver = open_driver(account)
+        try:
+            return getattr(driver, method)(**kwargs)
+        finally:
+            driver.shutdown()
+
+    return _answer(work)

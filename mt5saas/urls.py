@@ -17,6 +17,7 @@ admin_router.register("hosts", terminals_api.HostViewSet, basename="admin-host")
 admin_router.register("assignments", terminals_api.AssignmentViewSet, basename="admin-assignment")
 api_router = OptionalSlashRouter()
 api_router.register("accounts", terminals_api.AccountViewSet, basename="account")
+api_router.register("symbol-mappings", terminals_api.SymbolMappingViewSet, basename="symbol-mapping")
 
 # One sign-in page for everyone: the admin's and allauth's own password forms would
 # bypass PASSWORD_LOGIN, so they send people to /login.

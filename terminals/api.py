@@ -8,11 +8,11 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import APIException, NotFound, Throttled, ValidationError
 from rest_framework.response import Response
 
-from mt5saas.api import IsStaff, OwnedViewSetMixin
+from mt5saas.api import IsStaff, OwnedPrimaryKeyRelatedField, OwnedViewSetMixin
 
 from .drivers.base import TerminalError
 from .gateway import as_dicts, terminal_read
-from .models import TerminalHost, TradingAccount
+from .models import SymbolMapping, TerminalHost, TradingAccount
 from .selectors import account_current, account_list, host_list
 from .services import (
     AccountError,
@@ -21,7 +21,9 @@ from .services import (
     account_instance,
     account_switch,
     account_update,
+    symbol_mapping_add,
 )
+from .symbols import symbol_mapping_delete
 
 
 class AccountSerializer(serializers.ModelSerializer):
@@ -235,3 +237,46 @@ class AssignmentViewSet(
             if load.aggregate(n=Count("pk"))["n"] >= host.capacity:
                 raise ValidationError({"host": [f"{host.name} is at its capacity of {host.capacity}."]})
         account_update(account=serializer.instance, host=host)
+
+
+class SymbolMappingSerializer(serializers.ModelSerializer):
+    account = OwnedPrimaryKeyRelatedField(TradingAccount)
+
+    class Meta:
+        model = SymbolMapping
+        fields = ["id", "account", "requested", "broker_symbol", "source", "created_at"]
+        read_only_fields = ["id", "source", "created_at"]
+
+
+class SymbolMappingViewSet(
+    OwnedViewSetMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Custom mappings a trader sets, and the ones learned from matching (filter ?account=)."""
+
+    owned_model = SymbolMapping
+    serializer_class = SymbolMappingSerializer
+
+    def get_queryset(self):
+        mappings = SymbolMapping.objects.owned_by(self.request.user).filter(account__deleted_at__isnull=True)
+        if account := self.request.query_params.get("account"):
+            if not account.isdigit():
+                raise ValidationError({"account": ["An account id."]})
+            mappings = mappings.filter(account_id=int(account))
+        return mappings.order_by("account_id", "requested")
+
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            mapping = symbol_mapping_add(**serializer.validated_data)
+        except AccountError as error:
+            _raise(error)
+        return Response(SymbolMappingSerializer(mapping, context=self.get_serializer_context()).data, status=201)
+
+    def perform_destroy(self, instance) -> None:
+        symbol_mapping_delete(account=instance.account, requested=instance.requested)

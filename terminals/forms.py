@@ -14,3 +14,8 @@ class ConnectForm(forms.Form):
     is_demo = forms.BooleanField(required=False, initial=True, label="Demo account")
 
     simulated_servers = sorted(SERVERS)
+
+
+class MappingForm(forms.Form):
+    requested = forms.CharField(max_length=40, label="Signal symbol")
+    broker_symbol = forms.CharField(max_length=40, label="On this account")

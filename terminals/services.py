@@ -321,3 +321,21 @@ def account_instance(*, account: TradingAccount, action: str) -> TradingAccount:
         finally:
             driver.shutdown()
     return account
+
+
+def symbol_mapping_add(*, account: TradingAccount, requested: str, broker_symbol: str):
+    """A custom mapping, checked against the symbols the account's terminal offers (when it
+    can answer; otherwise the first order that uses the mapping checks it)."""
+    from .gateway import terminal_read
+    from .symbols import SymbolError, symbol_mapping_set
+
+    try:
+        available = terminal_read(account, "symbols")
+    except TerminalError:
+        available = None
+    if available is not None and broker_symbol not in available:
+        raise AccountError(f"{broker_symbol[:40]} is not a symbol on this account.", field="broker_symbol")
+    try:
+        return symbol_mapping_set(account=account, requested=requested, broker_symbol=broker_symbol)
+    except SymbolError as error:
+        raise AccountError(str(error), field="requested") from None

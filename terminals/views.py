@@ -8,11 +8,12 @@ from django.views import View
 from mt5saas.views import OwnedObjectMixin
 
 from .drivers.base import TerminalError
-from .forms import ConnectForm
+from .forms import ConnectForm, MappingForm
 from .gateway import terminal_read
-from .models import TradingAccount
+from .models import SymbolMapping, TradingAccount
 from .selectors import account_list
-from .services import AccountError, account_connect, account_delete, account_instance
+from .services import AccountError, account_connect, account_delete, account_instance, symbol_mapping_add
+from .symbols import symbol_mapping_delete
 
 
 class AccountsPage(LoginRequiredMixin, View):
@@ -88,3 +89,33 @@ class AccountAction(OwnedObjectMixin, View):
         except AccountError as error:
             messages.error(request, error.message)
         return redirect(f"/accounts/{account.pk}")
+
+
+class MappingAdd(OwnedObjectMixin, View):
+    owned_model = TradingAccount
+
+    def get_queryset(self):
+        return account_list(user=self.request.user)
+
+    def post(self, request, pk: int):
+        account = self.get_object()
+        form = MappingForm(request.POST)
+        if form.is_valid():
+            try:
+                mapping = symbol_mapping_add(account=account, **form.cleaned_data)
+                messages.success(request, f"{mapping.requested} now trades as {mapping.broker_symbol}.")
+            except AccountError as error:
+                messages.error(request, error.message)
+        else:
+            messages.error(request, "Both symbols are needed, 40 characters at most.")
+        return redirect(f"/accounts/{account.pk}")
+
+
+class MappingDelete(OwnedObjectMixin, View):
+    owned_model = SymbolMapping
+
+    def post(self, request, pk: int):
+        mapping = self.get_object()
+        symbol_mapping_delete(account=mapping.account, requested=mapping.requested)
+        messages.success(request, f"Mapping of {mapping.requested} removed.")
+        return redirect(f"/accounts/{mapping.account_id}")

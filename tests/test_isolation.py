@@ -279,8 +279,8 @@ def _probe_owned_api(world: World, route: Route, values: dict[str, str]) -> None
     path = route.path({**values, "pk": str(alices.pk)})
     client = world.client(world.bob)
     for method in actions:
-        if method == "get":
-            response = client.get(path)
+        if method in ("get", "head"):
+            response = getattr(client, method)(path)
         else:
             response = getattr(client, method)(path, data=json.dumps({}), content_type="application/json")
         assert response.status_code < 500, f"{method.upper()} {path} → {response.status_code}"

@@ -73,3 +73,20 @@ def test_delete_from_the_page_keeps_history(page):
     assert account.deleted_at is not None
     assert "deleted; its history is kept" in response.text
     assert page.get(f"/accounts/{account.pk}").status_code == 404
+
+
+@pytest.mark.django_db
+def test_symbol_map_editor_adds_refuses_and_removes(page):
+    from terminals.models import SymbolMapping
+
+    page.post("/accounts", FORM)
+    account = TradingAccount.objects.get()
+
+    added = page.post(f"/accounts/{account.pk}/mappings", {"requested": "xauusd", "broker_symbol": "GOLD"}, follow=True)
+    refused = page.post(f"/accounts/{account.pk}/mappings", {"requested": "US30", "broker_symbol": "DOW"}, follow=True)
+    mapping = SymbolMapping.objects.get()
+    removed = page.post(f"/accounts/mappings/{mapping.pk}/delete", follow=True)
+
+    assert "XAUUSD now trades as GOLD." in added.text
+    assert "DOW is not a symbol on this account." in refused.text
+    assert "Mapping of XAUUSD removed." in removed.text and not SymbolMapping.objects.exists()

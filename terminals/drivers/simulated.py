@@ -296,16 +296,17 @@ class SimulatedDriver(Driver):
 
     def _validate(self, account: SimAccount, request: OrderRequest) -> tuple[int, float, float]:
         """0 when the request would be executed, else MT5's retcode; with the current quote."""
+        if request.action == TradeAction.REMOVE:
+            # MT5 needs only the order's ticket to remove it.
+            exists = account.orders.filter(pk=request.order, active=True).exists()
+            return (0 if exists else INVALID_ORDER), 0.0, 0.0
         spec = self._spec(request.symbol)
         if spec is None:
             return INVALID, 0.0, 0.0
         info, at = spec.info, self.clock()
         bid, ask = quote(spec, at)
-        if request.action not in (TradeAction.DEAL, TradeAction.PENDING, TradeAction.SLTP, TradeAction.REMOVE):
+        if request.action not in (TradeAction.DEAL, TradeAction.PENDING, TradeAction.SLTP):
             return INVALID, bid, ask
-        if request.action == TradeAction.REMOVE:
-            exists = account.orders.filter(pk=request.order, active=True).exists()
-            return (0 if exists else INVALID_ORDER), bid, ask
         if not market_open(spec.session, at):
             return MARKET_CLOSED, bid, ask
         if info.trade_mode == TradeMode.DISABLED:

@@ -207,3 +207,16 @@ def test_state_is_shared_by_separate_driver_instances(terminal, clock):
     other.connect(login=7001, password="paper-pass", server="SimBroker-Demo")
 
     assert len(other.positions()) == 1
+
+
+def test_remove_needs_only_the_order_ticket(terminal):
+    ask = terminal.tick("BTCUSD").ask
+    placed = terminal.order_send(
+        OrderRequest(
+            action=TradeAction.PENDING, symbol="BTCUSD", type=OrderType.BUY_LIMIT, volume=0.01, price=ask - 500
+        )
+    )
+
+    removed = terminal.order_send(OrderRequest(action=TradeAction.REMOVE, symbol="", order=placed.order))
+
+    assert removed.retcode == 10009 and terminal.orders() == []

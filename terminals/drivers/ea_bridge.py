@@ -1,0 +1,592 @@
+"""Driver for terminals run by our All-in-One EA: JSON files in the instance's MQL5/Files.
+
+The EA file bridge protocol, version 1
+======================================
+
+Where
+    Every file lives in the instance's ``MQL5/Files`` directory
+    (``<instance_root>/<login>/MQL5/Files`` for a portable terminal): the sandbox where
+    MQL5's FileOpen reads and writes, never the terminal's ``Data`` folder.
+
+Conventions
+    - UTF-8 JSON, one object per file; a reader accepts a leading BOM.
+    - Numbers are JSON numbers, never strings, and never NaN or Infinity. "int" fields
+      must be written without a fraction (``100``, not ``100.0``); "number" fields may be
+      either. Prices are in the symbol's quote currency, volumes in lots, distances in points,
+      money in the account currency, times in UTC epoch milliseconds (``*_msc``).
+    - Every file is written atomically: write ``<name>.tmp`` in the same directory, then
+      rename it over ``<name>`` (Python ``os.replace``; MQL5 ``FileMove(tmp, 0, name,
+      FILE_REWRITE)``). Readers ignore ``*.tmp``. A reader that still finds an
+      unparseable file under a final name gives the writer 0.5 s before calling it broken.
+      On Windows a rename over a file that someone is reading fails: the EA keeps its
+      ``status.json.tmp`` and tries again on its next poll.
+    - Unknown fields are ignored, so either side may add fields without a new version.
+
+Commands (host → EA)
+    ``webhook_command_<command_id>.json``  a trade for this account (TradingView, API)
+    ``slave_command_<command_id>.json``    a copied trade (this account is a copy slave)
+    ``check_command_<command_id>.json``    "would this pass?" (MQL5 OrderCheck); never
+                                           trades. A prefix of its own so that an EA
+                                           that does not know it ignores it instead of
+                                           trading it.
+
+    ``command_id`` is 1 to 64 characters of ``[A-Za-z0-9_-]``. The driver writes
+    ``<13-digit epoch ms>-<12 hex>``, so sorting ids sorts commands by age; the EA
+    executes pending commands in ``command_id`` order, one at a time. Every field below
+    is always written (``order_id`` only in slave commands).
+
+    ================  ======  ===========================================================
+    field             type    meaning
+    ================  ======  ===========================================================
+    version           int     1
+    command_id        str     the id in the file name
+    timestamp         int     ms; when the host wrote the command
+    expires_msc       int     ms; the EA must not start the command after this moment
+                              and answers 10012 instead (the host has stopped waiting)
+    account           int     the login the command is for; an EA logged in to another
+                              account refuses it (10013)
+    action            str     BUY | SELL | CLOSE | MODIFY | CANCEL
+    order_type        str     market | limit | stop (BUY and SELL); market otherwise
+    symbol            str     the broker's symbol
+    original_symbol   str     what the signal or master asked for (logs only)
+    volume            number  lots; CLOSE: lots to close, 0 = the whole position;
+                              0 for MODIFY and CANCEL
+    price             number  limit/stop: the order price; market and CLOSE: the price
+                              the host saw, 0 = at market; 0 for MODIFY and CANCEL
+    stop_loss         number  price, 0 = none (BUY, SELL, MODIFY)
+    take_profit       number  price, 0 = none (BUY, SELL, MODIFY)
+    ticket            int     CLOSE and MODIFY: the position; CANCEL: the pending order;
+                              0 otherwise
+    deviation         int     points a market price may move from ``price``
+    filling           str     FOK | IOC | RETURN (ORDER_FILLING_*)
+    magic             int     the EA magic number to trade with
+    comment           str     at most 31 characters; carries the client id the host
+                              reconciles with
+    order_id          str     slave commands only: the master's order id. The EA trades
+                              with comment ``"COPY_" + order_id`` cut to 31 characters,
+                              and a slave CLOSE or MODIFY with ticket 0 acts on the
+                              oldest position carrying that comment.
+    ================  ======  ===========================================================
+
+    The EA claims a command by deleting its file: it reads the file, deletes it, and
+    executes it only if the delete succeeded. The host withdraws a command it stopped
+    waiting for by deleting the file too; exactly one of the two deletes succeeds, so a
+    withdrawn command never runs and gets no result.
+
+    A command the EA cannot accept (unparseable, wrong types, unknown action, another
+    account, unsupported version, expired) is answered like any other, with retcode
+    10013 (or 10012 when expired) and a message saying why.
+
+Results (EA → host): ``result_<command_id>.json``
+    The EA refreshes ``status.json`` first, then writes the result, so a host that has
+    the result sees the trade in the snapshot. The host deletes the result once read.
+    The EA always writes command_id, retcode, ticket, price and message; a reader
+    defaults a missing ticket or price to 0 and message to "".
+
+    ==========  ======  =====================================================================
+    field       type    meaning
+    ==========  ======  =====================================================================
+    command_id  str     required; must equal the id in the file name
+    retcode     int     required; MqlTradeResult.retcode (MqlTradeCheckResult.retcode for a
+                        check: 0 = would pass)
+    ticket      int     the position opened or acted on (market BUY/SELL, CLOSE, MODIFY), or
+                        the pending order (limit/stop, CANCEL); 0 = none
+    price       number  the fill price; 0 when nothing was filled
+    message     str     the broker's or the EA's words, shown to people
+    order       int     optional, default ``ticket``: the order ticket the request created
+    deal        int     optional, default 0: the deal ticket
+    volume      number  optional, default 0: lots executed or placed
+    bid, ask    number  optional, default 0: the quote when the request was handled
+    ==========  ======  =====================================================================
+
+Status snapshot (EA → host): ``status.json``
+    Rewritten by the EA on every poll (at least once a second) and before every result.
+    A snapshot whose ``time_msc`` is more than ``stale_after`` (default 10 s) off the
+    host clock means the EA is not running: the driver raises TerminalError(-10004).
+
+    - ``version`` int: 1 (another version: TerminalError(-5)).
+    - ``time_msc`` int: when the EA wrote it (``TimeGMT() * 1000`` is precise enough).
+    - ``account`` object: login int, server str, name str, currency str, leverage int,
+      balance, equity, margin, margin_free, profit numbers, margin_mode int
+      (ACCOUNT_MARGIN_MODE_*), trade_allowed bool (account, terminal AutoTrading and EA
+      may all trade, and the terminal is connected to the trade server).
+    - ``symbols`` array, every symbol in Market Watch: name str, description str, digits
+      int, point, trade_tick_size, trade_tick_value, trade_contract_size, volume_min,
+      volume_step, volume_max numbers, filling_mode int (SYMBOL_FILLING_* bits),
+      trade_stops_level int (points), trade_mode int (SYMBOL_TRADE_MODE_*),
+      currency_profit str; and the last quote: bid, ask numbers, time_msc int.
+    - ``positions`` array: ticket int, symbol str, type int (0 buy, 1 sell), volume,
+      price_open, price_current, sl, tp, profit numbers, magic int, comment str,
+      time_msc int, identifier int.
+    - ``orders`` array, the pending orders: ticket int, symbol str, type int
+      (ORDER_TYPE_*), volume_initial, volume_current, price_open, sl, tp numbers, magic
+      int, comment str, time_setup_msc int.
+    - ``deals`` array, the deals of at least the last 24 hours: ticket, order,
+      position_id int, symbol str, type, entry int (DEAL_ENTRY_*), volume, price, profit
+      numbers, magic int, comment str, time_msc int.
+
+What order_send answers
+    It raises TerminalError only when the command certainly did not reach the EA (not
+    connected, EA not running, the file could not be written). Once the command file is
+    visible to the EA every outcome is an OrderResult, and two of them are ambiguous
+    (both in ``retcodes.AMBIGUOUS``): 10012 TIMEOUT when no result came within
+    ``timeout`` seconds, and -10002 when the EA answered with a file that cannot be read.
+    The caller reconciles before resending: positions, orders and deals carrying the
+    request's comment tell whether the trade happened. A 10012 whose comment says
+    "withdrawn" did not run; one that says "took" may have. A result that arrives after
+    its command timed out is logged and deleted, never taken for another command's.
+"""
+
+import dataclasses
+import json
+import logging
+import math
+import os
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+from .base import (
+    AccountInfo,
+    Deal,
+    Driver,
+    Filling,
+    OrderRequest,
+    OrderResult,
+    OrderType,
+    PendingOrder,
+    Position,
+    SymbolInfo,
+    TerminalError,
+    Tick,
+    TradeAction,
+)
+
+logger = logging.getLogger(__name__)
+
+PROTOCOL_VERSION = 1
+STATUS_FILE = "status.json"
+COMMAND_PREFIXES = {"webhook": "webhook_command_", "slave": "slave_command_", "check": "check_command_"}
+COMMENT_LENGTH = 31  # MT5 cuts order comments to 31 characters
+# How long a reader waits for an unparseable file to become whole before calling it broken.
+PARTIAL_FILE_GRACE = 0.5
+
+TIMEOUT, INVALID, INVALID_FILL, INVALID_ORDER = 10012, 10013, 10030, 10035
+INVALID_VERSION, AUTH_FAILED = -5, -6
+SEND_FAILED, RECEIVE_FAILED, NO_IPC = -10001, -10002, -10004
+
+CommandKind = Literal["webhook", "slave"]
+T = TypeVar("T")
+
+_TYPE_WORDS = {int: "an integer", float: "a number", str: "a string", bool: "true or false", list: "an array"}
+
+
+class ProtocolError(ValueError):
+    """A file of the bridge does not follow the protocol."""
+
+
+@dataclass(frozen=True)
+class EAStatus:
+    """One status.json snapshot."""
+
+    time_msc: int
+    account: AccountInfo
+    symbols: dict[str, SymbolInfo]
+    ticks: dict[str, Tick]
+    positions: list[Position]
+    orders: list[PendingOrder]
+    deals: list[Deal]
+
+
+def command_link(order_id: str) -> str:
+    """The comment that ties a slave's position to its master's order (DESIGN §6.2)."""
+    return f"COPY_{order_id}"[:COMMENT_LENGTH]
+
+
+def write_json_atomically(path: Path, data: dict[str, Any]) -> None:
+    """Write `<name>.tmp`, then rename it over `<name>`: a reader never sees half a file."""
+    text = json.dumps(data, allow_nan=False, ensure_ascii=False, separators=(",", ":"))
+    temporary = path.with_name(path.name + ".tmp")
+    try:
+        temporary.write_text(text, encoding="utf-8")
+        os.replace(temporary, path)
+    except OSError:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
+def load_json_object(text: str) -> dict[str, Any]:
+    """Parse one protocol file; ProtocolError for anything but a JSON object of finite numbers."""
+
+    def no_constants(name: str) -> float:
+        raise ProtocolError(f"{name} is not a number JSON allows")
+
+    try:
+        data = json.loads(text, parse_constant=no_constants)
+    except ProtocolError:
+        raise
+    except json.JSONDecodeError as exc:
+        raise ProtocolError(f"not JSON ({exc.msg} at character {exc.pos})") from None
+    except (ValueError, RecursionError) as exc:  # a 5000-digit number, arrays nested beyond the stack
+        raise ProtocolError(f"not JSON this host reads ({type(exc).__name__})") from None
+    if not isinstance(data, dict):
+        raise ProtocolError("not a JSON object")
+    return data
+
+
+def field(data: dict[str, Any], name: str, kind: type[T], *, where: str = "", default: T | None = None) -> T:
+    """The value of a field, checked against its protocol type; ProtocolError when missing or mistyped."""
+    label = f"{where}.{name}" if where else name
+    if name not in data:
+        if default is None:
+            raise ProtocolError(f"{label} is missing")
+        return default
+    value = data[name]
+    # bool is an int subclass in Python, but true is not a ticket.
+    if kind is float:
+        number = _finite(value)
+        valid, value = number is not None, value if number is None else number
+    elif kind is int:
+        valid = isinstance(value, int) and not isinstance(value, bool)
+    else:
+        valid = isinstance(value, kind)
+    if not valid:
+        raise ProtocolError(f"{label} must be {_TYPE_WORDS[kind]}, not {json.dumps(value)[:40]}")
+    return value
+
+
+def _finite(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:  # an integer beyond any float
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _record(cls: type[T], data: object, where: str) -> T:
+    """A base dataclass from a JSON object, every field checked; fields with defaults may be absent."""
+    if not isinstance(data, dict):
+        raise ProtocolError(f"{where} is not an object")
+    values = {}
+    for spec in dataclasses.fields(cls):
+        default = None if spec.default is dataclasses.MISSING else spec.default
+        values[spec.name] = field(data, spec.name, spec.type, where=where, default=default)
+    return cls(**values)
+
+
+def parse_status(text: str) -> EAStatus:
+    """A status.json snapshot; ProtocolError when it breaks the protocol (TerminalError for a version)."""
+    data = load_json_object(text)
+    version = field(data, "version", int)
+    if version != PROTOCOL_VERSION:
+        raise TerminalError(INVALID_VERSION, f"status.json speaks EA protocol {version}, this host {PROTOCOL_VERSION}")
+    symbols, ticks = {}, {}
+    for index, raw in enumerate(field(data, "symbols", list)):
+        info = _record(SymbolInfo, raw, f"symbols[{index}]")
+        symbols[info.name] = info
+        ticks[info.name] = _record(Tick, {**raw, "symbol": info.name}, f"symbols[{index}]")
+    return EAStatus(
+        time_msc=field(data, "time_msc", int),
+        account=_record(AccountInfo, data.get("account"), "account"),
+        symbols=symbols,
+        ticks=ticks,
+        positions=[_record(Position, raw, f"positions[{i}]") for i, raw in enumerate(field(data, "positions", list))],
+        orders=[_record(PendingOrder, raw, f"orders[{i}]") for i, raw in enumerate(field(data, "orders", list))],
+        deals=[_record(Deal, raw, f"deals[{i}]") for i, raw in enumerate(field(data, "deals", list))],
+    )
+
+
+def parse_result(text: str, command_id: str) -> OrderResult:
+    """The OrderResult in a result file; ProtocolError when it breaks the protocol or answers another command."""
+    data = load_json_object(text)
+    answered = field(data, "command_id", str)
+    if answered != command_id:
+        raise ProtocolError(f"result names command {answered[:64]!r}, not {command_id!r}")
+    ticket = field(data, "ticket", int, default=0)
+    return OrderResult(
+        retcode=field(data, "retcode", int),
+        deal=field(data, "deal", int, default=0),
+        order=field(data, "order", int, default=ticket),
+        volume=field(data, "volume", float, default=0.0),
+        price=field(data, "price", float, default=0.0),
+        bid=field(data, "bid", float, default=0.0),
+        ask=field(data, "ask", float, default=0.0),
+        comment=field(data, "message", str, default=""),
+    )
+
+
+class EABridgeDriver(Driver):
+    """A terminal that our EA runs, reached through files in its MQL5/Files directory.
+
+    `timeout`: seconds to wait for a command's result. `stale_after`: seconds after
+    which status.json means the EA is not running. `poll_interval`: seconds between
+    looks for a result. `clock` gives the host's time in seconds (it stamps commands
+    and judges the snapshot's age); `wait` is how the driver pauses between looks.
+    """
+
+    def __init__(
+        self,
+        files_dir: Path,
+        *,
+        timeout: float = 15.0,
+        stale_after: float = 10.0,
+        poll_interval: float = 0.01,
+        clock: Callable[[], float] = time.time,
+        wait: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.files_dir = Path(files_dir)
+        self.timeout, self.stale_after, self.poll_interval = timeout, stale_after, poll_interval
+        self.clock, self.wait = clock, wait
+        self.login: int | None = None
+        self.server: str | None = None
+        # Commands the EA took but did not answer in time: their late results are discarded.
+        self._unanswered: set[str] = set()
+
+    # --- session ---------------------------------------------------------------
+
+    def connect(self, *, login: int, password: str, server: str) -> AccountInfo:
+        """Attach to the terminal the EA runs; it is already logged in, so the password is
+        not used (it never goes through files). TerminalError(-6) when the EA's terminal
+        is logged in to another account, -10004 when the EA is not running."""
+        account = self._read_status().account
+        if (account.login, account.server) != (int(login), server):
+            raise TerminalError(
+                AUTH_FAILED,
+                f"Authorization failed: the EA's terminal is logged in to {account.login} on {account.server}",
+            )
+        self.login, self.server = account.login, account.server
+        return account
+
+    def shutdown(self) -> None:
+        self.login = self.server = None
+
+    def status(self) -> EAStatus:
+        """The EA's latest snapshot, checked: TerminalError when not connected (-10004), the
+        EA is not running (-10004), the file is unreadable (-10002) or the terminal has
+        been logged in to another account since connect (-6)."""
+        if self.login is None:
+            raise TerminalError(NO_IPC, "Not connected to a terminal")
+        snapshot = self._read_status()
+        if (snapshot.account.login, snapshot.account.server) != (self.login, self.server):
+            raise TerminalError(
+                AUTH_FAILED, f"The EA's terminal is now logged in to {snapshot.account.login}, not {self.login}"
+            )
+        return snapshot
+
+    def _read_status(self) -> EAStatus:
+        path = self.files_dir / STATUS_FILE
+        give_up = time.monotonic() + PARTIAL_FILE_GRACE
+        while True:
+            try:
+                snapshot = parse_status(path.read_text(encoding="utf-8-sig"))
+                break
+            except FileNotFoundError:
+                raise TerminalError(NO_IPC, f"EA not running: no {STATUS_FILE} in {self.files_dir}") from None
+            except (OSError, UnicodeDecodeError, ProtocolError) as exc:
+                # Being replaced right now (Windows sharing violation) or written by a careless writer.
+                if time.monotonic() >= give_up:
+                    raise TerminalError(RECEIVE_FAILED, f"Unreadable {STATUS_FILE}: {exc}") from None
+            self.wait(self.poll_interval)
+        age = self.clock() - snapshot.time_msc / 1000
+        if abs(age) > self.stale_after:
+            raise TerminalError(NO_IPC, f"EA not responding: {STATUS_FILE} is {age:.0f} s off the host clock")
+        return snapshot
+
+    # --- reads -----------------------------------------------------------------
+
+    def account_info(self) -> AccountInfo:
+        return self.status().account
+
+    def symbols(self) -> list[str]:
+        return list(self.status().symbols)
+
+    def symbol_info(self, symbol: str) -> SymbolInfo | None:
+        return self.status().symbols.get(symbol)
+
+    def tick(self, symbol: str) -> Tick | None:
+        return self.status().ticks.get(symbol)
+
+    def positions(self, *, symbol: str | None = None, ticket: int | None = None) -> list[Position]:
+        return [
+            p
+            for p in self.status().positions
+            if (not symbol or p.symbol == symbol) and (not ticket or p.ticket == ticket)
+        ]
+
+    def orders(self, *, symbol: str | None = None) -> list[PendingOrder]:
+        return [o for o in self.status().orders if not symbol or o.symbol == symbol]
+
+    def deals(self, *, since: datetime, until: datetime) -> list[Deal]:
+        """Deals in the window, from the snapshot's recent history (at least 24 hours)."""
+        start, end = int(since.timestamp() * 1000), int(until.timestamp() * 1000)
+        return [d for d in self.status().deals if start <= d.time_msc <= end]
+
+    # --- trading ---------------------------------------------------------------
+
+    def order_check(self, request: OrderRequest) -> OrderResult:
+        """Asks the EA (MQL5 OrderCheck) through a check_command file; nothing is traded."""
+        return self._exchange(request, kind="check", original_symbol="", copy_order_id="")
+
+    def order_send(
+        self,
+        request: OrderRequest,
+        *,
+        kind: CommandKind = "webhook",
+        original_symbol: str = "",
+        copy_order_id: str = "",
+    ) -> OrderResult:
+        """Send a command and wait for its result; see the module docstring for what the
+        answers mean. `kind` "slave" writes a slave_command linked to the master's
+        `copy_order_id`; `original_symbol` is the symbol the signal asked for (logs only)."""
+        if kind not in ("webhook", "slave"):
+            raise ValueError(f"kind must be 'webhook' or 'slave', not {kind!r}")
+        if (kind == "slave") != bool(copy_order_id):
+            raise ValueError("a slave command needs the master's copy_order_id, and only a slave command has one")
+        return self._exchange(request, kind=kind, original_symbol=original_symbol, copy_order_id=copy_order_id)
+
+    def _exchange(self, request: OrderRequest, *, kind: str, original_symbol: str, copy_order_id: str) -> OrderResult:
+        self.status()  # the EA must be alive and on our account before we hand it anything
+        self._discard_late_results()
+        now_msc = int(self.clock() * 1000)
+        command_id = f"{now_msc:013d}-{secrets.token_hex(6)}"
+        fields = _command_fields(request, copy_order_id=copy_order_id)
+        if isinstance(fields, OrderResult):
+            return fields
+        command = {
+            "version": PROTOCOL_VERSION,
+            "command_id": command_id,
+            "timestamp": now_msc,
+            "expires_msc": now_msc + int(self.timeout * 1000),
+            "account": self.login,
+            "original_symbol": original_symbol or request.symbol,
+            **fields,
+        }
+        if copy_order_id:
+            command["order_id"] = copy_order_id
+        path = self.files_dir / f"{COMMAND_PREFIXES[kind]}{command_id}.json"
+        try:
+            write_json_atomically(path, command)
+        except ValueError:
+            return OrderResult(retcode=INVALID, comment="The request holds a number that is not finite")
+        except OSError as exc:
+            raise TerminalError(SEND_FAILED, f"Could not write the command for the EA: {exc}") from None
+        return self._await_result(path, command_id)
+
+    def _await_result(self, command_path: Path, command_id: str) -> OrderResult:
+        result_path = self.files_dir / f"result_{command_id}.json"
+        deadline = time.monotonic() + self.timeout
+        broken_since: float | None = None
+        while True:
+            try:
+                result = parse_result(result_path.read_text(encoding="utf-8-sig"), command_id)
+            except FileNotFoundError:
+                pass
+            except (OSError, UnicodeDecodeError, ProtocolError) as exc:
+                # Give a writer that is not atomic a moment to finish before calling the file broken.
+                broken_since = broken_since or time.monotonic()
+                if time.monotonic() - broken_since >= PARTIAL_FILE_GRACE or time.monotonic() >= deadline:
+                    self._remove(result_path, command_path)
+                    logger.warning("EA command %s: unreadable result: %s", command_id, exc)
+                    return OrderResult(
+                        retcode=RECEIVE_FAILED, comment=f"The EA's result could not be read ({exc}); outcome unknown"
+                    )
+            else:
+                # A result while the command file is still there: the EA did not claim it,
+                # and must not find it again on its next poll.
+                self._remove(result_path, command_path)
+                return result
+            if time.monotonic() >= deadline:
+                return self._give_up(command_path, command_id)
+            self.wait(self.poll_interval)
+
+    def _give_up(self, command_path: Path, command_id: str) -> OrderResult:
+        try:
+            command_path.unlink()
+        except OSError:  # gone (the EA claimed it) or held open by the EA
+            self._unanswered.add(command_id)
+            logger.warning("EA command %s: taken but no result within %s s", command_id, self.timeout)
+            return OrderResult(
+                retcode=TIMEOUT,
+                comment=f"The EA took the command but did not answer within {self.timeout:g} s; it may have run",
+            )
+        logger.warning("EA command %s: not taken within %s s, withdrawn", command_id, self.timeout)
+        return OrderResult(
+            retcode=TIMEOUT, comment=f"The EA did not take the command within {self.timeout:g} s; withdrawn unexecuted"
+        )
+
+    def _discard_late_results(self) -> None:
+        for command_id in list(self._unanswered):
+            path = self.files_dir / f"result_{command_id}.json"
+            try:
+                late = parse_result(path.read_text(encoding="utf-8-sig"), command_id)
+            except FileNotFoundError:
+                continue
+            except (OSError, UnicodeDecodeError, ProtocolError) as exc:
+                logger.warning("EA command %s: late result unreadable: %s", command_id, exc)
+            else:
+                logger.warning(
+                    "EA command %s: late result retcode %s order %s deal %s",
+                    command_id,
+                    late.retcode,
+                    late.order,
+                    late.deal,
+                )
+            path.unlink(missing_ok=True)
+            self._unanswered.discard(command_id)
+
+    @staticmethod
+    def _remove(*paths: Path) -> None:
+        for path in paths:
+            try:
+                path.unlink(missing_ok=True)
+            except OSError as exc:  # the EA holds it open: leave it rather than fail a call that has its answer
+                logger.warning("Could not delete %s: %s", path.name, exc)
+
+
+_PENDING = {
+    OrderType.BUY_LIMIT: ("BUY", "limit"),
+    OrderType.SELL_LIMIT: ("SELL", "limit"),
+    OrderType.BUY_STOP: ("BUY", "stop"),
+    OrderType.SELL_STOP: ("SELL", "stop"),
+}
+
+
+def _command_fields(request: OrderRequest, *, copy_order_id: str) -> dict[str, Any] | OrderResult:
+    """The trade fields of a command, or the retcode for a request the protocol cannot carry."""
+    base = {
+        "symbol": request.symbol,
+        "volume": request.volume,
+        "price": request.price,
+        "stop_loss": request.sl,
+        "take_profit": request.tp,
+        "ticket": 0,
+        "deviation": request.deviation,
+        "magic": request.magic,
+        "comment": command_link(copy_order_id) if copy_order_id else request.comment[:COMMENT_LENGTH],
+        "order_type": "market",
+    }
+    try:
+        base["filling"] = Filling(request.type_filling).name
+    except ValueError:
+        return OrderResult(retcode=INVALID_FILL, comment=f"Unknown filling mode {request.type_filling}")
+    match request.action:
+        case TradeAction.DEAL if request.type in (OrderType.BUY, OrderType.SELL):
+            if request.position:
+                return {**base, "action": "CLOSE", "ticket": request.position}
+            return {**base, "action": OrderType(request.type).name}
+        case TradeAction.PENDING if request.type in _PENDING:
+            action, order_type = _PENDING[request.type]
+            return {**base, "action": action, "order_type": order_type}
+        case TradeAction.DEAL | TradeAction.PENDING:
+            return OrderResult(retcode=INVALID_ORDER, comment=f"Order type {request.type} does not fit the action")
+        case TradeAction.SLTP:
+            return {**base, "action": "MODIFY", "ticket": request.position, "volume": 0.0, "price": 0.0}
+        case TradeAction.REMOVE:
+            return {**base, "action": "CANCEL", "ticket": request.order, "volume": 0.0, "price": 0.0}
+    return OrderResult(retcode=INVALID, comment=f"Trade action {request.action} is not supported by the EA bridge")

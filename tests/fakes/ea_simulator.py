@@ -1,0 +1,339 @@
+"""The EA's side of the file bridge, in Python, trading on the simulated paper broker.
+
+It follows the protocol in terminals/drivers/ea_bridge.py the way the MQL5 EA must: it
+looks for command files in name order, claims each by deleting it, refuses what it
+cannot accept with a result saying why, executes the rest on a SimulatedDriver,
+refreshes status.json and then writes the result, all atomically.
+
+Two ways to run it. Stepped (the default of ea_bridge_driver): the driver lets the EA
+take one turn whenever it reads the snapshot or waits for a result, so everything runs
+in the test's thread on the test's database connection (the `db` fixture is enough).
+Threaded (`start()`/`stop()`): the EA polls on its own like the real one; its thread
+has its own database connection, so use `transactional_db`.
+
+Test hooks: `paused` (the EA is frozen: it takes nothing and status.json goes stale),
+`delay` (seconds spent on each command before answering), `hold_results` with
+`release_results()` (answers come late), `rewrite_next_result()` (garbage, wrong types,
+another command's id) and `write_results_in_two_steps` (a writer that is not atomic).
+"""
+
+import json
+import os
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from django.db import connection
+
+from terminals.drivers.base import OrderRequest, OrderResult, OrderType, Position, TradeAction
+from terminals.drivers.ea_bridge import (
+    PROTOCOL_VERSION,
+    STATUS_FILE,
+    EABridgeDriver,
+    EAStatus,
+    ProtocolError,
+    command_link,
+    field,
+    load_json_object,
+    write_json_atomically,
+)
+from terminals.drivers.simulated import SimulatedDriver
+from terminals.retcodes import retcode_text
+
+COMMAND_FILE = re.compile(r"^(webhook|slave|check)_command_([A-Za-z0-9_-]{1,64})\.json$")
+DAY_MSC = 24 * 3600 * 1000
+TIMEOUT, INVALID, INVALID_ORDER, POSITION_CLOSED = 10012, 10013, 10035, 10036
+FILLINGS = {"FOK": 0, "IOC": 1, "RETURN": 2}
+PENDING_TYPES = {
+    ("BUY", "limit"): OrderType.BUY_LIMIT,
+    ("SELL", "limit"): OrderType.SELL_LIMIT,
+    ("BUY", "stop"): OrderType.BUY_STOP,
+    ("SELL", "stop"): OrderType.SELL_STOP,
+}
+
+
+class Refused(Exception):
+    """A command the EA answers without trading."""
+
+    def __init__(self, retcode: int, reason: str) -> None:
+        super().__init__(reason)
+        self.retcode, self.reason = retcode, reason
+
+
+class EASimulator:
+    def __init__(
+        self,
+        files_dir: Path,
+        *,
+        login: int,
+        password: str,
+        server: str,
+        clock: Callable[[], int] | None = None,
+        poll_interval: float = 0.02,
+    ) -> None:
+        self.files_dir = files_dir
+        files_dir.mkdir(parents=True, exist_ok=True)
+        self.terminal = SimulatedDriver(clock=clock) if clock else SimulatedDriver()
+        self.terminal.connect(login=login, password=password, server=server)
+        self.login = login
+        self.poll_interval = poll_interval
+        self.paused = False
+        self.delay = 0.0
+        self.hold_results = False
+        self.write_results_in_two_steps = False
+        # Every command file the EA read and could parse, oldest first.
+        self.commands: list[dict[str, Any]] = []
+        self._rewrites: list[Callable[[dict[str, Any]], str]] = []
+        self._held: list[tuple[Path, str]] = []
+        self._half_written: list[tuple[Path, str]] = []
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.publish_status()
+
+    # --- test hooks ----------------------------------------------------------------
+
+    def rewrite_next_result(self, rewrite: Callable[[dict[str, Any]], str]) -> None:
+        """The next result file holds rewrite(result) instead of the result's JSON."""
+        self._rewrites.append(rewrite)
+
+    def release_results(self) -> None:
+        """Write the results held back while hold_results was on."""
+        held, self._held = self._held, []
+        for path, text in held:
+            self._write_result(path, text)
+
+    # --- the EA's loop -------------------------------------------------------------
+
+    def start(self) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="ea-simulator", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.is_set():
+                self.poll_once()
+                self._stop.wait(self.poll_interval)
+        finally:
+            connection.close()  # the thread's own connection
+
+    def poll_once(self) -> None:
+        """One OnTimer of the EA: finish half-written results, run pending commands, publish status."""
+        if self.paused:
+            return
+        for path, text in self._half_written:
+            path.write_text(text, encoding="utf-8")
+        self._half_written = []
+        pending = []
+        for entry in os.scandir(self.files_dir):
+            if match := COMMAND_FILE.match(entry.name):
+                pending.append((match[2], match[1], Path(entry.path)))
+        for command_id, kind, path in sorted(pending):
+            self._handle(path, kind, command_id)
+        self.publish_status()
+
+    def _handle(self, path: Path, kind: str, command_id: str) -> None:
+        try:
+            text = path.read_text(encoding="utf-8-sig")
+            path.unlink()  # the claim: a command the host withdrew first is not ours to run
+        except FileNotFoundError:
+            return
+        if self.delay:
+            time.sleep(self.delay)
+        result = {"command_id": command_id, **self._answer(text, kind, command_id)}
+        self.publish_status()
+        text = self._rewrites.pop(0)(result) if self._rewrites else json.dumps(result)
+        result_path = self.files_dir / f"result_{command_id}.json"
+        if self.hold_results:
+            self._held.append((result_path, text))
+        else:
+            self._write_result(result_path, text)
+
+    def _write_result(self, path: Path, text: str) -> None:
+        if self.write_results_in_two_steps:
+            path.write_text(text[: len(text) // 2], encoding="utf-8")
+            self._half_written.append((path, text))
+            return
+        temporary = path.with_name(path.name + ".tmp")
+        temporary.write_text(text, encoding="utf-8")
+        os.replace(temporary, path)
+
+    def publish_status(self) -> None:
+        terminal = self.terminal
+        symbols = []
+        for name in terminal.symbols():
+            tick = terminal.tick(name)
+            symbols.append(
+                {**asdict(terminal.symbol_info(name)), "bid": tick.bid, "ask": tick.ask, "time_msc": tick.time_msc}
+            )
+        now = terminal.clock()
+        deals = terminal.deals(since=_moment(now - DAY_MSC), until=_moment(now + 1000))
+        status = {
+            "version": PROTOCOL_VERSION,
+            "time_msc": time.time_ns() // 1_000_000,  # the host clock: what staleness is judged by
+            "account": asdict(terminal.account_info()),
+            "symbols": symbols,
+            "positions": [asdict(p) for p in terminal.positions()],
+            "orders": [asdict(o) for o in terminal.orders()],
+            "deals": [asdict(d) for d in deals],
+        }
+        write_json_atomically(self.files_dir / STATUS_FILE, status)
+
+    # --- one command -----------------------------------------------------------------
+
+    def _answer(self, text: str, kind: str, command_id: str) -> dict[str, Any]:
+        try:
+            command = load_json_object(text)
+            self.commands.append(command)
+            request, ticket = self._request(command, kind, command_id)
+        except ProtocolError as exc:
+            return {"retcode": INVALID, "message": f"{retcode_text(INVALID)}: {exc}"}
+        except Refused as refused:
+            return {"retcode": refused.retcode, "message": f"{retcode_text(refused.retcode)}: {refused.reason}"}
+        if kind == "check":
+            checked = self.terminal.order_check(request)
+            return {
+                **self._numbers(checked),
+                "message": "Done" if checked.retcode == 0 else retcode_text(checked.retcode),
+            }
+        sent = self.terminal.order_send(request)
+        message = retcode_text(sent.retcode) + (f": {sent.comment}" if sent.comment else "")
+        if sent.deal and not ticket:
+            ticket = self._position_of_deal(sent.deal)
+        return {**self._numbers(sent), "ticket": ticket or sent.order, "message": message}
+
+    def _request(self, command: dict[str, Any], kind: str, command_id: str) -> tuple[OrderRequest, int]:
+        """The trade a command asks for and the ticket it acts on (0 when it opens one)."""
+        if (version := field(command, "version", int)) != PROTOCOL_VERSION:
+            raise Refused(INVALID, f"protocol version {version} is not supported")
+        if field(command, "command_id", str) != command_id:
+            raise Refused(INVALID, "command_id differs from the file name")
+        if (account := field(command, "account", int)) != self.login:
+            raise Refused(INVALID, f"command for account {account}; this terminal is logged in to {self.login}")
+        if time.time() * 1000 > field(command, "expires_msc", int):
+            raise Refused(TIMEOUT, "the command expired before the EA reached it")
+        action, order_type = field(command, "action", str), field(command, "order_type", str)
+        filling = field(command, "filling", str)
+        if filling not in FILLINGS:
+            raise Refused(INVALID, f"unknown filling {filling!r}")
+        comment = field(command, "comment", str)
+        link = command_link(field(command, "order_id", str)) if kind == "slave" else ""
+        ticket = field(command, "ticket", int)
+        common = {
+            "symbol": field(command, "symbol", str),
+            "volume": field(command, "volume", float),
+            "price": field(command, "price", float),
+            "sl": field(command, "stop_loss", float),
+            "tp": field(command, "take_profit", float),
+            "deviation": field(command, "deviation", int),
+            "type_filling": FILLINGS[filling],
+            "magic": field(command, "magic", int),
+            "comment": link or comment,
+        }
+        if action in ("BUY", "SELL") and order_type == "market":
+            return OrderRequest(action=TradeAction.DEAL, type=OrderType[action], **common), 0
+        if (action, order_type) in PENDING_TYPES:
+            return OrderRequest(action=TradeAction.PENDING, type=PENDING_TYPES[action, order_type], **common), 0
+        if action in ("CLOSE", "MODIFY"):
+            position = self._position(ticket, link)
+            common |= {"symbol": position.symbol, "position": position.ticket}
+            if action == "MODIFY":
+                return OrderRequest(action=TradeAction.SLTP, **common), position.ticket
+            closing = OrderType.SELL if position.type == OrderType.BUY else OrderType.BUY
+            common["volume"] = common["volume"] or position.volume
+            return OrderRequest(action=TradeAction.DEAL, type=closing, **common), position.ticket
+        if action == "CANCEL":
+            order = next((o for o in self.terminal.orders() if o.ticket == ticket), None)
+            if order is None:
+                raise Refused(INVALID_ORDER, f"no pending order {ticket}")
+            return OrderRequest(action=TradeAction.REMOVE, symbol=order.symbol, order=ticket), ticket
+        raise Refused(INVALID, f"unknown action {action!r} with order_type {order_type!r}")
+
+    def _position(self, ticket: int, link: str) -> Position:
+        if ticket:
+            found = self.terminal.positions(ticket=ticket)
+            reason = f"position {ticket} is not open"
+        elif link:
+            found = [p for p in self.terminal.positions() if p.comment == link]
+            reason = f"no open position carries {link}"
+        else:
+            raise Refused(INVALID, "CLOSE and MODIFY need a ticket")
+        if not found:
+            raise Refused(POSITION_CLOSED, reason)
+        return found[0]
+
+    def _position_of_deal(self, deal: int) -> int:
+        deals = self.terminal.deals(since=_moment(0), until=_moment(self.terminal.clock() + 1000))
+        return next(d.position_id for d in deals if d.ticket == deal)
+
+    @staticmethod
+    def _numbers(result: OrderResult) -> dict[str, Any]:
+        return {
+            "retcode": result.retcode,
+            "order": result.order,
+            "deal": result.deal,
+            "volume": result.volume,
+            "price": result.price,
+            "bid": result.bid,
+            "ask": result.ask,
+        }
+
+
+def _moment(msc: int) -> datetime:
+    return datetime.fromtimestamp(msc / 1000, tz=UTC)
+
+
+class SteppedEABridgeDriver(EABridgeDriver):
+    """The driver with the simulated EA taking a turn before every read and while the
+    driver waits, as a real EA polling on its own timer would have: one thread, one
+    database connection."""
+
+    def __init__(self, files_dir: Path, simulator: EASimulator, **options: Any) -> None:
+        super().__init__(files_dir, wait=self._ea_turn, **options)
+        self.simulator = simulator
+
+    def _ea_turn(self, seconds: float) -> None:
+        self.simulator.poll_once()
+        time.sleep(seconds)
+
+    def status(self) -> EAStatus:
+        self.simulator.poll_once()
+        return super().status()
+
+
+def ea_bridge_driver(
+    tmp_path: Path,
+    *,
+    login: int = 7001,
+    password: str = "paper-pass",
+    server: str = "SimBroker-Demo",
+    clock: Callable[[], int] | None = None,
+    threaded: bool = False,
+    **options: Any,
+) -> tuple[EABridgeDriver, EASimulator]:
+    """A driver and the simulated EA behind it, in `<tmp_path>/<login>/MQL5/Files`.
+
+    The EA's terminal is logged in and has published its first snapshot: call
+    driver.connect(login=..., password=..., server=...) as with any driver. `clock` is
+    the paper broker's (market hours, quotes); `options` go to the driver (timeout,
+    stale_after, poll_interval). Threaded: the EA runs in its own thread and the caller
+    stops it with simulator.stop().
+    """
+    files = tmp_path / str(login) / "MQL5" / "Files"
+    simulator = EASimulator(files, login=login, password=password, server=server, clock=clock)
+    options = {"timeout": 2.0, "poll_interval": 0.005, **options}
+    if threaded:
+        simulator.start()
+        return EABridgeDriver(files, **options), simulator
+    return SteppedEABridgeDriver(files, simulator, **options), simulator

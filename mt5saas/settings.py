@@ -60,6 +60,10 @@ WEBHOOK_TOKEN = env.str("WEBHOOK_TOKEN", default="")
 WEBHOOK_RATE_LIMIT = env.str("WEBHOOK_RATE_LIMIT", default="10/m")
 WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=16 * 1024)
 API_RATE_LIMIT = env.str("API_RATE_LIMIT", default="20/m")
+# Windows hosts: the MT5 installation copied into each portable instance, and the profile
+# template (charts, the EA, its inputs) laid over it.
+MT5_INSTALL_DIR = env.str("MT5_INSTALL_DIR", default=r"C:\Program Files\MetaTrader 5")
+MT5_PROFILE_SOURCE = env.str("MT5_PROFILE_SOURCE", default="")
 
 INSTALLED_APPS = [
     "daphne",

@@ -47,3 +47,34 @@ def terminal_read(account_id: int, method: str, kwargs: dict) -> tuple:
             driver.shutdown()
 
     return _answer(work)
+
+
+def instance_action(account_id: int, action: str) -> tuple:
+    """Start, stop or restart the account's portable terminal on this host (created on first start)."""
+    from pathlib import Path
+
+    from django.conf import settings
+
+    from . import instances
+    from .drivers import instance_root
+
+    def work():
+        account = TradingAccount.objects.get(pk=account_id)
+        root = instance_root()
+        try:
+            if action == "stop":
+                return instances.instance_stop(root=root, login=account.login)
+            if not instances.instance_status(root=root, login=account.login).exists:
+                profile = Path(settings.MT5_PROFILE_SOURCE) if settings.MT5_PROFILE_SOURCE else None
+                instances.instance_create(
+                    root=root, login=account.login, mt5_install=Path(settings.MT5_INSTALL_DIR), profile_source=profile
+                )
+            if action == "restart":
+                return instances.instance_restart(root=root, login=account.login)
+            return instances.instance_start(root=root, login=account.login)
+        except instances.InstanceError as error:
+            raise TerminalError(-1, str(error)) from None
+
+    if action not in ("start", "stop", "restart"):
+        return ("error", -2, f"unknown action {action!r}")
+    return _answer(work)

@@ -1,3 +1,4 @@
+import os
 import signal
 from datetime import timedelta
 
@@ -27,6 +28,8 @@ class Command(BaseCommand):
             host = TerminalHost.objects.filter(queue_name=queue).first()
             if host is None:
                 raise CommandError(f"No host with queue {queue!r}: run register_host first")
+            # Drivers find this host's instance root by the queue, as the host's qcluster does.
+            os.environ["Q_CLUSTER_NAME"] = queue
         agent = HostAgent(host=host, open_driver=open_driver, interval=timedelta(seconds=interval))
         signal.signal(signal.SIGTERM, _stop)
         self.stdout.write(f"host agent for {host.name} (queue {host.queue_name}), every {interval:g} s")

@@ -1,15 +1,21 @@
-"""Which driver reaches an account's terminal, on the host that runs it."""
+"""Which driver reaches an account's terminal, on the host that runs it.
+
+No model import at module level: drivers.base must import before Django is set up (a
+terminal session process imports it first).
+"""
 
 import os
 from pathlib import Path
 
-from terminals.models import TerminalHost, TradingAccount
-
 from .base import Driver, TerminalError
 
+_sessions = None  # this process's SessionRegistry, made on first use
 
-def this_host() -> TerminalHost:
+
+def this_host():
     """The host this process serves: its qcluster runs with Q_CLUSTER_NAME=<queue>."""
+    from terminals.models import TerminalHost
+
     queue = os.environ.get("Q_CLUSTER_NAME", "")
     host = TerminalHost.objects.filter(queue_name=queue).first() if queue else None
     if host is None:
@@ -26,25 +32,41 @@ def instance_root() -> Path:
 
 def driver_for_login(*, kind: str, login: str) -> Driver:
     """An unconnected driver for a login of this kind, on this host."""
-    if kind == TradingAccount.Kind.SIMULATED:
+    if kind == "simulated":
         from .simulated import SimulatedDriver
 
         return SimulatedDriver()
-    if kind == TradingAccount.Kind.EA_BRIDGE:
+    if kind == "ea_bridge":
         from terminals.instances import instance_files_dir
 
         from .ea_bridge import EABridgeDriver
 
         return EABridgeDriver(instance_files_dir(root=instance_root(), login=login))
+    if kind == "mt5":
+        from terminals.instances import EXECUTABLE, instance_dir
+
+        from .mt5 import MetaTrader5Driver
+
+        return MetaTrader5Driver(path=str(instance_dir(root=instance_root(), login=login) / EXECUTABLE))
     raise TerminalError(-7, f"No {kind} driver on this host")
 
 
-def open_driver(account: TradingAccount) -> Driver:
-    """A connected driver for the account; raises TerminalError when it cannot attach."""
-    if account.kind == TradingAccount.Kind.SIMULATED:
+def open_driver(account) -> Driver:
+    """A connected driver for the account; raises TerminalError when it cannot attach.
+
+    An MT5 account is reached through its session process, which stays attached to the
+    terminal: the caller's shutdown() releases only its connection.
+    """
+    if account.kind == "simulated":
         from terminals.gateway import simulated_driver
 
         return simulated_driver(account)
+    if account.kind == "mt5":
+        global _sessions
+        from terminals.sessions import SessionRegistry
+
+        _sessions = _sessions or SessionRegistry()
+        return _sessions.session(account.pk).client.fresh()
     from mt5saas.crypto import decrypt
 
     driver = driver_for_login(kind=account.kind, login=account.login)

@@ -10,14 +10,15 @@ on every later connect.
 """
 
 import hashlib
+import hmac
 import math
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 
-from django.contrib.auth.hashers import check_password, make_password
 from django.db import transaction
 
 from terminals.models import SimAccount, SimDeal, SimOrder, SimPosition
@@ -139,6 +140,18 @@ def quote(spec: SymbolSpec, at_msc: int) -> tuple[float, float]:
     return bid, ask
 
 
+def _password_hash(password: str, salt: str | None = None) -> str:
+    # A paper account's password, checked on every connect: salted SHA-256 keeps that in
+    # microseconds (a PBKDF2 check would cost every simulated read a third of a second).
+    salt = salt or secrets.token_hex(8)
+    return f"sha256${salt}${hashlib.sha256(f'{salt}:{password}'.encode()).hexdigest()}"
+
+
+def _password_ok(password: str, stored: str) -> bool:
+    _, salt, _ = stored.split("$", 2) if stored.count("$") >= 2 else ("", "", "")
+    return bool(salt) and hmac.compare_digest(_password_hash(password, salt), stored)
+
+
 def _dec(value: float) -> Decimal:
     return Decimal(str(value))
 
@@ -156,9 +169,9 @@ class SimulatedDriver(Driver):
             raise TerminalError(AUTH_FAILED, f"Authorization failed: unknown trade server {server[:100]!r}")
         with transaction.atomic():
             account, created = SimAccount.objects.get_or_create(
-                server=server, login=int(login), defaults={"password_hash": make_password(password)}
+                server=server, login=int(login), defaults={"password_hash": _password_hash(password)}
             )
-        if not created and not check_password(password, account.password_hash):
+        if not created and not _password_ok(password, account.password_hash):
             raise TerminalError(AUTH_FAILED, "Authorization failed: invalid account or password")
         self.account_id, self.server = account.pk, server
         return self.account_info()
@@ -484,39 +497,54 @@ class SimulatedDriver(Driver):
         if self.account_id is None:
             return
         at = self.clock()
+        # Look first without the write lock: most calls find nothing to do, and readers
+        # must not queue behind each other for SQLite's one writer.
+        if not any(self._due(self._account(), at)):
+            return
         with transaction.atomic():
             account = self._account(lock=True)
-            for order in account.orders.filter(active=True):
-                spec = self._spec(order.symbol)
-                bid, ask = quote(spec, at)
-                triggered = {
-                    OrderType.BUY_LIMIT: ask <= order.price_open,
-                    OrderType.BUY_STOP: ask >= order.price_open,
-                    OrderType.SELL_LIMIT: bid >= order.price_open,
-                    OrderType.SELL_STOP: bid <= order.price_open,
-                }[OrderType(order.type)]
-                if triggered and market_open(spec.session, at):
-                    self._fill(account, order, ask if order.type in (2, 4) else bid, position_id=None)
-            for position in account.positions.all():
-                spec = self._spec(position.symbol)
-                bid, ask = quote(spec, at)
-                buy = position.type == OrderType.BUY
-                price = bid if buy else ask
-                hit_sl = position.sl and (price <= position.sl if buy else price >= position.sl)
-                hit_tp = position.tp and (price >= position.tp if buy else price <= position.tp)
-                if (hit_sl or hit_tp) and market_open(spec.session, at):
-                    exit_price = position.sl if hit_sl else position.tp
-                    closer = SimOrder.objects.create(
-                        account=account,
-                        symbol=position.symbol,
-                        type=OrderType.SELL if buy else OrderType.BUY,
-                        volume=position.volume,
-                        price_open=exit_price,
-                        comment=("[sl " if hit_sl else "[tp ") + f"{exit_price}]",
-                        time_setup_msc=at,
-                        active=False,
-                    )
-                    self._fill(account, closer, exit_price, position_id=position.pk)
+            orders, positions = self._due(account, at)
+            for order, price in orders:
+                self._fill(account, order, price, position_id=None)
+            for position, exit_price, hit_sl in positions:
+                closer = SimOrder.objects.create(
+                    account=account,
+                    symbol=position.symbol,
+                    type=OrderType.SELL if position.type == OrderType.BUY else OrderType.BUY,
+                    volume=position.volume,
+                    price_open=exit_price,
+                    comment=("[sl " if hit_sl else "[tp ") + f"{exit_price}]",
+                    time_setup_msc=at,
+                    active=False,
+                )
+                self._fill(account, closer, exit_price, position_id=position.pk)
+
+    def _due(self, account: SimAccount, at: int) -> tuple[list, list]:
+        """Pending orders whose price was reached (with the fill price) and positions whose
+        SL or TP was hit (with the exit price), in an open market."""
+        orders = []
+        for order in account.orders.filter(active=True):
+            spec = self._spec(order.symbol)
+            bid, ask = quote(spec, at)
+            triggered = {
+                OrderType.BUY_LIMIT: ask <= order.price_open,
+                OrderType.BUY_STOP: ask >= order.price_open,
+                OrderType.SELL_LIMIT: bid >= order.price_open,
+                OrderType.SELL_STOP: bid <= order.price_open,
+            }[OrderType(order.type)]
+            if triggered and market_open(spec.session, at):
+                orders.append((order, ask if order.type in (OrderType.BUY_LIMIT, OrderType.BUY_STOP) else bid))
+        positions = []
+        for position in account.positions.exclude(sl=0, tp=0):
+            spec = self._spec(position.symbol)
+            bid, ask = quote(spec, at)
+            buy = position.type == OrderType.BUY
+            price = bid if buy else ask
+            hit_sl = bool(position.sl) and (price <= position.sl if buy else price >= position.sl)
+            hit_tp = bool(position.tp) and (price >= position.tp if buy else price <= position.tp)
+            if (hit_sl or hit_tp) and market_open(spec.session, at):
+                positions.append((position, position.sl if hit_sl else position.tp, hit_sl))
+        return orders, positions
 
     # --- money -------------------------------------------------------------------
 

@@ -1,0 +1,416 @@
+"""Terminal sessions: one long-lived process per attached terminal, called over loopback.
+
+Why
+    The MetaTrader5 module attaches a whole process to one terminal, and attaching
+    (initialize) can take seconds. A qcluster worker that drove several accounts itself
+    would re-attach between orders (DESIGN §7). So every account gets a session process
+    that attaches once and stays attached; workers hand it driver calls.
+
+Pieces
+    SessionSpec      what a session runs: a Driver class by dotted path and its keyword
+                     arguments (the instance's terminal64.exe), login, server, the password
+                     as stored (Fernet ciphertext), extra import paths.
+    start_session()  spawns the process (multiprocessing "spawn": a fresh interpreter, as
+                     on Windows). It sets Django up, builds and connects the driver, listens
+                     on 127.0.0.1 on a free port and reports the address; a refused login
+                     raises TerminalError in the starter.
+    SessionClient    the caller's end, shaped like a Driver; call(name, ...) reaches any
+                     driver method. A TerminalError raised in the session is raised again
+                     in the caller; a lost connection becomes a TerminalError with MT5's own
+                     IPC codes, so order code treats a dead session like a dead terminal
+                     (after a send: ambiguous, reconcile before resending).
+    SessionRegistry  this process's sessions by account id: started on first use, reused,
+                     started again when the process died, stopped one by one or all.
+
+One call at a time
+    Reader threads only receive; the main thread executes calls from one queue in arrival
+    order, however many clients are connected, so calls for one account never overlap.
+
+Secrets
+    The password stays ciphertext until the session decrypts it to connect. The spec and
+    a random 32-byte authkey reach the child through multiprocessing's spawn pipe, never
+    its command line, environment or a file; the spec's repr leaves the password out, and
+    only callers holding the authkey can connect (multiprocessing's HMAC handshake).
+
+Lifetime
+    The starter holds one end of a control pipe. When it closes (Session.stop(), or the
+    starter dies, even by SIGKILL) the session finishes the call in hand, shuts the driver
+    down and exits. SessionClient.shutdown() only closes that client's connection: callers
+    written for drivers ("open, use, shutdown") leave the terminal attached for the next one.
+
+Limits
+    The registry belongs to one process. django-q2 workers are daemonic by default and may
+    not start processes, so a host cluster that runs sessions needs "daemonize_workers":
+    False; a session ends with the worker that started it (recycled, killed on timeout);
+    and two workers keep two sessions for one account unless that account's tasks go to one
+    worker. Sessions shared by every worker of a host need one owner process per host.
+
+Nothing from the project's Django apps is imported at module level: a spawned child
+imports this module before it has set Django up.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import ntpath
+import os
+import queue
+import secrets
+import sys
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from multiprocessing.connection import Client, Connection, Listener
+from multiprocessing.process import BaseProcess
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from terminals.drivers.base import (
+        AccountInfo,
+        Deal,
+        Driver,
+        OrderRequest,
+        OrderResult,
+        PendingOrder,
+        Position,
+        SymbolInfo,
+        Tick,
+    )
+
+# MT5's own last_error() codes for the ways a pipe fails.
+IPC_SEND, IPC_RECEIVE, IPC_INIT, NO_IPC, IPC_TIMEOUT = -10001, -10002, -10003, -10004, -10005
+INVALID_PARAMS = -2
+# TradingAccount.Kind values that run in a session; the EA bridge needs no Python attachment.
+DRIVERS = {
+    "mt5": "terminals.drivers.mt5.MetaTrader5Driver",
+    "simulated": "terminals.drivers.simulated.SimulatedDriver",
+}
+START_TIMEOUT_S = 60.0  # MT5's own initialize() timeout, plus Django's start
+CALL_TIMEOUT_S = 90.0
+IDLE_S = 60.0
+
+Reply = tuple  # ("ok", value) | ("terminal_error", code, message) | ("error", text)
+
+
+class SessionError(Exception):
+    """The session could not run a call for a reason other than the terminal (a bug, an
+    unknown method); the text names the original exception."""
+
+
+@dataclass(frozen=True)
+class SessionSpec:
+    driver: str  # dotted path of a Driver class
+    login: int
+    server: str
+    password: str = field(repr=False)  # Fernet ciphertext, as TradingAccount.password stores it
+    options: dict[str, Any] = field(default_factory=dict)  # the driver's keyword arguments
+    sys_path: tuple[str, ...] = ()  # import paths put first in the session (tests: the fake MetaTrader5)
+
+
+def account_session_spec(account_id: int) -> SessionSpec:
+    """How to run an account's session; an MT5 account uses its portable instance,
+    <instance_root>\\<login>\\terminal64.exe, when its host has an instance root."""
+    from terminals.models import TradingAccount
+
+    account = TradingAccount.objects.select_related("host").get(pk=account_id)
+    if account.kind not in DRIVERS:
+        raise ValueError(f"{account.get_kind_display()} accounts do not run in a terminal session")
+    options = {}
+    if account.kind == TradingAccount.Kind.MT5 and account.host and account.host.instance_root:
+        options["path"] = ntpath.join(account.host.instance_root, account.login, "terminal64.exe")
+    return SessionSpec(
+        driver=DRIVERS[account.kind],
+        login=int(account.login),
+        server=account.server,
+        password=account.password,
+        options=options,
+    )
+
+
+# --- the session process -------------------------------------------------------------------
+
+
+def _failure(error: BaseException) -> Reply:
+    from terminals.drivers.base import TerminalError
+
+    if isinstance(error, TerminalError):
+        # As data: TerminalError's constructor does not survive pickling.
+        return ("terminal_error", error.code, error.message)
+    return ("error", f"{type(error).__name__}: {error}")
+
+
+def serve(spec: SessionSpec, authkey: bytes, control: Connection) -> None:
+    """The session process's main: attach, then answer calls until the control pipe closes."""
+    sys.path[:0] = spec.sys_path
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mt5saas.settings")
+    import django
+
+    django.setup()
+    from django.utils.module_loading import import_string
+
+    from mt5saas.crypto import decrypt
+
+    try:
+        driver = import_string(spec.driver)(**spec.options)
+        driver.connect(login=spec.login, password=decrypt(spec.password), server=spec.server)
+    except Exception as error:  # noqa: BLE001 — the starter raises it; this process just ends
+        control.send(_failure(error))
+        return
+    calls: queue.SimpleQueue = queue.SimpleQueue()
+    with Listener(("127.0.0.1", 0), authkey=authkey) as listener:
+        control.send(("ok", listener.address))
+        threading.Thread(target=_accept, args=(listener, calls), daemon=True).start()
+        threading.Thread(target=_watch, args=(control, calls), daemon=True).start()
+        _execute(driver, calls)
+    driver.shutdown()
+
+
+def _watch(control: Connection, calls: queue.SimpleQueue) -> None:
+    # The starter never writes here: end of file means stop, or that it died.
+    with contextlib.suppress(EOFError, OSError):
+        control.recv()
+    calls.put(None)
+
+
+def _accept(listener: Listener, calls: queue.SimpleQueue) -> None:
+    while True:
+        try:
+            connection = listener.accept()
+        except (multiprocessing.AuthenticationError, EOFError, ConnectionError):
+            continue  # a caller without the key, or one that hung up mid-handshake
+        threading.Thread(target=_receive, args=(connection, calls), daemon=True).start()
+
+
+def _receive(connection: Connection, calls: queue.SimpleQueue) -> None:
+    with connection, contextlib.suppress(EOFError, OSError):
+        while True:
+            calls.put((connection, connection.recv()))
+
+
+def _execute(driver: Driver, calls: queue.SimpleQueue) -> None:
+    from django.db import close_old_connections
+
+    from terminals.drivers.base import Driver
+
+    # shutdown() is the session's to make (on stop), connect() happened at start.
+    allowed = Driver.__abstractmethods__ - {"shutdown", "connect"}
+    while True:
+        try:
+            item = calls.get(timeout=IDLE_S)
+        except queue.Empty:
+            # A session lives for days: when idle, let go of a database connection past its
+            # age. Not per call: with CONN_MAX_AGE=0 that reconnects for every order.
+            close_old_connections()
+            continue
+        if item is None:
+            return
+        connection, request = item
+        try:
+            method, args, kwargs = request
+            if method not in allowed:
+                raise SessionError(f"{method!r} is not a call a session runs")
+            reply: Reply = ("ok", getattr(driver, method)(*args, **kwargs))
+        except Exception as error:  # noqa: BLE001 — the caller gets it; the session serves on
+            reply = _failure(error)
+            close_old_connections()  # the error may have left the database connection unusable
+        # A caller that hung up meanwhile learns nothing: it already saw an IPC error.
+        with contextlib.suppress(OSError):
+            connection.send(reply)
+
+
+# --- the caller's end -----------------------------------------------------------------------
+
+
+def _unpack(reply: Reply) -> Any:
+    from terminals.drivers.base import TerminalError
+
+    status, *rest = reply
+    if status == "ok":
+        return rest[0]
+    if status == "terminal_error":
+        raise TerminalError(*rest)
+    raise SessionError(rest[0])
+
+
+class SessionClient:
+    """A Driver-shaped handle on one session. Like a driver, one caller at a time."""
+
+    def __init__(
+        self, address: tuple[str, int], authkey: bytes, *, login: int, server: str, timeout: float = CALL_TIMEOUT_S
+    ) -> None:
+        self.address, self.login, self.server, self.timeout = address, login, server, timeout
+        self._authkey = authkey
+        self._connection: Connection | None = None
+
+    def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        """Run driver.<method>(*args, **kwargs) in the session and return its result."""
+        from terminals.drivers.base import TerminalError
+
+        where = f"session {self.address[0]}:{self.address[1]}"
+        if self._connection is None:
+            try:
+                self._connection = Client(self.address, authkey=self._authkey)
+            except (OSError, EOFError, multiprocessing.AuthenticationError) as error:
+                raise TerminalError(NO_IPC, f"{where} is not reachable: {error}") from None
+        try:
+            self._connection.send((method, args, kwargs))
+        except OSError as error:
+            self._close()
+            raise TerminalError(IPC_SEND, f"{where}: sending {method} failed: {error}") from None
+        try:
+            if not self._connection.poll(self.timeout):
+                raise TerminalError(IPC_TIMEOUT, f"{where} did not answer {method} within {self.timeout:g} s")
+            reply = self._connection.recv()
+        except (OSError, EOFError):
+            self._close()
+            raise TerminalError(IPC_RECEIVE, f"{where} closed the connection during {method}") from None
+        except TerminalError:
+            self._close()  # a late answer must not be read as the answer to the next call
+            raise
+        return _unpack(reply)
+
+    def fresh(self) -> SessionClient:
+        """Another client of the same session, with its own connection (for another thread)."""
+        return SessionClient(self.address, self._authkey, login=self.login, server=self.server, timeout=self.timeout)
+
+    def _close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+    def connect(self, *, login: int, password: str, server: str) -> AccountInfo:
+        """The session is bound to its account and connected since it started: the password
+        is not sent again; another account is refused."""
+        from terminals.drivers.base import TerminalError
+
+        if (int(login), server) != (self.login, self.server):
+            raise TerminalError(INVALID_PARAMS, f"this session is for login {self.login} on {self.server}")
+        return self.account_info()
+
+    def shutdown(self) -> None:
+        """Close this client's connection; the session stays attached (Session.stop() ends it)."""
+        self._close()
+
+    def account_info(self) -> AccountInfo:
+        return self.call("account_info")
+
+    def symbols(self) -> list[str]:
+        return self.call("symbols")
+
+    def symbol_info(self, symbol: str) -> SymbolInfo | None:
+        return self.call("symbol_info", symbol)
+
+    def tick(self, symbol: str) -> Tick | None:
+        return self.call("tick", symbol)
+
+    def positions(self, *, symbol: str | None = None, ticket: int | None = None) -> list[Position]:
+        return self.call("positions", symbol=symbol, ticket=ticket)
+
+    def orders(self, *, symbol: str | None = None) -> list[PendingOrder]:
+        return self.call("orders", symbol=symbol)
+
+    def deals(self, *, since: datetime, until: datetime) -> list[Deal]:
+        return self.call("deals", since=since, until=until)
+
+    def order_check(self, request: OrderRequest) -> OrderResult:
+        return self.call("order_check", request)
+
+    def order_send(self, request: OrderRequest) -> OrderResult:
+        return self.call("order_send", request)
+
+
+# --- starting, keeping and stopping sessions ---------------------------------------------------
+
+
+@dataclass
+class Session:
+    process: BaseProcess
+    client: SessionClient
+    control: Connection  # the starter's end of the control pipe; closing it ends the session
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def alive(self) -> bool:
+        return self.process.is_alive()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Let the call in hand finish, shut the driver down, end the process."""
+        self.client.shutdown()
+        _end(self.process, self.control, timeout)
+
+
+def _end(process: BaseProcess, control: Connection, grace: float) -> None:
+    control.close()
+    process.join(grace)
+    if process.is_alive():
+        process.terminate()
+        process.join()
+
+
+def start_session(spec: SessionSpec, *, timeout: float = START_TIMEOUT_S) -> Session:
+    """A session attached to spec's account. Raises TerminalError when it cannot attach
+    (wrong password, a terminal that does not start) or does not report within timeout."""
+    if multiprocessing.current_process().daemon:
+        raise RuntimeError("a daemonic process cannot start sessions: set daemonize_workers False for this cluster")
+    context = multiprocessing.get_context("spawn")
+    control, child_end = context.Pipe()
+    authkey = secrets.token_bytes(32)
+    process = context.Process(
+        target=serve, args=(spec, authkey, child_end), name=f"terminal-session-{spec.login}", daemon=True
+    )
+    process.start()
+    child_end.close()  # now the child's exit reads as end of file here
+    reply = _first_reply(process, control, spec, timeout)
+    if reply[0] != "ok":
+        _end(process, control, grace=5.0)
+        _unpack(reply)
+    client = SessionClient(reply[1], authkey, login=spec.login, server=spec.server)
+    return Session(process, client, control)
+
+
+def _first_reply(process: BaseProcess, control: Connection, spec: SessionSpec, timeout: float) -> Reply:
+    if not control.poll(timeout):
+        return ("terminal_error", IPC_TIMEOUT, f"the session for {spec.login} did not start within {timeout:g} s")
+    try:
+        return control.recv()
+    except EOFError:
+        process.join()
+        return (
+            "terminal_error",
+            IPC_INIT,
+            f"the session for {spec.login} exited ({process.exitcode}) before attaching",
+        )
+
+
+class SessionRegistry:
+    """This process's sessions, one per account id."""
+
+    def __init__(
+        self, spec_for: Callable[[int], SessionSpec] = account_session_spec, *, start_timeout: float = START_TIMEOUT_S
+    ) -> None:
+        self.spec_for = spec_for
+        self.start_timeout = start_timeout
+        self._sessions: dict[int, Session] = {}
+
+    def session(self, account_id: int) -> Session:
+        """The account's session: the running one, or a new one (also when the last one died)."""
+        session = self._sessions.get(account_id)
+        if session is not None and session.alive():
+            return session
+        self.stop(account_id)  # reap a dead one
+        session = start_session(self.spec_for(account_id), timeout=self.start_timeout)
+        self._sessions[account_id] = session
+        return session
+
+    def stop(self, account_id: int) -> None:
+        if (session := self._sessions.pop(account_id, None)) is not None:
+            session.stop()
+
+    def stop_all(self) -> None:
+        for account_id in list(self._sessions):
+            self.stop(account_id)

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.db.models import Count, Q
 
 from .models import AccountEvent, SymbolMapping, TerminalHost, TradingAccount
+from .services import account_move
 
 
 @admin.register(TerminalHost)
@@ -62,6 +63,14 @@ class TradingAccountAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False  # accounts are added by logging in on a host (API or Accounts page)
+
+    def save_model(self, request, obj, form, change) -> None:
+        if change and "host" in form.changed_data:
+            # account_move needs the old host (to stop the terminal there) and the new one.
+            new_host = obj.host
+            obj.host = TerminalHost.objects.filter(pk=form.initial.get("host")).first()
+            account_move(account=obj, host=new_host)
+        super().save_model(request, obj, form, change)
 
 
 @admin.register(SymbolMapping)

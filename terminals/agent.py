@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from .drivers.base import Driver, TerminalError
 from .models import TerminalHost, TradingAccount
-from .services import account_heartbeat, hosts_mark_stale
+from .services import account_heartbeat, accounts_assign_waiting, hosts_mark_stale
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +50,7 @@ class HostAgent:
     def tick(self) -> None:
         """One round: host heartbeat, account heartbeats, stale hosts."""
         close_old_connections()
+        accounts_assign_waiting(host=self.host)
         accounts = list(
             TradingAccount.objects.filter(host=self.host, deleted_at__isnull=True).exclude(
                 status=TradingAccount.Status.STOPPED

@@ -19,6 +19,7 @@ from .services import (
     account_connect,
     account_delete,
     account_instance,
+    account_move,
     account_switch,
     account_update,
     symbol_mapping_add,
@@ -236,7 +237,7 @@ class AssignmentViewSet(
             load = host.accounts.filter(deleted_at__isnull=True).exclude(pk=serializer.instance.pk)
             if load.aggregate(n=Count("pk"))["n"] >= host.capacity:
                 raise ValidationError({"host": [f"{host.name} is at its capacity of {host.capacity}."]})
-        account_update(account=serializer.instance, host=host)
+        account_move(account=serializer.instance, host=host)
 
 
 class SymbolMappingSerializer(serializers.ModelSerializer):

@@ -1,5 +1,6 @@
 """Writes of the terminals app: hosts, account registration and lifecycle, heartbeats."""
 
+import contextlib
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
@@ -17,6 +18,7 @@ from .models import AccountEvent, SimAccount, TerminalHost, TradingAccount
 from .retcodes import retcode_text
 
 Status = TradingAccount.Status
+CENT = Decimal("0.01")
 
 
 class AccountError(Exception):
@@ -97,12 +99,16 @@ def _verify(*, host: TerminalHost, kind: str, credentials: Credentials) -> Accou
     )
 
 
+def _money(value: float) -> Decimal:
+    return Decimal(str(value)).quantize(CENT)
+
+
 def _apply_info(account: TradingAccount, info: AccountInfo) -> None:
-    account.balance = Decimal(str(info.balance))
-    account.equity = Decimal(str(info.equity))
-    account.margin = Decimal(str(info.margin))
-    account.free_margin = Decimal(str(info.margin_free))
-    account.profit = Decimal(str(info.profit))
+    account.balance = _money(info.balance)
+    account.equity = _money(info.equity)
+    account.margin = _money(info.margin)
+    account.free_margin = _money(info.margin_free)
+    account.profit = _money(info.profit)
     account.currency = info.currency
     account.leverage = info.leverage
     account.hedging = info.margin_mode == MarginMode.RETAIL_HEDGING
@@ -339,3 +345,39 @@ def symbol_mapping_add(*, account: TradingAccount, requested: str, broker_symbol
         return symbol_mapping_set(account=account, requested=requested, broker_symbol=broker_symbol)
     except SymbolError as error:
         raise AccountError(str(error), field="requested") from None
+
+
+def accounts_assign_waiting(*, host: TerminalHost) -> list[TradingAccount]:
+    """Give a host with room the unassigned accounts of the kinds it runs, oldest first;
+    the host agent connects them on its next round."""
+    kinds = (
+        [TradingAccount.Kind.SIMULATED]
+        if host.kind == TerminalHost.Kind.SIMULATED
+        else [TradingAccount.Kind.MT5, TradingAccount.Kind.EA_BRIDGE]
+    )
+    room = host.capacity - host.accounts.filter(deleted_at__isnull=True).count()
+    waiting = list(
+        TradingAccount.objects.alive()
+        .filter(status=Status.UNASSIGNED, host__isnull=True, kind__in=kinds)
+        .order_by("created_at")[: max(room, 0)]
+    )
+    for account in waiting:
+        account_update(account=account, host=host)
+        account_set_status(account=account, status=Status.CONNECTING, reason=f"Assigned to {host.name}.")
+    return waiting
+
+
+def account_move(*, account: TradingAccount, host: TerminalHost | None) -> TradingAccount:
+    """Operators move an account: its terminal stops on the old host (best effort: that
+    host may be the reason for the move) and the new host's agent connects it."""
+    old = account.host
+    if old is not None and old != host and account.kind != TradingAccount.Kind.SIMULATED and old.online:
+        from .gateway import host_call
+
+        # An unreachable old host is fine: its agent no longer serves the account anyway.
+        with contextlib.suppress(TerminalError):
+            host_call(old, "terminals.tasks.instance_action", account.pk, "stop")
+    account_update(account=account, host=host)
+    status = Status.CONNECTING if host is not None else Status.UNASSIGNED
+    account_set_status(account=account, status=status, reason=f"Moved to {host.name}." if host else "No host.")
+    return account

@@ -115,3 +115,40 @@ def test_host_agent_command_runs_rounds(alice):
 
     assert "host agent for simulated" in out.getvalue()
     assert TerminalHost.objects.get(name="simulated").heartbeat_at is not None
+
+
+@pytest.mark.django_db
+def test_an_unassigned_account_connects_when_a_host_has_room(alice):
+    from terminals.models import SimAccount
+
+    SimAccount.objects.all().delete()
+    waiting = TradingAccountFactory(owner=alice, kind="simulated", host=None, status="unassigned", login="8200009")
+    from mt5saas.crypto import encrypt
+
+    TradingAccount.objects.filter(pk=waiting.pk).update(password=encrypt("pw-wait"))
+    host = simulated_host()
+
+    HostAgent(host=host, open_driver=open_driver).tick()
+
+    waiting.refresh_from_db()
+    assert waiting.host == host and waiting.status == "online" and waiting.balance == Decimal("10000.00")
+    statuses = list(AccountEvent.objects.filter(account=waiting).values_list("status", flat=True))
+    assert statuses == ["connecting", "online"]
+
+
+@pytest.mark.django_db
+def test_account_changes_are_published_to_the_owners_group(alice, django_capture_on_commit_callbacks):
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
+
+    layer = get_channel_layer()
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(f"user.{alice.pk}", channel)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        account = paper_account(alice, login="8200010")
+    message = async_to_sync(layer.receive)(channel)
+
+    assert message["type"] == "event.publish"
+    assert message["payload"]["type"] == "account" and message["payload"]["account"] == account.pk
+    assert message["payload"]["status"] == "online" and message["payload"]["balance"] == "10000.00"

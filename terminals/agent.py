@@ -49,7 +49,6 @@ class HostAgent:
 
     def tick(self) -> None:
         """One round: host heartbeat, account heartbeats, stale hosts."""
-        close_old_connections()
         accounts_assign_waiting(host=self.host)
         accounts = list(
             TradingAccount.objects.filter(host=self.host, deleted_at__isnull=True).exclude(
@@ -92,6 +91,8 @@ class HostAgent:
         done = 0
         while rounds is None or done < rounds:
             started = time.monotonic()
+            # A long-lived process: drop connections the database closed or that outlived CONN_MAX_AGE.
+            close_old_connections()
             try:
                 self.tick()
             except Exception:

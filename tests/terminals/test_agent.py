@@ -106,7 +106,7 @@ def test_register_host_command_and_its_bad_input():
     assert TerminalHost.objects.count() == 1
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)  # the agent closes stale connections between rounds
 def test_host_agent_command_runs_rounds(alice):
     paper_account(alice)
     out = io.StringIO()

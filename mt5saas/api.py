@@ -53,9 +53,6 @@ class OwnedViewSetMixin:
     def get_queryset(self):
         return self.owned_model.objects.owned_by(self.request.user)
 
-    def perform_create(self, serializer) -> None:
-        serializer.save(owner=self.request.user)
-
 
 class OwnedPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
     """A related id from input, checked against the caller's own rows only."""

@@ -5,6 +5,8 @@ layer, ORM broker, local-memory cache, console email) so a fresh clone runs
 with nothing else installed.
 """
 
+import os
+from collections.abc import Callable
 from pathlib import Path
 
 import environ
@@ -25,16 +27,20 @@ def env_bool(name: str, default: bool) -> bool:
     return value == "1"
 
 
-def local_secret(name: str, make: callable) -> str:
+def local_secret(name: str, make: Callable[[], str]) -> str:
     """A secret generated once into var/ so a local trial keeps its sessions and data."""
     path = VAR_DIR / name.lower()
-    if not path.exists():
-        path.write_text(make())
-        path.chmod(0o600)
+    try:
+        # Created 0600 in one step: never readable by others, not even for a moment.
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(make())
     return path.read_text().strip()
 
 
-def required_secret(name: str, make: callable) -> str:
+def required_secret(name: str, make: Callable[[], str]) -> str:
     if value := env.str(name, default=""):
         return value
     if not DEBUG:
@@ -292,7 +298,9 @@ USE_TZ = True
 
 # --- Production hardening ----------------------------------------------------------
 HTTPS = env_bool("HTTPS", not DEBUG)
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Trust X-Forwarded-Proto only behind a proxy that sets it; otherwise a client could claim HTTPS.
+if env_bool("BEHIND_PROXY", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = HTTPS
 # Load balancers probe health over plain HTTP.
 SECURE_REDIRECT_EXEMPT = [r"^health$", r"^webhook/health$"]

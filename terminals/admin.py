@@ -78,4 +78,9 @@ class SymbolMappingAdmin(admin.ModelAdmin):
     list_display = ["account", "requested", "broker_symbol", "source", "created_at"]
     list_filter = ["source"]
     search_fields = ["requested", "broker_symbol", "account__login"]
-    raw_id_fields = ["account", "owner"]
+    raw_id_fields = ["account"]
+    exclude = ["owner"]
+
+    def save_model(self, request, obj, form, change) -> None:
+        obj.owner_id = obj.account.owner_id  # a mapping always belongs to its account's owner
+        super().save_model(request, obj, form, change)

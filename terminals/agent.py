@@ -55,16 +55,29 @@ class HostAgent:
                 status=TradingAccount.Status.STOPPED
             )
         )
-        online = sum(self._account_tick(account) for account in accounts)
-        TerminalHost.objects.filter(pk=self.host.pk).update(
-            online=True,
-            heartbeat_at=timezone.now(),
-            cpu_percent=psutil.cpu_percent(interval=None),
-            memory_percent=psutil.virtual_memory().percent,
-            terminals_running=online,
-        )
+        # The host's own heartbeat first: a slow terminal must not make the host look dead.
+        self._host_heartbeat(terminals_running=None)
+        online = 0
+        for account in accounts:
+            try:
+                online += self._account_tick(account)
+            except Exception:
+                # One broken account (undecryptable password, a bug) must not stop the others.
+                log.exception("heartbeat of account %s failed", account.pk)
+        self._host_heartbeat(terminals_running=online)
         for host in hosts_mark_stale(interval=self.interval):
             log.warning("host %s missed three heartbeats; its accounts are offline", host.name)
+
+    def _host_heartbeat(self, *, terminals_running: int | None) -> None:
+        fields = {
+            "online": True,
+            "heartbeat_at": timezone.now(),
+            "cpu_percent": psutil.cpu_percent(interval=None),
+            "memory_percent": psutil.virtual_memory().percent,
+        }
+        if terminals_running is not None:
+            fields["terminals_running"] = terminals_running
+        TerminalHost.objects.filter(pk=self.host.pk).update(**fields)
 
     def _account_tick(self, account: TradingAccount) -> bool:
         state = self.backoff.setdefault(account.pk, Backoff())
@@ -79,9 +92,8 @@ class HostAgent:
                 driver.shutdown()
         except TerminalError as error:
             state.failed(now)
-            account_heartbeat(
-                account=account, info=None, error=f"{error.message} (retry in {state.next_try - now:.0f} s)"
-            )
+            # The reason stays the same across retries, so one outage is one recorded event.
+            account_heartbeat(account=account, info=None, error=error.message)
             return False
         self.backoff[account.pk] = Backoff()
         account_heartbeat(account=account, info=info)

@@ -12,7 +12,7 @@ from mt5saas.api import IsStaff, OwnedPrimaryKeyRelatedField, OwnedViewSetMixin
 
 from .drivers.base import TerminalError
 from .gateway import as_dicts, terminal_read
-from .models import SymbolMapping, TerminalHost, TradingAccount
+from .models import LOGIN_MESSAGE, LOGIN_PATTERN, SymbolMapping, TerminalHost, TradingAccount
 from .selectors import account_current, account_list, host_list
 from .services import (
     AccountError,
@@ -53,7 +53,7 @@ class AccountSerializer(serializers.ModelSerializer):
 
 
 class ConnectSerializer(serializers.Serializer):
-    login = serializers.RegexField(r"^[0-9]{1,20}$", error_messages={"invalid": "A login is digits only."})
+    login = serializers.RegexField(LOGIN_PATTERN, error_messages={"invalid": LOGIN_MESSAGE})
     password = serializers.CharField(max_length=128, trim_whitespace=False, write_only=True)
     server = serializers.CharField(max_length=100)
     broker = serializers.CharField(max_length=100, required=False, default="", allow_blank=True)
@@ -172,12 +172,8 @@ class AccountViewSet(
     def symbols(self, request, pk=None):
         account = self.get_object()
         names = self._read("symbols", account=account)
-        return Response([{"name": name, **self._spec(account, name)} for name in names])
-
-    def _spec(self, account, name: str) -> dict:
-        # One round trip per symbol is fine for a simulated terminal; hosts answer from cache.
-        info = terminal_read(account, "symbol_info", symbol=name)
-        return {} if info is None else {k: v for k, v in vars(info).items() if k != "name"}
+        specs = [self._read("symbol_info", account=account, symbol=name) for name in names]
+        return Response([vars(info) for info in specs if info is not None])
 
     def _read(self, method: str, *, account=None, **kwargs):
         account = account or self.get_object()
@@ -249,6 +245,10 @@ class SymbolMappingSerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "source", "created_at"]
 
 
+class MappingFilterSerializer(serializers.Serializer):
+    account = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
+
+
 class SymbolMappingViewSet(
     OwnedViewSetMixin,
     mixins.ListModelMixin,
@@ -264,10 +264,10 @@ class SymbolMappingViewSet(
 
     def get_queryset(self):
         mappings = SymbolMapping.objects.owned_by(self.request.user).filter(account__deleted_at__isnull=True)
-        if account := self.request.query_params.get("account"):
-            if not account.isdigit():
-                raise ValidationError({"account": ["An account id."]})
-            mappings = mappings.filter(account_id=int(account))
+        filters = MappingFilterSerializer(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
+        if account := filters.validated_data.get("account"):
+            mappings = mappings.filter(account_id=account)
         return mappings.order_by("account_id", "requested")
 
     def create(self, request, *args, **kwargs):

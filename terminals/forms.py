@@ -1,11 +1,11 @@
 from django import forms
 
 from .drivers.simulated import SERVERS
-from .models import TradingAccount
+from .models import LOGIN_MESSAGE, LOGIN_PATTERN, TradingAccount
 
 
 class ConnectForm(forms.Form):
-    login = forms.RegexField(r"^[0-9]{1,20}$", max_length=20, error_messages={"invalid": "A login is digits only."})
+    login = forms.RegexField(LOGIN_PATTERN, max_length=20, error_messages={"invalid": LOGIN_MESSAGE})
     password = forms.CharField(max_length=128, strip=False, widget=forms.PasswordInput(render_value=False))
     server = forms.CharField(max_length=100, help_text="As shown in MT5's login dialog, e.g. ICMarketsSC-Demo")
     kind = forms.ChoiceField(choices=TradingAccount.Kind.choices, initial=TradingAccount.Kind.SIMULATED)

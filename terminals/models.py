@@ -8,6 +8,9 @@ from django.db.models import Count, Q
 
 from mt5saas.models import EncryptedField, OwnedModel, OwnedQuerySet
 
+# MT5 logins are positive 64-bit integers; 18 digits always fit.
+LOGIN_PATTERN = r"^[1-9][0-9]{0,17}$"
+LOGIN_MESSAGE = "A login is 1 to 18 digits."
 MONEY = {"max_digits": 18, "decimal_places": 2, "default": Decimal("0")}
 
 
@@ -64,7 +67,7 @@ class TradingAccount(OwnedModel):
         ERROR = "error"
         STOPPED = "stopped"
 
-    login = models.CharField(max_length=20, validators=[RegexValidator(r"^[0-9]{1,20}$", "A login is digits only.")])
+    login = models.CharField(max_length=20, validators=[RegexValidator(LOGIN_PATTERN, LOGIN_MESSAGE)])
     server = models.CharField(max_length=100)
     broker = models.CharField(max_length=100, blank=True)
     kind = models.CharField(max_length=10, choices=Kind, default=Kind.MT5)

@@ -189,6 +189,7 @@ def _record(account: TradingAccount, status: str, reason: str = "") -> None:
 
 def account_set_status(*, account: TradingAccount, status: str, reason: str = "") -> bool:
     """Move an account to a status and record the transition; False if it was already there."""
+    reason = reason[:300]
     changed = (
         TradingAccount.objects.filter(pk=account.pk)
         .exclude(status=status, status_reason=reason)
@@ -202,6 +203,10 @@ def account_set_status(*, account: TradingAccount, status: str, reason: str = ""
 
 def account_heartbeat(*, account: TradingAccount, info: AccountInfo | None, error: str = "") -> None:
     """Store what the terminal reported (money figures, online) or that it failed (offline)."""
+    # Stopped or deleted meanwhile (by its owner, during this round): leave it so.
+    current = TradingAccount.objects.filter(pk=account.pk, deleted_at__isnull=True).exclude(status=Status.STOPPED)
+    if not current.exists():
+        return
     if info is None:
         account_set_status(account=account, status=Status.OFFLINE, reason=error)
         return
@@ -260,7 +265,8 @@ def hosts_mark_stale(*, interval: timedelta) -> list[TerminalHost]:
     stale = list(TerminalHost.objects.filter(online=True, heartbeat_at__lt=cutoff))
     for host in stale:
         TerminalHost.objects.filter(pk=host.pk).update(online=False)
-        for account in host.accounts.filter(deleted_at__isnull=True).exclude(status=Status.OFFLINE):
+        live = host.accounts.filter(deleted_at__isnull=True)
+        for account in live.exclude(status__in=[Status.OFFLINE, Status.STOPPED]):
             account_set_status(account=account, status=Status.OFFLINE, reason=f"Host {host.name} stopped answering.")
     return stale
 

@@ -46,7 +46,10 @@ def _parse(body: bytes) -> dict:
         payload = json.loads(body.decode("utf-8"))
     except UnicodeDecodeError:
         raise WebhookError(400, "The body is not UTF-8 text.") from None
-    except json.JSONDecodeError as exc:
+    except (RecursionError, ValueError) as exc:
+        if not isinstance(exc, json.JSONDecodeError):
+            # Nesting deeper than the parser allows, or an integer of thousands of digits.
+            raise WebhookError(400, "The body is not valid JSON: too deeply nested or a number too large.") from None
         where = f"line {exc.lineno} column {exc.colno}"
         raise WebhookError(400, f"The body is not valid JSON: {exc.msg} at {where}.") from None
     if not isinstance(payload, dict):

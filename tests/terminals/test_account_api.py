@@ -56,6 +56,8 @@ def test_wrong_password_is_400_with_mt5_reason_and_stores_nothing(signed_in, bob
     ("fields", "field"),
     [
         ({"login": "abc123"}, "login"),
+        ({"login": "9" * 20}, "login"),
+        ({"login": "0"}, "login"),
         ({"login": ""}, "login"),
         ({"password": "x" * 10_000}, "password"),
         ({"server": ""}, "server"),

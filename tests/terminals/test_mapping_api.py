@@ -56,3 +56,13 @@ def test_a_mapping_on_another_traders_account_is_refused(api_client, alice, bob)
 
     assert response.status_code == 400 and "account" in response.json()["errors"]
     assert not SymbolMapping.objects.exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("value", ["²", "99999999999999999999999", "-1", "abc"])
+def test_a_bad_account_filter_is_400(api_client, alice, value):
+    api_client.force_login(alice)
+
+    response = api_client.get("/api/v1/symbol-mappings/", {"account": value})
+
+    assert response.status_code == 400 and "account" in response.json()["errors"]

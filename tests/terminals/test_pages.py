@@ -29,7 +29,7 @@ def test_trader_connects_from_the_accounts_page_and_sees_money_figures(page, ali
 @pytest.mark.parametrize(
     ("fields", "message"),
     [
-        ({"login": "12ab"}, "A login is digits only."),
+        ({"login": "12ab"}, "A login is 1 to 18 digits."),
         ({"password": ""}, "This field is required."),
         ({"server": "Nowhere-Live"}, "unknown trade server"),
     ],

@@ -26,8 +26,11 @@ def test_json_and_text_plain_bodies_are_read_alike(client, token, content_type):
 
 @pytest.mark.django_db
 def test_token_in_the_body_is_accepted(client, token):
-    assert post(client, "/webhook/", f'{{"token": "{token}"}}').status_code == 400
-    assert post(client, "/webhook", f'{{"token": "{token}"}}').status_code == 400
+    for path in ("/webhook/", "/webhook"):
+        response = post(client, path, f'{{"token": "{token}"}}')
+        assert response.status_code == 400 and response.json()["errors"] == {
+            "accounts": ["No trading account is available."]
+        }
     assert post(client, "/webhook/", '{"token": "whk_nope"}').status_code == 404
     assert post(client, "/webhook/", '{"token": 12}').status_code == 404
 
@@ -42,13 +45,24 @@ def test_token_in_the_body_is_accepted(client, token):
         ('"text"', "The body must be a JSON object."),
         (b"\xff\xfe\x00", "The body is not UTF-8 text."),
         ("", "The body is not valid JSON"),
+        ("[" * 5000 + "]" * 5000, "The body is not valid JSON: too deeply nested"),
+        ('{"volume": ' + "9" * 15000 + "}", "The body is not valid JSON"),
     ],
 )
-def test_malformed_bodies_get_400_with_the_reason(client, token, body, detail):
+def test_malformed_bodies_get_400_with_the_reason(client, token, body, detail, settings):
+    settings.WEBHOOK_MAX_BODY_BYTES = 64 * 1024
     response = post(client, f"/webhook/{token}", body)
 
     assert response.status_code == 400
     assert response.json()["detail"].startswith(detail)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("body", ["[" * 5000 + "]" * 5000, '{"token": ' + "1" * 15000 + "}"])
+def test_hostile_bodies_without_a_token_in_the_path_are_400(client, body, settings):
+    settings.WEBHOOK_MAX_BODY_BYTES = 64 * 1024
+
+    assert post(client, "/webhook/", body).status_code == 400
 
 
 @pytest.mark.django_db

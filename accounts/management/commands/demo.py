@@ -8,6 +8,7 @@ from django.db import transaction
 from accounts.models import User
 from accounts.selectors import webhook_url
 from accounts.services import api_token_create, webhook_token_rotate
+from terminals.services import AccountError
 from terminals.services import demo_accounts as terminals_demo_accounts
 
 
@@ -45,7 +46,10 @@ class Command(BaseCommand):
             trader.save()
             api_token = api_token_create(user=trader, replace=True)
             token = webhook_token_rotate(user=trader)
-            demo_accounts = terminals_demo_accounts(owner=trader, count=accounts)
+            try:
+                demo_accounts = terminals_demo_accounts(owner=trader, count=accounts)
+            except AccountError as error:
+                raise CommandError(f"Could not create the demo accounts: {error.message}") from None
         result = {
             "username": trader.username,
             "password": password,

@@ -18,10 +18,11 @@ from django.utils import timezone
 
 from .drivers.base import Driver, TerminalError
 from .models import TerminalHost, TradingAccount
-from .services import account_heartbeat, accounts_assign_waiting, hosts_mark_stale
+from .services import account_heartbeat, account_set_status, accounts_assign_waiting, hosts_mark_stale
 
 log = logging.getLogger(__name__)
 
+AUTH_FAILED = -6
 BACKOFF_BASE_S = 2.0
 BACKOFF_CAP_S = 300.0
 
@@ -52,7 +53,8 @@ class HostAgent:
         accounts_assign_waiting(host=self.host)
         accounts = list(
             TradingAccount.objects.filter(host=self.host, deleted_at__isnull=True).exclude(
-                status=TradingAccount.Status.STOPPED
+                # ERROR: the broker refused the password; retrying could lock the real account.
+                status__in=[TradingAccount.Status.STOPPED, TradingAccount.Status.ERROR]
             )
         )
         # The host's own heartbeat first: a slow terminal must not make the host look dead.
@@ -91,6 +93,9 @@ class HostAgent:
             finally:
                 driver.shutdown()
         except TerminalError as error:
+            if error.code == AUTH_FAILED:
+                account_set_status(account=account, status=TradingAccount.Status.ERROR, reason=error.message)
+                return False
             state.failed(now)
             # The reason stays the same across retries, so one outage is one recorded event.
             account_heartbeat(account=account, info=None, error=error.message)

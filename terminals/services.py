@@ -244,10 +244,23 @@ def account_delete(*, account: TradingAccount, open_positions: int, confirm: boo
             "send confirm=true to delete the account anyway.",
             status=409,
         )
+    _instance_stop(account)
     account.deleted_at = timezone.now()
     account.is_current = False
     account.save(update_fields=["deleted_at", "is_current"])
     account_set_status(account=account, status=Status.STOPPED, reason="Deleted by its owner.")
+
+
+def _instance_stop(account: TradingAccount) -> None:
+    """Stop the account's terminal on its host, so nothing keeps trading or reporting for a
+    deleted or moved account. Best effort: an unreachable host no longer serves it anyway."""
+    host = account.host
+    if host is None or account.kind == TradingAccount.Kind.SIMULATED or not host.online:
+        return
+    from .gateway import host_call
+
+    with contextlib.suppress(TerminalError):
+        host_call(host, "terminals.tasks.instance_action", account.pk, "stop")
 
 
 @transaction.atomic
@@ -376,13 +389,8 @@ def accounts_assign_waiting(*, host: TerminalHost) -> list[TradingAccount]:
 def account_move(*, account: TradingAccount, host: TerminalHost | None) -> TradingAccount:
     """Operators move an account: its terminal stops on the old host (best effort: that
     host may be the reason for the move) and the new host's agent connects it."""
-    old = account.host
-    if old is not None and old != host and account.kind != TradingAccount.Kind.SIMULATED and old.online:
-        from .gateway import host_call
-
-        # An unreachable old host is fine: its agent no longer serves the account anyway.
-        with contextlib.suppress(TerminalError):
-            host_call(old, "terminals.tasks.instance_action", account.pk, "stop")
+    if account.host is not None and account.host != host:
+        _instance_stop(account)
     account_update(account=account, host=host)
     status = Status.CONNECTING if host is not None else Status.UNASSIGNED
     account_set_status(account=account, status=status, reason=f"Moved to {host.name}." if host else "No host.")

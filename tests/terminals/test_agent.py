@@ -191,3 +191,23 @@ def test_a_repeated_long_reason_is_one_event(alice):
         account_set_status(account=account, status="offline", reason="x" * 500)
 
     assert AccountEvent.objects.filter(account=account, status="offline").count() == 1
+
+
+@pytest.mark.django_db
+def test_a_refused_password_is_not_retried_until_the_owner_starts_the_account_again(alice):
+    from terminals.services import account_instance
+
+    account = paper_account(alice, login="8200030")
+    calls = []
+
+    def refused(acct):
+        calls.append(acct.pk)
+        raise TerminalError(-6, "Authorization failed: invalid account or password")
+
+    agent = HostAgent(host=simulated_host(), open_driver=refused)
+    agent.tick()
+    agent.tick()
+
+    account.refresh_from_db()
+    assert account.status == "error" and calls == [account.pk]
+    assert account_instance(account=account, action="start").status == "online"

@@ -94,6 +94,12 @@ class TradingAccount(OwnedModel):
     allowed_symbols = models.JSONField(default=list, blank=True)
     max_trades_per_hour = models.PositiveIntegerField(default=100)
     is_current = models.BooleanField(default=False)
+    # The terminal's symbol names, refreshed by the host agent: signals are mapped against
+    # them at intake without a round trip to the host.
+    symbols = models.JSONField(default=list, blank=True)
+    # Lease of the one worker draining this account's order queue (DESIGN §7: orders of one
+    # account run one at a time, in arrival order). Expired leases are taken over.
+    drain_until = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     # Soft delete: orders keep pointing at the account; the instance is stopped.
     deleted_at = models.DateTimeField(null=True, blank=True)
@@ -236,3 +242,92 @@ class SimDeal(models.Model):
 
     def __str__(self) -> str:
         return f"deal {self.pk}"
+
+
+class OrderQuerySet(OwnedQuerySet):
+    def final(self) -> Self:
+        return self.filter(status__in=Order.FINAL)
+
+
+class Order(OwnedModel):
+    """One order for one account, from the moment it is queued to its final state.
+
+    status moves queued → sending → filled | rejected | failed | cancelled. `sending` is
+    set in a committed transaction before the terminal is called: an order found in
+    `sending` later may have reached the broker and is reconciled, never sent again blind.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        SENDING = "sending"
+        FILLED = "filled"
+        REJECTED = "rejected"
+        FAILED = "failed"
+        CANCELLED = "cancelled"
+
+    class Source(models.TextChoices):
+        WEBHOOK = "webhook"
+        COPY = "copy"
+        API = "api"
+        MANUAL = "manual"
+
+    class Action(models.TextChoices):
+        OPEN = "open"
+        CLOSE_TICKET = "close_ticket"
+        CLOSE_SYMBOL = "close_symbol"
+        CLOSE_ALL = "close_all"
+
+    FINAL = (Status.FILLED, Status.REJECTED, Status.FAILED, Status.CANCELLED)
+
+    # PROTECT: accounts with history are deactivated, never deleted.
+    account = models.ForeignKey(TradingAccount, on_delete=models.PROTECT, related_name="orders")
+    signal = models.ForeignKey(
+        "webhooks.Signal", null=True, blank=True, on_delete=models.SET_NULL, related_name="orders"
+    )
+    source = models.CharField(max_length=8, choices=Source, default=Source.WEBHOOK)
+    action = models.CharField(max_length=12, choices=Action, default=Action.OPEN)
+    side = models.CharField(max_length=4, blank=True)  # buy | sell | "" (closes of both sides)
+    order_type = models.CharField(max_length=6, default="market")  # market | limit | stop
+    requested_symbol = models.CharField(max_length=40, blank=True)
+    symbol = models.CharField(max_length=40, blank=True)  # the account's name for it, once mapped
+    volume = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    risk_percent = models.DecimalField(max_digits=6, decimal_places=3, null=True, blank=True)
+    price = models.DecimalField(max_digits=20, decimal_places=8, null=True, blank=True)
+    sl = models.DecimalField(max_digits=20, decimal_places=8, null=True, blank=True)
+    tp = models.DecimalField(max_digits=20, decimal_places=8, null=True, blank=True)
+    sl_pips = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    tp_pips = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    position_ticket = models.BigIntegerField(null=True, blank=True)  # the position a close names
+    status = models.CharField(max_length=9, choices=Status, default=Status.QUEUED, db_index=True)
+    status_reason = models.CharField(max_length=300, blank=True)
+    retcode = models.IntegerField(null=True, blank=True)
+    ticket = models.BigIntegerField(null=True, blank=True)
+    fill_price = models.DecimalField(max_digits=20, decimal_places=8, null=True, blank=True)
+    filled_volume = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    comment = models.CharField(max_length=100, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)  # received
+    queued_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    done_at = models.DateTimeField(null=True, blank=True)
+    hidden_at = models.DateTimeField(null=True, blank=True)  # "Clear" hides; the audit keeps it
+
+    objects = OrderQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(volume__isnull=True) | Q(volume__gt=0), name="order_volume_positive"),
+        ]
+        indexes = [
+            models.Index(fields=["account", "status", "created_at"]),
+            models.Index(fields=["owner", "-created_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"order {self.pk} {self.action} {self.side} {self.requested_symbol}"
+
+    @property
+    def client_id(self) -> str:
+        """Carried in the MT5 comment so a terminal can be asked whether this order exists:
+        short (MT5 keeps 31 characters of comment) and unique per service."""
+        return f"mt5s{self.pk:x}"

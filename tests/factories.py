@@ -1,9 +1,12 @@
+from decimal import Decimal
+
 import factory
 from factory.django import DjangoModelFactory
 
 from accounts.models import User, WebhookToken
 from accounts.services import webhook_token_rotate
-from terminals.models import AccountEvent, SymbolMapping, TradingAccount
+from terminals.models import AccountEvent, Order, SymbolMapping, TradingAccount
+from webhooks.models import Signal
 
 
 class UserFactory(DjangoModelFactory):
@@ -69,6 +72,29 @@ class AccountEventFactory(DjangoModelFactory):
     reason = factory.Sequence(lambda n: f"heartbeat-{n:05d}")
 
 
+class SignalFactory(DjangoModelFactory):
+    class Meta:
+        model = Signal
+
+    owner = factory.SubFactory(UserFactory)
+    action = "open"
+    symbol = factory.Sequence(lambda n: f"SYM{n:05d}")
+    idempotency_key = factory.Sequence(lambda n: f"alert-{n:06d}")
+
+
+class OrderFactory(DjangoModelFactory):
+    class Meta:
+        model = Order
+
+    owner = factory.SubFactory(UserFactory)
+    account = factory.SubFactory(TradingAccountFactory, owner=factory.SelfAttribute("..owner"))
+    signal = factory.SubFactory(SignalFactory, owner=factory.SelfAttribute("..owner"))
+    side = "buy"
+    requested_symbol = "BTCUSD"
+    volume = Decimal("0.10")
+    comment = factory.Sequence(lambda n: f"order-comment-{n:05d}")
+
+
 # Every model whose manager has owned_by() needs a factory here; the isolation test
 # fails for an owned model it cannot create.
 OWNED_FACTORIES = {
@@ -76,4 +102,6 @@ OWNED_FACTORIES = {
     TradingAccount: TradingAccountFactory,
     SymbolMapping: SymbolMappingFactory,
     AccountEvent: AccountEventFactory,
+    Signal: SignalFactory,
+    Order: OrderFactory,
 }

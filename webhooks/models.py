@@ -1,0 +1,45 @@
+from django.db import models
+from django.db.models import Q
+
+from mt5saas.models import OwnedModel
+
+
+class Signal(OwnedModel):
+    """One alert (or manual/API order request) as received, with the reply it got."""
+
+    class Source(models.TextChoices):
+        WEBHOOK = "webhook"
+        API = "api"
+        MANUAL = "manual"
+        COPY = "copy"
+
+    class Status(models.TextChoices):
+        ACCEPTED = "accepted"
+        REJECTED = "rejected"
+
+    source = models.CharField(max_length=8, choices=Source, default=Source.WEBHOOK)
+    status = models.CharField(max_length=8, choices=Status, default=Status.ACCEPTED)
+    # The trader's idempotency key ("id"); cleared after 24 hours so it may be reused.
+    idempotency_key = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001 - NULL stays out of the unique constraint
+    action = models.CharField(max_length=16, blank=True)
+    symbol = models.CharField(max_length=40, blank=True)
+    payload = models.JSONField(default=dict)
+    errors = models.JSONField(default=dict, blank=True)
+    # What the first request was answered, returned again for a repeat of its key.
+    response = models.JSONField(default=dict, blank=True)
+    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    hidden_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            # The lock against two concurrent requests with one key: the second insert fails.
+            models.UniqueConstraint(
+                fields=["owner", "idempotency_key"],
+                condition=Q(idempotency_key__isnull=False),
+                name="signal_unique_idempotency_key",
+            ),
+        ]
+        indexes = [models.Index(fields=["owner", "-received_at"])]
+
+    def __str__(self) -> str:
+        return f"signal {self.pk} {self.action} {self.symbol}"

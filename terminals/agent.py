@@ -17,6 +17,7 @@ from django.db import close_old_connections
 from django.utils import timezone
 
 from .drivers.base import Driver, TerminalError
+from .execution import orders_sweep
 from .models import TerminalHost, TradingAccount
 from .services import account_heartbeat, account_set_status, accounts_assign_waiting, hosts_mark_stale
 
@@ -67,6 +68,7 @@ class HostAgent:
                 # One broken account (undecryptable password, a bug) must not stop the others.
                 log.exception("heartbeat of account %s failed", account.pk)
         self._host_heartbeat(terminals_running=online)
+        orders_sweep(accounts=TradingAccount.objects.filter(host=self.host))
         for host in hosts_mark_stale(interval=self.interval):
             log.warning("host %s missed three heartbeats; its accounts are offline", host.name)
 

@@ -290,7 +290,8 @@ class Order(OwnedModel):
     order_type = models.CharField(max_length=6, default="market")  # market | limit | stop
     requested_symbol = models.CharField(max_length=40, blank=True)
     symbol = models.CharField(max_length=40, blank=True)  # the account's name for it, once mapped
-    volume = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    # Four places: a request below a symbol's step (0.004 lots) must survive to be refused by name.
+    volume = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)
     risk_percent = models.DecimalField(max_digits=6, decimal_places=3, null=True, blank=True)
     price = models.DecimalField(max_digits=20, decimal_places=8, null=True, blank=True)
     sl = models.DecimalField(max_digits=20, decimal_places=8, null=True, blank=True)
@@ -303,7 +304,7 @@ class Order(OwnedModel):
     retcode = models.IntegerField(null=True, blank=True)
     ticket = models.BigIntegerField(null=True, blank=True)
     fill_price = models.DecimalField(max_digits=20, decimal_places=8, null=True, blank=True)
-    filled_volume = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    filled_volume = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)
     comment = models.CharField(max_length=100, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)  # received

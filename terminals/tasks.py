@@ -87,3 +87,10 @@ def instance_action(account_id: int, action: str) -> tuple:
     if action not in ("start", "stop", "restart"):
         return ("error", -2, f"unknown action {action!r}")
     return _answer(work)
+
+
+def account_drain(account_id: int) -> int:
+    """Execute the account's waiting orders (see terminals.execution)."""
+    from .execution import account_drain as drain
+
+    return drain(account_id)

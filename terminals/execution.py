@@ -1,0 +1,441 @@
+"""Order execution (DESIGN §7): at most once, one account at a time, in arrival order.
+
+- Every new order enqueues `account_drain(account_id)` on the account's host queue. A
+  drain takes the account's lease (a conditional UPDATE: of two drains exactly one wins),
+  then executes that account's orders oldest first until none is left. So orders of one
+  account never run at once, whichever broker redelivers which task.
+- An order moves queued → sending in a committed UPDATE before the terminal is called.
+  A drain that finds an order already `sending` (a worker died mid-call, the broker
+  redelivered) asks the terminal for the order's client id before anything is sent.
+- Requotes and moved prices are retried with a fresh price a bounded number of times;
+  an ambiguous answer (placed, timeout, no connection, IPC errors) is checked against the
+  terminal before any resend; an order whose fate cannot be checked stays `sending` for
+  the sweeper, which reconciles it once the terminal answers.
+- django-q2 alone redelivers too eagerly (ORM broker) or not at all (Redis broker after a
+  worker died): the host agent's sweep re-enqueues drains for orders left queued or
+  sending with an expired lease.
+"""
+
+import logging
+from dataclasses import replace
+from datetime import timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+from django_q.tasks import async_task
+
+from mt5saas.events import publish_to_user
+
+from . import retcodes
+from .drivers import open_driver
+from .drivers.base import Driver, OrderRequest, OrderResult, OrderType, TerminalError, TradeAction
+from .models import Order, TradingAccount
+from .prepare import (
+    PreparationError,
+    filling_choose,
+    pips_to_price_distance,
+    price_round,
+    risk_volume,
+    stops_check,
+    volume_normalize,
+)
+from .symbols import SymbolError, symbol_resolve
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(seconds=120)
+MAX_SENDS = 3  # per order: the first send plus bounded retries after requotes or a checked ambiguity
+MAX_CHECKS = 5  # drains that may find an order's fate unknown before it is declared failed
+MAGIC = 520_617  # marks our orders on a terminal, beside the client id in the comment
+STALE_QUEUED = timedelta(seconds=15)
+Status = Order.Status
+# Retcodes that mean the request itself was refused (the trader's or the market's doing).
+REJECTED_CODES = frozenset(
+    {10006, 10013, 10014, 10015, 10016, 10017, 10018, 10019, 10022, 10026, 10027, 10030, 10032, 10033}
+    | {10034, 10035, 10036, 10038, 10039, 10040, 10042, 10043, 10044, 10045, 10046}
+)
+
+
+class Refused(Exception):
+    """The order is not sent: a guard or the preparation said no; the reason says why."""
+
+
+# --- queueing -----------------------------------------------------------------------
+
+
+def account_queue(account: TradingAccount) -> str:
+    """Simulated accounts run on the default cluster; others on their host's queue."""
+    if account.kind == TradingAccount.Kind.SIMULATED or account.host is None:
+        return settings.Q_CLUSTER["name"]
+    return account.host.queue_name
+
+
+def orders_enqueue(*, account: TradingAccount) -> None:
+    """Wake the account's drain once the orders just created are committed."""
+    from django.db import transaction
+
+    queue = account_queue(account)
+    transaction.on_commit(
+        lambda: async_task("terminals.tasks.account_drain", account.pk, cluster=queue, task_name=f"drain-{account.pk}")
+    )
+
+
+def orders_sweep(*, accounts) -> int:
+    """Re-enqueue drains for accounts whose orders wait too long (a lost task) or sit in
+    `sending` with nobody holding the lease (a dead worker). Returns how many."""
+    now = timezone.now()
+    stuck = (
+        Order.objects.filter(account__in=accounts)
+        .filter(Q(status=Status.QUEUED, created_at__lt=now - STALE_QUEUED) | Q(status=Status.SENDING))
+        .filter(Q(account__drain_until__isnull=True) | Q(account__drain_until__lt=now))
+        .values_list("account_id", flat=True)
+        .distinct()
+    )
+    count = 0
+    for account in TradingAccount.objects.filter(pk__in=list(stuck)).select_related("host"):
+        async_task("terminals.tasks.account_drain", account.pk, cluster=account_queue(account))
+        count += 1
+    return count
+
+
+# --- the drain ------------------------------------------------------------------------
+
+
+def _lease_take(account_id: int) -> bool:
+    now = timezone.now()
+    return bool(
+        TradingAccount.objects.filter(pk=account_id)
+        .filter(Q(drain_until__isnull=True) | Q(drain_until__lt=now))
+        .update(drain_until=now + LEASE)
+    )
+
+
+def _lease_extend(account_id: int) -> None:
+    TradingAccount.objects.filter(pk=account_id).update(drain_until=timezone.now() + LEASE)
+
+
+def _lease_release(account_id: int) -> None:
+    TradingAccount.objects.filter(pk=account_id).update(drain_until=None)
+
+
+def _pending(account_id: int):
+    return Order.objects.filter(account_id=account_id, status__in=[Status.QUEUED, Status.SENDING])
+
+
+def account_drain(account_id: int) -> int:
+    """Execute the account's waiting orders, oldest first; returns how many reached a final
+    state. Safe to call any number of times at once: only the lease holder works."""
+    done = 0
+    while _pending(account_id).exists():
+        if not _lease_take(account_id):
+            return done  # another drain holds the account; it loops until nothing waits
+        driver = None
+        try:
+            for order in _pending(account_id).order_by("created_at", "pk"):
+                if driver is None:
+                    driver = _attach(order)
+                    if driver is None:
+                        return done  # the terminal is away; orders wait for the sweeper
+                done += order_execute(order=order, driver=driver)
+                _lease_extend(account_id)
+        finally:
+            if driver is not None:
+                driver.shutdown()
+            _lease_release(account_id)
+    return done
+
+
+def _attach(order: Order) -> Driver | None:
+    account = order.account
+    if account.status in (TradingAccount.Status.STOPPED, TradingAccount.Status.ERROR) or account.deleted_at:
+        # Not to be traded: every waiting order is refused with the reason.
+        reason = f"Account {account.login} is {account.status}: {account.status_reason or 'not trading'}"
+        for waiting in _pending(account.pk).filter(status=Status.QUEUED):
+            _finish(waiting, Status.REJECTED, reason=reason)
+        return None
+    try:
+        return open_driver(account)
+    except TerminalError as error:
+        log.warning("account %s: terminal unavailable (%s); orders wait", account.pk, error.message)
+        queued = _pending(account.pk).filter(status=Status.QUEUED)
+        for waiting in queued.filter(created_at__lt=timezone.now() - STALE_QUEUED * 4):
+            _finish(waiting, Status.FAILED, reason=f"The terminal did not answer: {error.message}")
+        return None
+
+
+# --- one order -------------------------------------------------------------------------
+
+
+def order_event(order: Order) -> dict:
+    return {
+        "id": order.pk,
+        "signal": order.signal_id,
+        "account": order.account_id,
+        "status": order.status,
+        "reason": order.status_reason,
+        "retcode": order.retcode,
+        "retcode_text": retcodes.retcode_text(order.retcode),
+        "ticket": order.ticket,
+        "fill_price": str(order.fill_price) if order.fill_price is not None else None,
+        "created_at": order.created_at.isoformat(),
+        "sent_at": order.sent_at.isoformat() if order.sent_at else None,
+        "done_at": order.done_at.isoformat() if order.done_at else None,
+    }
+
+
+def _claim(order: Order) -> bool:
+    """queued → sending, committed before the terminal is called; False if it was not queued."""
+    now = timezone.now()
+    claimed = Order.objects.filter(pk=order.pk, status=Status.QUEUED).update(
+        status=Status.SENDING, sent_at=now, attempts=order.attempts + 1
+    )
+    if claimed:
+        order.status, order.sent_at, order.attempts = Status.SENDING, now, order.attempts + 1
+        publish_to_user(order.owner_id, "order", order_event(order))
+    return bool(claimed)
+
+
+def _finish(order: Order, status: str, *, reason: str = "", result: OrderResult | None = None) -> None:
+    order.status, order.status_reason, order.done_at = status, reason[:300], timezone.now()
+    if result is not None:
+        order.retcode = result.retcode
+        order.ticket = result.order or result.deal or order.ticket
+        order.fill_price = Decimal(str(result.price)) if result.price else order.fill_price
+        order.filled_volume = Decimal(str(result.volume)).quantize(Decimal("0.0001")) if result.volume else None
+    fields = ["status", "status_reason", "done_at", "retcode", "ticket", "fill_price", "filled_volume", "symbol"]
+    updated = Order.objects.filter(pk=order.pk, status__in=[Status.QUEUED, Status.SENDING]).update(
+        **{name: getattr(order, name) for name in fields}
+    )
+    if updated:
+        publish_to_user(order.owner_id, "order", order_event(order))
+
+
+def order_execute(*, order: Order, driver: Driver) -> int:
+    """Bring one order to a final state (1) or leave it `sending` for a later check (0)."""
+    if order.status == Status.SENDING:
+        # Interrupted before: the terminal decides whether it exists, not a resend.
+        try:
+            found = _find(driver, order)
+        except TerminalError:
+            return _unknown(order)
+        if found is not None:
+            _finish(order, Status.FILLED, reason="Found on the terminal after an interruption.", result=found)
+            return 1
+    elif not _claim(order):
+        return 0
+    try:
+        requests = _prepare(order, driver)
+    except Refused as refusal:
+        _finish(order, Status.REJECTED, reason=str(refusal))
+        return 1
+    except TerminalError as error:
+        _finish(order, Status.FAILED, reason=f"The terminal could not answer: {error.message}")
+        return 1
+    if not requests:
+        _finish(order, Status.CANCELLED, reason="Nothing to close.")
+        return 1
+    results = []
+    for request in requests:
+        result = _send(driver, order, request)
+        if result is None:
+            return _unknown(order)
+        results.append(result)
+        if result.retcode not in (retcodes.DONE, retcodes.DONE_PARTIAL):
+            break
+    last = results[-1]
+    if last.retcode in (retcodes.DONE, retcodes.DONE_PARTIAL):
+        reason = f"Closed {len(results)} position(s)." if len(requests) > 1 else ""
+        _finish(order, Status.FILLED, reason=reason, result=last)
+    else:
+        status = Status.REJECTED if last.retcode in REJECTED_CODES else Status.FAILED
+        _finish(order, status, reason=retcodes.retcode_text(last.retcode), result=last)
+    return 1
+
+
+def _unknown(order: Order) -> int:
+    """The terminal cannot say whether the order exists: keep it `sending` for the sweeper,
+    up to MAX_CHECKS drains, then say so plainly."""
+    Order.objects.filter(pk=order.pk).update(attempts=order.attempts + 1)
+    order.attempts += 1
+    if order.attempts >= MAX_CHECKS:
+        _finish(
+            order,
+            Status.FAILED,
+            reason="The terminal never confirmed or denied this order: check the account before resending.",
+        )
+        return 1
+    return 0
+
+
+def _send(driver: Driver, order: Order, request: OrderRequest) -> OrderResult | None:
+    """order_send with bounded retries; None when the outcome could not be established."""
+    result = None
+    for _ in range(MAX_SENDS):
+        try:
+            result = driver.order_send(request)
+        except TerminalError as error:
+            result = OrderResult(retcode=error.code, comment=error.message)
+        if result.retcode in retcodes.RETRY_WITH_NEW_PRICE and request.action == TradeAction.DEAL:
+            tick = driver.tick(request.symbol)
+            if tick is None:
+                return result
+            fresh = tick.ask if request.type == OrderType.BUY else tick.bid
+            request = replace(request, price=fresh)
+            continue
+        if result.retcode in retcodes.AMBIGUOUS:
+            try:
+                found = _find(driver, order, request)
+            except TerminalError:
+                return None
+            if found is not None:
+                return found
+            continue  # checked: it is not there, so it may be sent again
+        return result
+    return result
+
+
+def _find(driver: Driver, order: Order, request: OrderRequest | None = None) -> OrderResult | None:
+    """The order's trace on the terminal (by client id in the comment), as a result."""
+    cid = order.client_id
+    for position in driver.positions():
+        if position.comment == cid:
+            return OrderResult(
+                retcode=retcodes.DONE, order=position.ticket, price=position.price_open, volume=position.volume
+            )
+    for pending in driver.orders():
+        if pending.comment == cid:
+            return OrderResult(retcode=retcodes.DONE, order=pending.ticket, price=pending.price_open)
+    since = (order.sent_at or order.created_at) - timedelta(minutes=5)
+    for deal in driver.deals(since=since, until=timezone.now() + timedelta(minutes=5)):
+        if deal.comment == cid:
+            return OrderResult(
+                retcode=retcodes.DONE, deal=deal.ticket, order=deal.order, price=deal.price, volume=deal.volume
+            )
+    return None
+
+
+# --- preparation -------------------------------------------------------------------------
+
+
+def _prepare(order: Order, driver: Driver) -> list[OrderRequest]:
+    """The terminal requests this order becomes, after guards and normalisation."""
+    account = order.account
+    if order.action == Order.Action.OPEN:
+        _guards(order, driver)
+        return [_open_request(order, driver)]
+    positions = driver.positions()
+    if order.action == Order.Action.CLOSE_TICKET:
+        positions = [p for p in positions if p.ticket == order.position_ticket]
+        if not positions:
+            raise Refused(f"No open position {order.position_ticket} on account {account.login}.")
+    elif order.action == Order.Action.CLOSE_SYMBOL:
+        symbol = _resolve(order, driver)
+        positions = [p for p in positions if p.symbol == symbol]
+    if order.side:
+        wanted = OrderType.BUY if order.side == "buy" else OrderType.SELL
+        positions = [p for p in positions if p.type == wanted]
+    # A close always names its position: on a hedging account an unnamed opposite order
+    # would open a new position instead.
+    return [
+        OrderRequest(
+            action=TradeAction.DEAL,
+            symbol=p.symbol,
+            volume=p.volume,
+            type=OrderType.SELL if p.type == OrderType.BUY else OrderType.BUY,
+            type_filling=filling_choose(driver.symbol_info(p.symbol)),
+            position=p.ticket,
+            magic=MAGIC,
+            comment=order.client_id,
+        )
+        for p in positions
+    ]
+
+
+def _resolve(order: Order, driver: Driver) -> str:
+    try:
+        symbol = symbol_resolve(account=order.account, requested=order.requested_symbol, available=driver.symbols())
+    except SymbolError as error:
+        raise Refused(str(error)) from None
+    order.symbol = symbol
+    return symbol
+
+
+def _guards(order: Order, driver: Driver) -> None:
+    account = order.account
+    symbol = _resolve(order, driver)
+    allowed = account.allowed_symbols
+    if allowed and symbol not in allowed and order.requested_symbol not in allowed:
+        raise Refused(f"{symbol} is not among the account's allowed symbols.")
+    if account.max_open_positions is not None and len(driver.positions()) >= account.max_open_positions:
+        raise Refused(f"The account already has its maximum of {account.max_open_positions} open positions.")
+    hour_ago = timezone.now() - timedelta(hours=1)
+    sent = Order.objects.filter(account=account, sent_at__gte=hour_ago, status__in=[Status.FILLED, Status.SENDING])
+    if sent.exclude(pk=order.pk).count() >= account.max_trades_per_hour:
+        raise Refused(f"The account reached its limit of {account.max_trades_per_hour} trades per hour.")
+    if account.max_daily_loss is not None:
+        midnight = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
+        realised = sum(d.profit for d in driver.deals(since=midnight, until=timezone.now()))
+        floating = driver.account_info().profit
+        if realised + floating <= -float(account.max_daily_loss):
+            raise Refused(f"Today's loss reached the account's limit of {account.max_daily_loss}.")
+
+
+def _open_request(order: Order, driver: Driver) -> OrderRequest:
+    account, symbol = order.account, order.symbol
+    info, tick = driver.symbol_info(symbol), driver.tick(symbol)
+    if info is None or tick is None:
+        raise Refused(f"{symbol} has no quote on account {account.login}.")
+    buy = order.side == "buy"
+    pending = order.order_type in ("limit", "stop")
+    try:
+        entry = price_round(float(order.price), info) if pending else (tick.ask if buy else tick.bid)
+        sl = price_round(float(order.sl), info) if order.sl is not None else 0.0
+        tp = price_round(float(order.tp), info) if order.tp is not None else 0.0
+        if order.sl_pips is not None:
+            distance = pips_to_price_distance(float(order.sl_pips), info)
+            sl = price_round(entry - distance if buy else entry + distance, info)
+        if order.tp_pips is not None:
+            distance = pips_to_price_distance(float(order.tp_pips), info)
+            tp = price_round(entry + distance if buy else entry - distance, info)
+        # MT5 measures stops of a market order from the price it would close at.
+        reference = entry if pending else (tick.bid if buy else tick.ask)
+        stops_check(side=order.side, price=reference, sl=sl or None, tp=tp or None, info=info)
+        if order.risk_percent is not None:
+            if not sl:
+                raise Refused("Sizing by risk needs a stop loss.")
+            volume = risk_volume(
+                balance=driver.account_info().balance,
+                risk_percent=order.risk_percent,
+                entry=entry,
+                stop_loss=sl,
+                info=info,
+            )
+        else:
+            volume = volume_normalize(order.volume, info)
+    except PreparationError as error:
+        raise Refused(error.reason) from None
+    if account.max_lot is not None and volume > account.max_lot:
+        raise Refused(f"{volume} lots is above the account's maximum of {account.max_lot}.")
+    types = {
+        ("market", True): OrderType.BUY,
+        ("market", False): OrderType.SELL,
+        ("limit", True): OrderType.BUY_LIMIT,
+        ("limit", False): OrderType.SELL_LIMIT,
+        ("stop", True): OrderType.BUY_STOP,
+        ("stop", False): OrderType.SELL_STOP,
+    }
+    return OrderRequest(
+        action=TradeAction.PENDING if pending else TradeAction.DEAL,
+        symbol=symbol,
+        volume=float(volume),
+        type=types[(order.order_type, buy)],
+        price=entry,
+        sl=sl,
+        tp=tp,
+        deviation=20,
+        type_filling=filling_choose(info),
+        magic=MAGIC,
+        comment=order.client_id,
+    )

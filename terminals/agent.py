@@ -19,7 +19,13 @@ from django.utils import timezone
 from .drivers.base import Driver, TerminalError
 from .execution import orders_sweep
 from .models import TerminalHost, TradingAccount
-from .services import account_heartbeat, account_set_status, accounts_assign_waiting, hosts_mark_stale
+from .services import (
+    account_heartbeat,
+    account_set_status,
+    account_update,
+    accounts_assign_waiting,
+    hosts_mark_stale,
+)
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +98,9 @@ class HostAgent:
             driver = self.open_driver(account)
             try:
                 info = driver.account_info()
+                if not account.symbols:
+                    # Signals are mapped against these names at intake, without a host round trip.
+                    account_update(account=account, symbols=driver.symbols())
             finally:
                 driver.shutdown()
         except TerminalError as error:

@@ -158,6 +158,10 @@ def account_connect(
     else:
         account.status = Status.ONLINE
         _apply_info(account, info)
+        if kind == TradingAccount.Kind.SIMULATED:
+            from .drivers.simulated import SERVERS
+
+            account.symbols = list(SERVERS[server])
     try:
         with transaction.atomic():
             account.save()

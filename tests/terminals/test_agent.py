@@ -211,3 +211,14 @@ def test_a_refused_password_is_not_retried_until_the_owner_starts_the_account_ag
     account.refresh_from_db()
     assert account.status == "error" and calls == [account.pk]
     assert account_instance(account=account, action="start").status == "online"
+
+
+@pytest.mark.django_db
+def test_the_agent_caches_the_terminals_symbol_names(alice):
+    account = paper_account(alice, login="8200040")
+    TradingAccount.objects.filter(pk=account.pk).update(symbols=[])
+
+    HostAgent(host=simulated_host(), open_driver=open_driver).tick()
+
+    account.refresh_from_db()
+    assert "GOLD" in account.symbols and "US30.cash" in account.symbols

@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from accounts import api as accounts_api
 from accounts import views as accounts_views
 from terminals import api as terminals_api
+from webhooks import api as webhooks_api
 
 from . import views
 from .api import OptionalSlashRouter
@@ -18,6 +19,10 @@ admin_router.register("assignments", terminals_api.AssignmentViewSet, basename="
 api_router = OptionalSlashRouter()
 api_router.register("accounts", terminals_api.AccountViewSet, basename="account")
 api_router.register("symbol-mappings", terminals_api.SymbolMappingViewSet, basename="symbol-mapping")
+api_router.register("signals", webhooks_api.SignalViewSet, basename="signal")
+# Orders by hand: DELETE on the list clears it, which a router does not route.
+order_list = webhooks_api.OrderViewSet.as_view({"get": "list", "post": "create", "delete": "clear"})
+order_detail = webhooks_api.OrderViewSet.as_view({"get": "retrieve"})
 
 # One sign-in page for everyone: the admin's and allauth's own password forms would
 # bypass PASSWORD_LOGIN, so they send people to /login.
@@ -51,6 +56,8 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     re_path(r"^api/admin/stats/?$", accounts_api.AdminStatsView.as_view(), name="admin-stats"),
     path("api/admin/", include(admin_router.urls)),
+    re_path(r"^api/v1/orders/?$", order_list, name="order-list"),
+    re_path(r"^api/v1/orders/(?P<pk>[0-9]+)/?$", order_detail, name="order-detail"),
     path("api/v1/", include(api_router.urls)),
     path("health", health, name="health"),
     path("webhook/health", health, name="webhook-health"),

@@ -9,7 +9,8 @@ from django.views.decorators.csrf import csrf_exempt
 from django_ratelimit.core import get_usage
 
 from accounts.services import webhook_token_user
-from terminals.selectors import account_list
+
+from .services import signal_receive
 
 
 class WebhookError(Exception):
@@ -93,14 +94,7 @@ def receive(request: HttpRequest, token: str = "") -> JsonResponse:
         payload = _parse(body)
         user = user or _authenticate(payload.get("token"))
         _check_rate(request, user.pk)
-        if not account_list(user=user).exists():
-            raise WebhookError(
-                400,
-                "You have no trading accounts to send this signal to. Add one on the Accounts page.",
-                errors={"accounts": ["No trading account is available."]},
-            )
-        # Authenticated and parsed; turning alerts into orders is not switched on in this
-        # version, and a 4xx keeps TradingView from resending.
-        raise WebhookError(400, "Placing orders from webhook alerts is not available on this server yet.")
+        status, reply = signal_receive(user=user, data=payload)
+        return JsonResponse(reply, status=status)
     except WebhookError as error:
         return error.response()

@@ -17,7 +17,9 @@ def post(client, path: str, body: str | bytes, content_type: str = "application/
 @pytest.mark.django_db
 @pytest.mark.parametrize("content_type", ["application/json", "text/plain", "text/plain; charset=utf-8"])
 def test_json_and_text_plain_bodies_are_read_alike(client, token, content_type):
-    response = post(client, f"/webhook/{token}", '{"action": "buy", "symbol": "XAUUSD"}', content_type)
+    response = post(
+        client, f"/webhook/{token}", '{"action": "buy", "symbol": "XAUUSD", "volume": "0.01"}', content_type
+    )
 
     # Authenticated and parsed; the trader has no accounts yet, and the reply says so.
     assert response.status_code == 400
@@ -27,7 +29,7 @@ def test_json_and_text_plain_bodies_are_read_alike(client, token, content_type):
 @pytest.mark.django_db
 def test_token_in_the_body_is_accepted(client, token):
     for path in ("/webhook/", "/webhook"):
-        response = post(client, path, f'{{"token": "{token}"}}')
+        response = post(client, path, f'{{"token": "{token}", "action": "sell", "symbol": "EURUSD", "volume": 1}}')
         assert response.status_code == 400 and response.json()["errors"] == {
             "accounts": ["No trading account is available."]
         }

@@ -1,0 +1,187 @@
+"""Signals in: validate, pick the target accounts, map symbols, store and queue (DESIGN §6.1).
+
+The reply comes before any terminal is touched: orders are queued, and each account's
+drain executes them (terminals.execution).
+"""
+
+from dataclasses import asdict
+from decimal import Decimal
+
+from django.db import IntegrityError, transaction
+
+from mt5saas.events import publish_to_user
+from terminals.execution import order_event, orders_enqueue
+from terminals.models import Order, TradingAccount
+from terminals.selectors import account_list
+from terminals.symbols import SymbolError, symbol_resolve
+
+from .models import Signal
+from .payload import PayloadError, SignalRequest, parse_signal
+
+Reply = tuple[int, dict]
+
+
+class Invalid(Exception):
+    def __init__(self, errors: dict[str, list[str]], detail: str) -> None:
+        super().__init__(detail)
+        self.errors, self.detail = errors, detail
+
+
+def _targets(user, request: SignalRequest) -> list[TradingAccount]:
+    accounts = [a for a in account_list(user=user) if a.status != TradingAccount.Status.STOPPED]
+    if not request.accounts:
+        if not accounts:
+            raise Invalid(
+                {"accounts": ["No trading account is available."]},
+                "You have no trading accounts to send this signal to. Add one on the Accounts page.",
+            )
+        return accounts
+    by_login = {a.login: a for a in accounts}
+    by_id = {str(a.pk): a for a in accounts}
+    chosen, unknown = [], []
+    for reference in request.accounts:
+        # Another trader's account reads exactly like a missing one.
+        account = by_login.get(reference) or by_id.get(reference)
+        if account is None:
+            unknown.append(reference)
+        elif account not in chosen:
+            chosen.append(account)
+    if unknown:
+        listed = ", ".join(unknown[:5])
+        raise Invalid({"accounts": [f"Not one of your active accounts: {listed}."]}, "Unknown accounts in the signal.")
+    return chosen
+
+
+def _mapped_symbols(request: SignalRequest, accounts: list[TradingAccount]) -> dict[int, str]:
+    """Each account's name for the symbol, from the names its terminal last reported;
+    an account whose names are not known yet is mapped when its order executes."""
+    if not request.symbol:
+        return {}
+    mapped, errors = {}, []
+    for account in accounts:
+        if not account.symbols:
+            continue
+        try:
+            mapped[account.pk] = symbol_resolve(account=account, requested=request.symbol, available=account.symbols)
+        except SymbolError as error:
+            errors.append(f"Account {account.login}: {error}")
+    if errors:
+        raise Invalid({"symbol": errors}, "The symbol cannot be traded on every target account.")
+    return mapped
+
+
+def _check_limits(request: SignalRequest, accounts: list[TradingAccount]) -> None:
+    if request.volume is None:
+        return
+    over = [a.login for a in accounts if a.max_lot is not None and request.volume > a.max_lot]
+    if over:
+        raise Invalid(
+            {"volume": [f"{request.volume} lots is over the maximum lot of account(s) {', '.join(over)}."]},
+            "The volume is over an account's maximum lot.",
+        )
+
+
+def _order(request: SignalRequest, account: TradingAccount, signal: Signal, symbol: str, source: str) -> Order:
+    return Order(
+        owner_id=account.owner_id,
+        account=account,
+        signal=signal,
+        source=source,
+        action=request.kind,
+        side=request.side or "",
+        order_type=request.order_type,
+        requested_symbol=request.symbol,
+        symbol=symbol,
+        volume=request.volume,
+        risk_percent=request.risk,
+        price=request.price,
+        sl=request.stop_loss,
+        tp=request.take_profit,
+        sl_pips=request.sl_pips,
+        tp_pips=request.tp_pips,
+        position_ticket=request.ticket,
+        comment=request.comment,
+    )
+
+
+def _jsonable(request: SignalRequest) -> dict:
+    return {k: str(v) if isinstance(v, Decimal) else v for k, v in asdict(request).items()}
+
+
+def _repeat(user, key: str | None) -> Reply | None:
+    if key is None:
+        return None
+    first = Signal.objects.owned_by(user).filter(idempotency_key=key).first()
+    if first is None:
+        return None
+    return first.response["status"], first.response["body"]
+
+
+def signal_receive(*, user, data: dict, source: str = Signal.Source.WEBHOOK) -> Reply:
+    """Turn a parsed body into a stored signal and queued orders; returns (HTTP status, body).
+
+    Idempotent by the body's "id": a repeat returns the first reply and places nothing,
+    also when two arrive at once (the unique key decides which one stores the signal).
+    """
+    key = data.get("id") if isinstance(data.get("id"), str) else None
+    if (repeated := _repeat(user, key)) is not None:
+        return repeated
+    try:
+        request = parse_signal(data)
+        accounts = _targets(user, request)
+        symbols = _mapped_symbols(request, accounts)
+        _check_limits(request, accounts)
+    except (PayloadError, Invalid) as error:
+        return _store_rejection(user, data, source, key, error)
+    try:
+        with transaction.atomic():
+            signal = Signal.objects.create(
+                owner=user,
+                source=source,
+                idempotency_key=request.idempotency_key,
+                action=request.kind,
+                symbol=request.symbol,
+                payload=_jsonable(request),
+            )
+            orders = Order.objects.bulk_create(
+                [_order(request, account, signal, symbols.get(account.pk, ""), source) for account in accounts]
+            )
+            body = {
+                "signal": signal.pk,
+                "orders": [{"id": o.pk, "account": o.account_id, "status": o.status} for o in orders],
+            }
+            if request.ignored_fields:
+                body["ignored_fields"] = list(request.ignored_fields)
+            signal.response = {"status": 202, "body": body}
+            signal.save(update_fields=["response"])
+            publish_to_user(user.pk, "signal", {"id": signal.pk, "action": signal.action, "symbol": signal.symbol})
+            for order in orders:
+                publish_to_user(user.pk, "order", order_event(order))
+            for account in accounts:
+                orders_enqueue(account=account)
+    except IntegrityError:
+        # The same key committed by a concurrent request a moment ago: its reply wins.
+        return _repeat(user, request.idempotency_key) or (409, {"detail": "A signal with this id is being placed."})
+    return 202, body
+
+
+def _store_rejection(user, data: dict, source: str, key: str | None, error: PayloadError | Invalid) -> Reply:
+    """A refused signal is kept (the Alerts app tells the trader) and answered 400."""
+    body = {"detail": error.detail, "errors": error.errors}
+    # An unusable key is not stored: its own error is in the reply.
+    key = key if key is not None and len(key) <= 200 else None
+    try:
+        with transaction.atomic():
+            Signal.objects.create(
+                owner=user,
+                source=source,
+                status=Signal.Status.REJECTED,
+                idempotency_key=key,
+                action=str(data.get("action", ""))[:16],
+                symbol=str(data.get("symbol", ""))[:40],
+                errors=error.errors,
+                response={"status": 400, "body": body},
+            )
+    except IntegrityError:
+        return _repeat(user, key) or (400, body)
+    return 400, body

@@ -32,7 +32,6 @@ urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("", include("terminals.urls")),
     path("copy", views.empty_page("pages/copy.html"), name="copy-page"),
-    path("history", views.empty_page("pages/history.html"), name="history-page"),
     path("alerts", views.empty_page("pages/alerts.html"), name="alerts-page"),
     path("settings", accounts_views.settings_page, name="settings-page"),
     path("settings/webhook-token/rotate", accounts_views.rotate_webhook_token, name="settings-rotate-webhook"),

@@ -11,8 +11,11 @@ from accounts.services import webhook_token_reveal
 
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
+    from terminals.selectors import account_list
+
     token = webhook_token_reveal(user=request.user)
-    return render(request, "dashboard.html", {"webhook_url": webhook_url(token=token, request=request)})
+    context = {"webhook_url": webhook_url(token=token, request=request), "accounts": account_list(user=request.user)}
+    return render(request, "dashboard.html", context)
 
 
 class OwnedObjectMixin(LoginRequiredMixin):

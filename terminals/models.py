@@ -328,6 +328,13 @@ class Order(OwnedModel):
         return f"order {self.pk} {self.action} {self.side} {self.requested_symbol}"
 
     @property
+    def latency_ms(self) -> float | None:
+        """Received to final, in milliseconds."""
+        if self.done_at is None:
+            return None
+        return round((self.done_at - self.created_at).total_seconds() * 1000, 1)
+
+    @property
     def client_id(self) -> str:
         """Carried in the MT5 comment so a terminal can be asked whether this order exists:
         short (MT5 keeps 31 characters of comment) and unique per service."""

@@ -37,6 +37,8 @@ ROUTES: dict[str, str] = {
     "dashboard": "own",
     "accounts-page": "own",
     "accounts-table": "own",
+    "history-clear": "own",
+    "test-signal": "own",
     "copy-page": "own",
     "history-page": "own",
     "alerts-page": "own",

@@ -20,7 +20,7 @@ class OrderSerializer(serializers.ModelSerializer):
     account_login = serializers.CharField(source="account.login", read_only=True)
     sl = serializers.DecimalField(max_digits=20, decimal_places=8, read_only=True)
     retcode_text = serializers.SerializerMethodField()
-    latency_ms = serializers.SerializerMethodField()
+    latency_ms = serializers.FloatField(read_only=True, allow_null=True)
 
     class Meta:
         model = Order
@@ -33,11 +33,6 @@ class OrderSerializer(serializers.ModelSerializer):
 
     def get_retcode_text(self, order: Order) -> str:
         return retcode_text(order.retcode)
-
-    def get_latency_ms(self, order: Order) -> float | None:
-        if order.done_at is None:
-            return None
-        return round((order.done_at - order.created_at).total_seconds() * 1000, 1)
 
 
 class OrderFilterSerializer(serializers.Serializer):

@@ -3,13 +3,24 @@
 import json
 import math
 
+from django import forms
 from django.conf import settings
-from django.http import HttpRequest, JsonResponse
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db.models import Q
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
 from django_ratelimit.core import get_usage
 
 from accounts.services import webhook_token_user
+from terminals.models import Order, TradingAccount
+from terminals.selectors import account_list
 
+from .models import Signal
 from .services import signal_receive
 
 
@@ -98,3 +109,72 @@ def receive(request: HttpRequest, token: str = "") -> JsonResponse:
         return JsonResponse(reply, status=status)
     except WebhookError as error:
         return error.response()
+
+
+# --- Pages: history and the test-signal form -----------------------------------------
+
+
+class HistoryFilterForm(forms.Form):
+    account = forms.ModelChoiceField(queryset=TradingAccount.objects.none(), required=False)
+    status = forms.ChoiceField(choices=[("", "any status"), *Order.Status.choices], required=False)
+    source = forms.ChoiceField(choices=[("", "any source"), *Order.Source.choices], required=False)
+    symbol = forms.CharField(max_length=40, required=False)
+    since = forms.DateTimeField(required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+    until = forms.DateTimeField(required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+
+    def __init__(self, *args, user, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["account"].queryset = account_list(user=user)
+
+
+def _history_orders(request: HttpRequest, form: HistoryFilterForm):
+    orders = Order.objects.owned_by(request.user).filter(hidden_at__isnull=True).select_related("account", "signal")
+    if form.is_valid():
+        data = form.cleaned_data
+        if data["account"]:
+            orders = orders.filter(account=data["account"])
+        for name in ("status", "source"):
+            if data[name]:
+                orders = orders.filter(**{name: data[name]})
+        if data["symbol"]:
+            orders = orders.filter(Q(requested_symbol__iexact=data["symbol"]) | Q(symbol__iexact=data["symbol"]))
+        if data["since"]:
+            orders = orders.filter(created_at__gte=data["since"])
+        if data["until"]:
+            orders = orders.filter(created_at__lte=data["until"])
+    return orders.order_by("-created_at", "-pk")
+
+
+@login_required
+def history(request: HttpRequest) -> HttpResponse:
+    form = HistoryFilterForm(request.GET or None, user=request.user)
+    page = Paginator(_history_orders(request, form), 50).get_page(request.GET.get("page"))
+    template = "webhooks/_history_rows.html" if request.htmx else "webhooks/history.html"
+    return render(request, template, {"form": form, "page": page, "query": request.GET.urlencode()})
+
+
+@login_required
+@require_POST
+def history_clear(request: HttpRequest) -> HttpResponse:
+    hidden = Order.objects.owned_by(request.user).filter(hidden_at__isnull=True).update(hidden_at=timezone.now())
+    messages.success(request, f"Cleared {hidden} order(s) from the history; they are kept for the audit.")
+    return redirect("/history")
+
+
+@login_required
+@require_POST
+def test_signal(request: HttpRequest) -> HttpResponse:
+    """The dashboard's "send a test signal" form: the same pipeline as TradingView."""
+    try:
+        data = json.loads(request.POST.get("body", ""))
+    except (ValueError, RecursionError):
+        data = None
+    if not isinstance(data, dict):
+        messages.error(request, "The test signal is not a JSON object.")
+        return redirect("/")
+    status, reply = signal_receive(user=request.user, data=data, source=Signal.Source.MANUAL)
+    if status == 202:
+        messages.success(request, f"Signal {reply['signal']} accepted: {len(reply['orders'])} order(s) queued.")
+        return redirect("/history")
+    messages.error(request, f"{reply['detail']} {json.dumps(reply.get('errors', {}))}")
+    return redirect("/")

@@ -46,6 +46,10 @@ class WebhookToken(models.Model):
     hint = models.CharField(max_length=12)
     created_at = models.DateTimeField(auto_now_add=True)
     rotated_at = models.DateTimeField(auto_now=True)
+    # For alerts without an "id": a byte-identical body within 10 s is TradingView resending.
+    dedupe_identical_bodies = models.BooleanField(default=False)
+    # Accept alerts only from TradingView's published sender addresses.
+    tradingview_only = models.BooleanField(default=False)
 
     objects = OwnedQuerySet.as_manager()
 

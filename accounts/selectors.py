@@ -36,3 +36,10 @@ def admin_stats() -> dict[str, int]:
         active_users=Count("pk", filter=Q(is_active=True)),
         users_signed_in_24h=Count("pk", filter=Q(last_login__gte=since)),
     )
+
+
+def webhook_token_options(*, user: User):
+    """The user's webhook token settings (dedupe, TradingView only); None for the legacy token."""
+    from .models import WebhookToken
+
+    return WebhookToken.objects.owned_by(user).only("dedupe_identical_bodies", "tradingview_only").first()

@@ -101,3 +101,10 @@ def user_sync_profile(*, user: User, name: str, picture_url: str, email: str) ->
         fields += ["is_superuser", "is_staff"]
     if fields and user.pk:
         user.save(update_fields=fields)
+
+
+def webhook_token_set_options(*, user: User, dedupe_identical_bodies: bool, tradingview_only: bool) -> None:
+    webhook_token_reveal(user=user)  # the row exists from the first view of the URL on
+    WebhookToken.objects.owned_by(user).update(
+        dedupe_identical_bodies=dedupe_identical_bodies, tradingview_only=tradingview_only
+    )

@@ -15,7 +15,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from .selectors import webhook_url
-from .services import api_token_create, api_token_revoke, webhook_token_reveal, webhook_token_rotate
+from .selectors import webhook_token_options
+from .services import (
+    api_token_create,
+    api_token_revoke,
+    webhook_token_reveal,
+    webhook_token_rotate,
+    webhook_token_set_options,
+)
 
 
 def google_configured(request: HttpRequest) -> bool:
@@ -106,6 +113,7 @@ def settings_page(request: HttpRequest) -> HttpResponse:
             "webhook_url": webhook_url(token=token, request=request),
             "api_tokens": AuthToken.objects.filter(user=request.user).order_by("-created"),
             "new_api_token": request.session.pop("new_api_token", None),
+            "options": webhook_token_options(user=request.user),
         },
     )
 
@@ -119,6 +127,18 @@ def rotate_webhook_token(request: HttpRequest) -> HttpResponse:
         return render(request, "accounts/_webhook_url.html", {"webhook_url": url, "rotated": True})
     messages.success(request, "New webhook URL issued. The old one no longer works.")
     return redirect(request.POST.get("next") if request.POST.get("next") == "/settings" else "/")
+
+
+@login_required
+@require_POST
+def webhook_options(request: HttpRequest) -> HttpResponse:
+    webhook_token_set_options(
+        user=request.user,
+        dedupe_identical_bodies="dedupe_identical_bodies" in request.POST,
+        tradingview_only="tradingview_only" in request.POST,
+    )
+    messages.success(request, "Webhook options saved.")
+    return redirect("/settings")
 
 
 @login_required

@@ -66,6 +66,12 @@ WEBHOOK_TOKEN = env.str("WEBHOOK_TOKEN", default="")
 WEBHOOK_RATE_LIMIT = env.str("WEBHOOK_RATE_LIMIT", default="10/m")
 WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=16 * 1024)
 API_RATE_LIMIT = env.str("API_RATE_LIMIT", default="20/m")
+# TradingView's published webhook senders, for tokens that accept only them.
+TRADINGVIEW_IPS = env.list(
+    "TRADINGVIEW_IPS", default=["52.89.214.238", "34.212.75.30", "54.218.53.128", "52.32.178.7"]
+)
+# Reverse proxies whose X-Forwarded-For is believed (the client address is the last hop they saw).
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 # Windows hosts: the MT5 installation copied into each portable instance, and the profile
 # template (charts, the EA, its inputs) laid over it.
 MT5_INSTALL_DIR = env.str("MT5_INSTALL_DIR", default=r"C:\Program Files\MetaTrader 5")

@@ -36,6 +36,7 @@ urlpatterns = [
     path("settings", accounts_views.settings_page, name="settings-page"),
     path("settings/webhook-token/rotate", accounts_views.rotate_webhook_token, name="settings-rotate-webhook"),
     path("settings/api-tokens", accounts_views.create_api_token, name="settings-create-api-token"),
+    path("settings/webhook-options", accounts_views.webhook_options, name="settings-webhook-options"),
     path(
         "settings/api-tokens/<str:token_key>/revoke",
         accounts_views.revoke_api_token,

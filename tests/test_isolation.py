@@ -45,6 +45,7 @@ ROUTES: dict[str, str] = {
     "settings-page": "own",
     "settings-rotate-webhook": "own",
     "settings-create-api-token": "own",
+    "settings-webhook-options": "own",
     "settings-revoke-api-token": "foreign",
     "login": "public",
     "logout": "own",

@@ -86,8 +86,9 @@ class PayloadError(Exception):
 
     def __init__(self, errors: dict[str, list[str]]) -> None:
         self.errors = errors
-        if len(errors) == 1 and len(messages := next(iter(errors.values()))) == 1:
-            self.detail = f"The signal is invalid: {messages[0]}"
+        if len(errors) == 1:
+            first, *others = next(iter(errors.values()))
+            self.detail = f"The signal is invalid: {first}" + (f" (and {len(others)} more)" if others else "")
         else:
             self.detail = f"The signal has {len(errors)} invalid fields: {', '.join(errors)}."
         super().__init__(self.detail)
@@ -280,7 +281,7 @@ def _accounts(name: str, value: object) -> tuple[str, ...]:
             problems.extend(invalid.messages)
     if problems:
         raise _Invalid(*problems)
-    return tuple(references)
+    return tuple(dict.fromkeys(references))
 
 
 def _idempotency_key(name: str, value: object) -> str:
@@ -322,7 +323,7 @@ class _Reader:
     def read_leg(self, name: str, alias: str) -> tuple[str, Decimal | None]:
         """A TP or SL price under its name or its alias: the name the trader used, and the price."""
         if name in self.data and alias in self.data:
-            self.add(alias, f"give {name} or {alias}, not both.")
+            self.add(alias, f"{alias} is another name for {name}: give one of them.")
             return name, None
         used = alias if alias in self.data else name
         return used, self.read(used, _price)
@@ -393,14 +394,14 @@ def _open_fields(reader: _Reader, side: Side | None) -> dict[str, Any]:
     sl_pips = reader.read("sl_pips", _pips)
 
     if "volume" in data and "risk" in data:
-        reader.add("risk", "give volume (lots) or risk (% of balance), not both.")
+        reader.add("risk", "risk cannot be given with volume: size the order in lots (volume) or % of balance (risk).")
     elif side and "volume" not in data and "risk" not in data:
         reader.add("volume", "volume (lots) or risk (% of balance) is required to open a position.")
     elif side and "risk" in data and sl_name not in data and "sl_pips" not in data:
         reader.add("risk", "risk needs stop_loss or sl_pips: the loss at the stop sizes the order.")
-    for leg, pips in ((tp_name, "tp_pips"), (sl_name, "sl_pips")):
+    for leg, pips, what in ((tp_name, "tp_pips", "take profit"), (sl_name, "sl_pips", "stop loss")):
         if leg in data and pips in data:
-            reader.add(pips, f"give {leg} or {pips}, not both.")
+            reader.add(pips, f"{pips} cannot be given with {leg}: set the {what} as a price or in pips.")
     if side and order_type != "market" and "price" not in data:
         reader.add("price", f"price is required for a {order_type} order.")
 

@@ -5,9 +5,11 @@ drain executes them (terminals.execution).
 """
 
 from dataclasses import asdict
+from datetime import timedelta
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from mt5saas.events import publish_to_user
 from terminals.execution import order_event, orders_enqueue
@@ -19,6 +21,7 @@ from .models import Signal
 from .payload import PayloadError, SignalRequest, parse_signal
 
 Reply = tuple[int, dict]
+IDEMPOTENCY_WINDOW = timedelta(hours=24)
 
 
 class Invalid(Exception):
@@ -113,6 +116,10 @@ def _repeat(user, key: str | None) -> Reply | None:
         return None
     first = Signal.objects.owned_by(user).filter(idempotency_key=key).first()
     if first is None:
+        return None
+    if first.received_at < timezone.now() - IDEMPOTENCY_WINDOW:
+        # An id is a repeat for 24 hours; after that it names a new alert.
+        Signal.objects.filter(pk=first.pk).update(idempotency_key=None)
         return None
     return first.response["status"], first.response["body"]
 

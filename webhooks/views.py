@@ -1,5 +1,6 @@
 """POST /webhook/<token> (DESIGN §6.1): authentication, limits and parsing of TradingView alerts."""
 
+import hashlib
 import json
 import math
 
@@ -7,6 +8,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -16,6 +18,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from django_ratelimit.core import get_usage
 
+from accounts.selectors import webhook_token_options
 from accounts.services import webhook_token_user
 from terminals.models import Order, TradingAccount
 from terminals.selectors import account_list
@@ -95,6 +98,35 @@ def _authenticate(token: object) -> int:
     return user
 
 
+def client_ip(request: HttpRequest) -> str:
+    """The sender's address: REMOTE_ADDR, or what a trusted proxy says it saw."""
+    address = request.META.get("REMOTE_ADDR", "")
+    if address in settings.TRUSTED_PROXIES:
+        hops = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if hop.strip()]
+        # The last hop not added by one of our proxies is the one nobody could forge.
+        for hop in reversed(hops):
+            if hop not in settings.TRUSTED_PROXIES:
+                return hop
+    return address
+
+
+RESEND_WINDOW_S = 10
+
+
+def _receive_once(user, body: bytes, payload: dict) -> tuple[int, dict]:
+    """TradingView resends a body after a 5xx or a timeout: the same bytes within 10 s get
+    the first reply and place nothing."""
+    key = f"webhook:resend:{user.pk}:{hashlib.sha256(body).hexdigest()}"
+    if not cache.add(key, "pending", RESEND_WINDOW_S):
+        first = cache.get(key)
+        if isinstance(first, list):
+            return first[0], first[1]
+        return 409, {"detail": "The same alert is being placed right now."}
+    status, reply = signal_receive(user=user, data=payload)
+    cache.set(key, [status, reply], RESEND_WINDOW_S)
+    return status, reply
+
+
 @csrf_exempt
 def receive(request: HttpRequest, token: str = "") -> JsonResponse:
     try:
@@ -104,8 +136,14 @@ def receive(request: HttpRequest, token: str = "") -> JsonResponse:
         user = _authenticate(token) if token else None
         payload = _parse(body)
         user = user or _authenticate(payload.get("token"))
+        options = webhook_token_options(user=user)
+        if options and options.tradingview_only and client_ip(request) not in settings.TRADINGVIEW_IPS:
+            raise WebhookError(403, "This webhook accepts alerts from TradingView's addresses only.")
         _check_rate(request, user.pk)
-        status, reply = signal_receive(user=user, data=payload)
+        if options and options.dedupe_identical_bodies and "id" not in payload:
+            status, reply = _receive_once(user, body, payload)
+        else:
+            status, reply = signal_receive(user=user, data=payload)
         return JsonResponse(reply, status=status)
     except WebhookError as error:
         return error.response()

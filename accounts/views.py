@@ -14,8 +14,7 @@ from rest_framework import permissions, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .selectors import webhook_url
-from .selectors import webhook_token_options
+from .selectors import webhook_token_options, webhook_url
 from .services import (
     api_token_create,
     api_token_revoke,

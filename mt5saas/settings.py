@@ -67,9 +67,7 @@ WEBHOOK_RATE_LIMIT = env.str("WEBHOOK_RATE_LIMIT", default="10/m")
 WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=16 * 1024)
 API_RATE_LIMIT = env.str("API_RATE_LIMIT", default="20/m")
 # TradingView's published webhook senders, for tokens that accept only them.
-TRADINGVIEW_IPS = env.list(
-    "TRADINGVIEW_IPS", default=["52.89.214.238", "34.212.75.30", "54.218.53.128", "52.32.178.7"]
-)
+TRADINGVIEW_IPS = env.list("TRADINGVIEW_IPS", default=["52.89.214.238", "34.212.75.30", "54.218.53.128", "52.32.178.7"])
 # Reverse proxies whose X-Forwarded-For is believed (the client address is the last hop they saw).
 TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 # Windows hosts: the MT5 installation copied into each portable instance, and the profile
@@ -198,6 +196,8 @@ Q_CLUSTER = {
     # needs no entry here unless its worker differs from the defaults above (django-q2
     # requires the key whenever Q_CLUSTER_NAME is set).
     "ALT_CLUSTERS": {},
+    # Workers may start processes: an MT5 account's terminal session is a child process.
+    "daemonize_workers": False,
     **q_broker,
 }
 

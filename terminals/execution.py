@@ -210,6 +210,19 @@ def _finish(order: Order, status: str, *, reason: str = "", result: OrderResult 
     )
     if updated:
         publish_to_user(order.owner_id, "order", order_event(order))
+        if order.signal_id is not None:
+            _signal_outcome(order)
+
+
+def _signal_outcome(order: Order) -> None:
+    """A signal none of whose orders filled is marked so (the Alerts app tells the trader)."""
+    from webhooks.models import Signal
+
+    siblings = Order.objects.filter(signal_id=order.signal_id)
+    if siblings.exclude(status__in=Order.FINAL).exists() or siblings.filter(status=Status.FILLED).exists():
+        return
+    if Signal.objects.filter(pk=order.signal_id, status=Signal.Status.ACCEPTED).update(status=Signal.Status.UNFILLED):
+        publish_to_user(order.owner_id, "signal", {"id": order.signal_id, "status": Signal.Status.UNFILLED})
 
 
 def order_execute(*, order: Order, driver: Driver) -> int:

@@ -15,7 +15,8 @@ class Signal(OwnedModel):
 
     class Status(models.TextChoices):
         ACCEPTED = "accepted"
-        REJECTED = "rejected"
+        REJECTED = "rejected"  # refused at intake (validation)
+        UNFILLED = "unfilled"  # accepted, but every order was refused or failed
 
     source = models.CharField(max_length=8, choices=Source, default=Source.WEBHOOK)
     status = models.CharField(max_length=8, choices=Status, default=Status.ACCEPTED)

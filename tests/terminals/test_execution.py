@@ -233,3 +233,19 @@ def test_order_execute_skips_an_order_another_worker_claimed(account):
 
     assert order_execute(order=claimed, driver=simulated_driver(account)) == 0
     assert positions(account) == []
+
+
+@pytest.mark.django_db
+def test_a_signal_whose_orders_all_fail_is_marked_unfilled(account):
+    from tests.factories import SignalFactory
+    from webhooks.models import Signal
+
+    signal = SignalFactory(owner=account.owner)
+    order(account, signal=signal, side="buy", volume=Decimal("0.004"))
+    filled_signal = SignalFactory(owner=account.owner)
+    order(account, signal=filled_signal, side="buy", volume=Decimal("0.01"))
+
+    account_drain(account.pk)
+
+    assert Signal.objects.get(pk=signal.pk).status == "unfilled"
+    assert Signal.objects.get(pk=filled_signal.pk).status == "accepted"

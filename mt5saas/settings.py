@@ -274,6 +274,9 @@ SPECTACULAR_SETTINGS = {
         "AccountKindEnum": "terminals.models.TradingAccount.Kind",
         "HostKindEnum": "terminals.models.TerminalHost.Kind",
         "AccountStatusEnum": "terminals.models.TradingAccount.Status",
+        "SourceEnum": "terminals.models.Order.Source",
+        "OrderStatusEnum": "terminals.models.Order.Status",
+        "SignalStatusEnum": "webhooks.models.Signal.Status",
     },
 }
 # Each app adds a function returning its figures for /api/admin/stats.

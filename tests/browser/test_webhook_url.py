@@ -16,7 +16,12 @@ NAVIGATION = ["Dashboard", "Accounts", "Copy trading", "History", "Alerts", "Set
 
 
 def post_alert(url: str) -> tuple[int, dict]:
-    request = urllib.request.Request(url, data=b"{}", method="POST", headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        url,
+        data=b'{"action": "buy", "symbol": "BTCUSD", "volume": 0.01}',
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, json.load(response)

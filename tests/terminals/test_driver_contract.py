@@ -7,18 +7,10 @@ import pytest
 
 from terminals.drivers.base import Filling, OrderRequest, OrderType, TerminalError, TradeAction
 from terminals.drivers.simulated import SimulatedDriver
+from tests.terminals.clocks import Clock
 
-WEDNESDAY_NOON = int(datetime(2026, 11, 18, 12, 0, tzinfo=UTC).timestamp() * 1000)
 LOGIN, PASSWORD, SERVER = 7001, "paper-pass", "SimBroker-Demo"
 ALL_TIME = {"since": datetime(2026, 1, 1, tzinfo=UTC), "until": datetime(2027, 1, 1, tzinfo=UTC)}
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.at = WEDNESDAY_NOON
-
-    def __call__(self) -> int:
-        return self.at
 
 
 @pytest.fixture(params=["simulated", "mt5", "ea_bridge"])

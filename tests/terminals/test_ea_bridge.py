@@ -13,17 +13,9 @@ from terminals.drivers.ea_bridge import EABridgeDriver
 from terminals.drivers.simulated import SimulatedDriver
 from terminals.retcodes import AMBIGUOUS
 from tests.fakes.ea_simulator import EASimulator, ea_bridge_driver
+from tests.terminals.clocks import WEDNESDAY_NOON, Clock
 
-WEDNESDAY_NOON = int(datetime(2026, 11, 18, 12, 0, tzinfo=UTC).timestamp() * 1000)
 LOGIN, PASSWORD, SERVER = 7001, "paper-pass", "SimBroker-Demo"
-
-
-class Clock:
-    def __init__(self, at: int) -> None:
-        self.at = at
-
-    def __call__(self) -> int:
-        return self.at
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ from terminals.drivers.base import Filling, OrderRequest, OrderType, TerminalErr
 from terminals.drivers.mt5 import MetaTrader5Driver
 from terminals.drivers.simulated import SimulatedDriver
 from tests.fakes.mt5_env import fake_mt5, mt5_driver
+from tests.terminals.clocks import WEDNESDAY_NOON
 
-WEDNESDAY_NOON = int(datetime(2026, 11, 18, 12, 0, tzinfo=UTC).timestamp() * 1000)
 INSTANCE = r"C:\mt5\instances\7001\terminal64.exe"
 EVER = {"since": datetime(2026, 1, 1, tzinfo=UTC), "until": datetime(2027, 1, 1, tzinfo=UTC)}
 

@@ -7,17 +7,9 @@ import pytest
 from terminals.drivers.base import Filling, OrderRequest, OrderType, TerminalError, TradeAction
 from terminals.drivers.simulated import SERVERS, SimulatedDriver, quote
 from terminals.models import SimAccount
+from tests.terminals.clocks import WEDNESDAY_NOON, Clock
 
-WEDNESDAY_NOON = int(datetime(2026, 11, 18, 12, 0, tzinfo=UTC).timestamp() * 1000)
 SATURDAY = int(datetime(2026, 11, 21, 12, 0, tzinfo=UTC).timestamp() * 1000)
-
-
-class Clock:
-    def __init__(self, at: int) -> None:
-        self.at = at
-
-    def __call__(self) -> int:
-        return self.at
 
 
 @pytest.fixture

@@ -151,8 +151,13 @@ DATABASES = {
     }
 }
 if env.str("DATABASE_URL", default=""):
+    sqlite_options = DATABASES["default"]["OPTIONS"]
     DATABASES["default"] = env.db_url("DATABASE_URL")
-    DATABASES["default"].update(CONN_MAX_AGE=600, CONN_HEALTH_CHECKS=True)
+    if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+        # Another SQLite file, the same needs: WAL, IMMEDIATE and patience for the other writer.
+        DATABASES["default"]["OPTIONS"] = {**sqlite_options, **DATABASES["default"].get("OPTIONS", {})}
+    else:
+        DATABASES["default"].update(CONN_MAX_AGE=600, CONN_HEALTH_CHECKS=True)
 
 # --- Redis or in-process --------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")

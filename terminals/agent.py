@@ -3,7 +3,8 @@
 Every interval it writes the host's heartbeat (CPU, memory, terminals running), reads
 each assigned account's terminal (balance, equity, margin, profit; online/offline
 transitions recorded and published), retries a failing terminal with exponential
-backoff up to a cap, and marks hosts whose heartbeat is three intervals late offline.
+backoff up to a cap, marks hosts whose heartbeat is three intervals late offline, and
+executes the orders the queue left behind (terminals.execution.orders_sweep).
 """
 
 import logging
@@ -74,7 +75,8 @@ class HostAgent:
                 # One broken account (undecryptable password, a bug) must not stop the others.
                 log.exception("heartbeat of account %s failed", account.pk)
         self._host_heartbeat(terminals_running=online)
-        orders_sweep(accounts=TradingAccount.objects.filter(host=self.host))
+        if finished := orders_sweep(accounts=TradingAccount.objects.filter(host=self.host)):
+            log.warning("%s order(s) left behind by the queue were executed by the host agent", finished)
         for host in hosts_mark_stale(interval=self.interval):
             log.warning("host %s missed three heartbeats; its accounts are offline", host.name)
 

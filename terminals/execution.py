@@ -1,27 +1,35 @@
 """Order execution (DESIGN §7): at most once, one account at a time, in arrival order.
 
 - Every new order enqueues `account_drain(account_id)` on the account's host queue. A
-  drain takes the account's lease (a conditional UPDATE: of two drains exactly one wins),
-  then executes that account's orders oldest first until none is left. So orders of one
-  account never run at once, whichever broker redelivers which task.
+  drain takes the account's drain lock (released by the database server or the operating
+  system when its holder dies) and lease (a conditional UPDATE: of two drains exactly one
+  wins), then executes that account's orders oldest first until none is left. So orders of
+  one account never run at once, whichever broker redelivers which task; and a drain killed
+  mid-way holds the account up only until the sweeper's next round, not for the lease.
 - An order moves queued → sending in a committed UPDATE before the terminal is called.
   A drain that finds an order already `sending` (a worker died mid-call, the broker
-  redelivered) asks the terminal for the order's client id before anything is sent.
+  redelivered) asks the terminal for the order's client id before anything is sent; a real
+  terminal is given SETTLE to finish what a dead worker asked before the order is resent.
 - Requotes and moved prices are retried with a fresh price a bounded number of times;
   an ambiguous answer (placed, timeout, no connection, IPC errors) is checked against the
   terminal before any resend; an order whose fate cannot be checked stays `sending` for
   the sweeper, which reconciles it once the terminal answers.
 - django-q2 alone redelivers too eagerly (ORM broker) or not at all (Redis broker after a
-  worker died): the host agent's sweep re-enqueues drains for orders left queued or
-  sending with an expired lease.
+  worker died), and its cluster can stop taking tasks after a worker died: the host agent's
+  sweep drains the accounts whose orders were left queued or sending itself.
 """
 
 import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 
 from django.conf import settings
+from django.db import DatabaseError, connection
 from django.db.models import Q
 from django.utils import timezone
 from django_q.tasks import async_task
@@ -45,7 +53,10 @@ from .symbols import SymbolError, symbol_resolve
 
 log = logging.getLogger(__name__)
 
-LEASE = timedelta(seconds=120)
+LEASE = timedelta(seconds=120)  # a drain whose holder may be alive: longer than the task timeout (60 s)
+# A real terminal may still carry out what a worker asked just before it died: an interrupted
+# order it does not show is resent only this long after it was sent.
+SETTLE = timedelta(seconds=60)
 MAX_SENDS = 3  # per order: the first send plus bounded retries after requotes or a checked ambiguity
 MAX_CHECKS = 5  # drains that may find an order's fate unknown before it is declared failed
 MAGIC = 520_617  # marks our orders on a terminal, beside the client id in the comment
@@ -83,33 +94,104 @@ def orders_enqueue(*, account: TradingAccount) -> None:
 
 
 def orders_sweep(*, accounts) -> int:
-    """Re-enqueue drains for accounts whose orders wait too long (a lost task) or sit in
-    `sending` with nobody holding the lease (a dead worker). Returns how many."""
+    """Drain, here and now, the accounts whose orders wait too long or sit in `sending` (a
+    live drain holds such an account, and then the drain here returns at once; a dead one's
+    lock is gone); returns how many orders reached a final state.
+
+    The host agent calls it every round on the host of these accounts' terminals, so orders
+    end even when the queue does not deliver: the Redis broker drops the task of a worker that
+    died, the ORM broker redelivers only after `retry`, and a worker killed while it waits for
+    work leaves django-q2's task queue locked, after which its cluster takes no task at all
+    until it is restarted (django-q2 issue #23). Re-enqueuing would wait on that same queue.
+    """
     now = timezone.now()
     stuck = (
         Order.objects.filter(account__in=accounts)
         .filter(Q(status=Status.QUEUED, created_at__lt=now - STALE_QUEUED) | Q(status=Status.SENDING))
-        .filter(Q(account__drain_until__isnull=True) | Q(account__drain_until__lt=now))
         .values_list("account_id", flat=True)
         .distinct()
     )
-    count = 0
-    for account in TradingAccount.objects.filter(pk__in=list(stuck)).select_related("host"):
-        async_task("terminals.tasks.account_drain", account.pk, cluster=account_queue(account))
-        count += 1
-    return count
+    done = 0
+    for account_id in list(stuck):
+        try:
+            done += account_drain(account_id)
+        except Exception:
+            # One account's failure (a database hiccup, a bug) must not keep the others waiting.
+            log.exception("sweep: the drain of account %s failed", account_id)
+    return done
 
 
 # --- the drain ------------------------------------------------------------------------
 
 
-def _lease_take(account_id: int) -> bool:
+def _lock_path(account_id: int) -> Path | None:
+    """The drain lock file of an account on SQLite: beside the database, whose every user is
+    on this machine. None for an in-memory database."""
+    name = str(connection.settings_dict["NAME"])
+    if name == ":memory:" or "mode=memory" in name:
+        return None
+    return Path(f"{name}-drains") / f"{account_id}.lock"
+
+
+def _file_lock(fd: int, *, lock: bool) -> None:
+    if os.name == "nt":
+        import msvcrt
+
+        msvcrt.locking(fd, msvcrt.LK_NBLCK if lock else msvcrt.LK_UNLCK, 1)
+    else:
+        import fcntl
+
+        fcntl.flock(fd, (fcntl.LOCK_EX | fcntl.LOCK_NB) if lock else fcntl.LOCK_UN)
+
+
+@contextmanager
+def _drain_lock(account_id: int) -> Iterator[bool | None]:
+    """The account's drain lock, which goes with its holder: a PostgreSQL advisory lock of
+    the drain's session (the server drops it when the process dies, after rolling back what
+    it left unfinished) or an OS lock on a file (SQLite). True while held, False when a
+    live drain holds it, None where there is no such lock (the lease expiring must do)."""
+    if connection.vendor == "postgresql":
+        key = [MAGIC, account_id % 2**31]
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_lock(%s::int4, %s::int4)", key)
+            held = cursor.fetchone()[0]
+        try:
+            yield held
+        finally:
+            if held:
+                with suppress(DatabaseError), connection.cursor() as cursor:  # a lost session holds nothing
+                    cursor.execute("SELECT pg_advisory_unlock(%s::int4, %s::int4)", key)
+        return
+    path = _lock_path(account_id) if connection.vendor == "sqlite" else None
+    if path is None:
+        yield None
+        return
+    path.parent.mkdir(exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            _file_lock(fd, lock=True)
+        except OSError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            _file_lock(fd, lock=False)
+    finally:
+        os.close(fd)
+
+
+def _lease_take(account_id: int, *, holder_gone: bool = False) -> bool:
+    """The lease, if free or expired; or at once when its holder is known to be dead."""
     now = timezone.now()
-    return bool(
-        TradingAccount.objects.filter(pk=account_id)
-        .filter(Q(drain_until__isnull=True) | Q(drain_until__lt=now))
-        .update(drain_until=now + LEASE)
-    )
+    accounts = TradingAccount.objects.filter(pk=account_id)
+    if accounts.filter(Q(drain_until__isnull=True) | Q(drain_until__lt=now)).update(drain_until=now + LEASE):
+        return True
+    if holder_gone and accounts.update(drain_until=now + LEASE):
+        log.warning("account %s: the drain that held it died; this drain carries on", account_id)
+        return True
+    return False
 
 
 def _lease_extend(account_id: int) -> None:
@@ -126,24 +208,29 @@ def _pending(account_id: int):
 
 def account_drain(account_id: int) -> int:
     """Execute the account's waiting orders, oldest first; returns how many reached a final
-    state. Safe to call any number of times at once: only the lease holder works."""
+    state. Safe to call any number of times at once: only the lock and lease holder works."""
     done = 0
     while _pending(account_id).exists():
-        if not _lease_take(account_id):
-            return done  # another drain holds the account; it loops until nothing waits
-        driver = None
-        try:
-            for order in _pending(account_id).order_by("created_at", "pk"):
-                if driver is None:
-                    driver = _attach(order)
+        with _drain_lock(account_id) as locked:
+            # Holding the lock proves that whoever left the lease behind is dead: take it over.
+            if locked is False or not _lease_take(account_id, holder_gone=bool(locked)):
+                return done  # another drain holds the account; it loops until nothing waits
+            driver = None
+            try:
+                for order in _pending(account_id).order_by("created_at", "pk"):
                     if driver is None:
-                        return done  # the terminal is away; orders wait for the sweeper
-                done += order_execute(order=order, driver=driver)
-                _lease_extend(account_id)
-        finally:
-            if driver is not None:
-                driver.shutdown()
-            _lease_release(account_id)
+                        driver = _attach(order)
+                        if driver is None:
+                            return done  # the terminal is away; orders wait for the sweeper
+                    finished = order_execute(order=order, driver=driver)
+                    done += finished
+                    _lease_extend(account_id)
+                    if not finished and _pending(account_id).filter(pk=order.pk).exists():
+                        return done  # its fate is not known yet: the orders after it wait for the sweeper
+            finally:
+                if driver is not None:
+                    driver.shutdown()
+                _lease_release(account_id)
     return done
 
 
@@ -236,6 +323,8 @@ def order_execute(*, order: Order, driver: Driver) -> int:
         if found is not None:
             _finish(order, Status.FILLED, reason="Found on the terminal after an interruption.", result=found)
             return 1
+        if not _settled(order):
+            return 0  # the terminal may still be carrying out what a dead worker asked: look again later
     elif not _claim(order):
         return 0
     try:
@@ -265,6 +354,15 @@ def order_execute(*, order: Order, driver: Driver) -> int:
         status = Status.REJECTED if last.retcode in REJECTED_CODES else Status.FAILED
         _finish(order, status, reason=retcodes.retcode_text(last.retcode), result=last)
     return 1
+
+
+def _settled(order: Order) -> bool:
+    """Whether an interrupted order the terminal does not show may be sent (again). The
+    simulated terminal is the database: what a dead worker left unfinished was rolled back
+    before its drain lock or lease could be taken. A real terminal gets SETTLE."""
+    if order.account.kind == TradingAccount.Kind.SIMULATED:
+        return True
+    return order.sent_at is None or order.sent_at < timezone.now() - SETTLE
 
 
 def _unknown(order: Order) -> int:

@@ -1,11 +1,18 @@
 """Order execution against the simulated terminal: at most once, per-account order,
 bounded retries, reconciliation, guards and closes. BTCUSD trades around the clock."""
 
+from contextlib import contextmanager
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.utils import timezone
 
-from terminals.execution import account_drain, order_execute, orders_sweep
+from terminals import execution
+from terminals.drivers.base import TerminalError
+from terminals.drivers.simulated import SimulatedDriver
+from terminals.execution import MAX_CHECKS, SETTLE, account_drain, order_execute, orders_sweep
 from terminals.gateway import simulated_driver
 from terminals.models import Order, SimAccount, TradingAccount
 from terminals.services import account_connect
@@ -24,6 +31,35 @@ def order(account, **fields) -> Order:
 
 def positions(account):
     return simulated_driver(account).positions()
+
+
+@pytest.fixture
+def drain_locks(tmp_path, monkeypatch):
+    """Drain locks on SQLite too: the suite's in-memory database has no file to lock beside it."""
+    if connection.vendor == "sqlite":
+        monkeypatch.setattr(execution, "_lock_path", lambda account_id: tmp_path / f"{account_id}.lock")
+
+
+@contextmanager
+def drain_running_elsewhere(account):
+    """A live drain of the account in another process: its drain lock held, its lease taken."""
+    TradingAccount.objects.filter(pk=account.pk).update(drain_until=timezone.now() + timedelta(minutes=1))
+    if connection.vendor == "postgresql":
+        import psycopg
+
+        params = connection.settings_dict
+        server = {"host": params["HOST"] or "127.0.0.1", "port": params["PORT"] or 5432, "user": params["USER"]}
+        with psycopg.connect(dbname=params["NAME"], password=params["PASSWORD"] or None, **server) as other:
+            other.execute("SELECT pg_advisory_lock(%s::int4, %s::int4)", [execution.MAGIC, account.pk])
+            yield
+        return
+    import fcntl
+
+    path = execution._lock_path(account.pk)
+    path.parent.mkdir(exist_ok=True)
+    with path.open("a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        yield
 
 
 @pytest.mark.django_db
@@ -56,15 +92,48 @@ def test_orders_of_one_account_run_in_arrival_order(account):
 
 
 @pytest.mark.django_db
-def test_a_drain_that_finds_the_lease_taken_does_nothing(account):
+def test_a_drain_that_finds_another_drain_running_does_nothing(account, drain_locks):
     waiting = order(account, side="buy", volume=Decimal("0.01"))
-    from django.utils import timezone
+    Order.objects.filter(pk=waiting.pk).update(created_at=timezone.now() - timedelta(minutes=1))
 
-    TradingAccount.objects.filter(pk=account.pk).update(drain_until=timezone.now() + timezone.timedelta(minutes=1))
+    with drain_running_elsewhere(account):
+        assert account_drain(account.pk) == 0
+        assert orders_sweep(accounts=TradingAccount.objects.all()) == 0
 
-    assert account_drain(account.pk) == 0
     waiting.refresh_from_db()
     assert waiting.status == "queued" and positions(account) == []
+
+
+@pytest.mark.django_db
+def test_the_lease_of_a_drain_that_died_is_taken_over_at_once(account, drain_locks):
+    """A worker killed with SIGKILL mid-drain leaves its lease for two minutes, and its order
+    `sending`; its drain lock went with it, so the next drain carries on at once."""
+    interrupted = order(account, side="buy", volume=Decimal("0.01"))
+    behind = order(account, side="buy", volume=Decimal("0.02"))
+    Order.objects.filter(pk=interrupted.pk).update(status="sending", sent_at=timezone.now())
+    TradingAccount.objects.filter(pk=account.pk).update(drain_until=timezone.now() + execution.LEASE)
+
+    assert account_drain(account.pk) == 2
+
+    rows = Order.objects.filter(pk__in=[interrupted.pk, behind.pk]).order_by("pk")
+    assert [o.status for o in rows] == ["filled", "filled"]
+    assert sorted(p.volume for p in positions(account)) == [0.01, 0.02]
+    assert TradingAccount.objects.get(pk=account.pk).drain_until is None
+
+
+@pytest.mark.django_db
+def test_a_drain_that_died_without_its_lock_leaves_the_lease_to_expire(account):
+    """Without a drain lock (an in-memory SQLite database), only the lease's expiry frees the account."""
+    if connection.vendor != "sqlite":
+        pytest.skip("PostgreSQL always has its advisory locks")
+    waiting = order(account, side="buy", volume=Decimal("0.01"))
+    TradingAccount.objects.filter(pk=account.pk).update(drain_until=timezone.now() + timedelta(minutes=1))
+
+    assert account_drain(account.pk) == 0
+    TradingAccount.objects.filter(pk=account.pk).update(drain_until=timezone.now() - timedelta(seconds=1))
+    assert account_drain(account.pk) == 1
+    waiting.refresh_from_db()
+    assert waiting.status == "filled"
 
 
 @pytest.mark.django_db
@@ -94,6 +163,44 @@ def test_an_order_left_sending_that_never_reached_the_broker_is_sent_once(accoun
 
     lost.refresh_from_db()
     assert lost.status == "filled" and len(positions(account)) == 1
+
+
+@pytest.mark.django_db
+def test_an_interrupted_order_on_a_real_terminal_is_resent_only_after_it_settled(account):
+    """A real terminal may still place what a worker asked just before it died."""
+    driver = simulated_driver(account)
+    interrupted = order(account, side="buy", volume=Decimal("0.01"))
+    TradingAccount.objects.filter(pk=account.pk).update(kind="mt5")
+    Order.objects.filter(pk=interrupted.pk).update(status="sending", sent_at=timezone.now())
+
+    assert order_execute(order=Order.objects.get(pk=interrupted.pk), driver=driver) == 0
+    assert Order.objects.get(pk=interrupted.pk).status == "sending" and positions(account) == []
+
+    Order.objects.filter(pk=interrupted.pk).update(sent_at=timezone.now() - SETTLE - timedelta(seconds=1))
+    assert order_execute(order=Order.objects.get(pk=interrupted.pk), driver=driver) == 1
+    assert Order.objects.get(pk=interrupted.pk).status == "filled" and len(positions(account)) == 1
+
+
+@pytest.mark.django_db
+def test_an_order_whose_fate_cannot_be_checked_holds_its_account_for_max_checks_drains(account, monkeypatch):
+    interrupted = order(account, side="buy", volume=Decimal("0.01"))
+    behind = order(account, side="buy", volume=Decimal("0.02"))
+    Order.objects.filter(pk=interrupted.pk).update(status="sending", sent_at=timezone.now())
+
+    def unreachable(self, **filters):
+        raise TerminalError(-10004, "Internal IPC no ipc")
+
+    monkeypatch.setattr(SimulatedDriver, "positions", unreachable)
+    for check in range(1, MAX_CHECKS):
+        assert account_drain(account.pk) == 0  # one look per drain; the order behind it waits
+        assert Order.objects.get(pk=interrupted.pk).attempts == check
+        assert Order.objects.get(pk=behind.pk).status == "queued"
+    assert account_drain(account.pk) == 2
+    monkeypatch.undo()
+
+    interrupted.refresh_from_db()
+    assert interrupted.status == "failed" and "never confirmed or denied" in interrupted.status_reason
+    assert Order.objects.get(pk=behind.pk).status == "filled" and [p.volume for p in positions(account)] == [0.02]
 
 
 @pytest.mark.django_db
@@ -208,22 +315,28 @@ def test_a_stopped_account_refuses_its_waiting_orders(account):
 
 
 @pytest.mark.django_db
-def test_the_sweep_requeues_a_drain_for_orders_left_behind(account):
-    from django.utils import timezone
+def test_the_sweep_drains_orders_left_behind_itself(account):
+    """The agent's sweep does not wait on the queue again: a qcluster whose worker was
+    killed while it waited for work takes no task at all (django-q2 issue #23)."""
     from django_q.brokers import get_broker
-    from django_q.signing import SignedPackage
 
     broker = get_broker()
     broker.purge_queue()
     lost = order(account, side="buy", volume=Decimal("0.01"))
     fresh = order(account, side="buy", volume=Decimal("0.01"))
-    Order.objects.filter(pk=lost.pk).update(created_at=timezone.now() - timezone.timedelta(minutes=1))
+    Order.objects.filter(pk=lost.pk).update(created_at=timezone.now() - timedelta(minutes=1))
+    assert orders_sweep(accounts=TradingAccount.objects.filter(pk=fresh.account_id)) == 2
 
-    assert orders_sweep(accounts=TradingAccount.objects.all()) == 1
+    assert set(Order.objects.values_list("status", flat=True)) == {"filled"}
+    assert len(positions(account)) == 2 and broker.queue_size() == 0
 
-    task = SignedPackage.loads(broker.dequeue()[0][1])
-    assert (task["func"], task["args"]) == ("terminals.tasks.account_drain", (account.pk,))
-    assert fresh.status == "queued"
+
+@pytest.mark.django_db
+def test_the_sweep_leaves_fresh_orders_to_the_queue(account):
+    order(account, side="buy", volume=Decimal("0.01"))
+
+    assert orders_sweep(accounts=TradingAccount.objects.all()) == 0
+    assert Order.objects.get().status == "queued"
 
 
 @pytest.mark.django_db

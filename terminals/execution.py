@@ -29,7 +29,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from django.conf import settings
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django_q.tasks import async_task
@@ -83,14 +83,18 @@ def account_queue(account: TradingAccount) -> str:
     return account.host.queue_name
 
 
-def orders_enqueue(*, account: TradingAccount) -> None:
-    """Wake the account's drain once the orders just created are committed."""
-    from django.db import transaction
+def orders_enqueue(*, accounts: list[TradingAccount]) -> None:
+    """Wake the accounts' drains once the orders just created are committed."""
+    targets = [(account.pk, account_queue(account)) for account in accounts]
 
-    queue = account_queue(account)
-    transaction.on_commit(
-        lambda: async_task("terminals.tasks.account_drain", account.pk, cluster=queue, task_name=f"drain-{account.pk}")
-    )
+    def enqueue() -> None:
+        # One transaction for all: outside one, django-q2's ORM broker closes and reopens
+        # the database connection for every task (milliseconds each, on the webhook's path).
+        with transaction.atomic():
+            for account_id, queue in targets:
+                async_task("terminals.tasks.account_drain", account_id, cluster=queue, task_name=f"drain-{account_id}")
+
+    transaction.on_commit(enqueue)
 
 
 def orders_sweep(*, accounts) -> int:

@@ -279,19 +279,23 @@ def _automatic(requested: str, available: dict[str, str]) -> str:
     raise SymbolNotFound(requested, [symbol for symbol, _ in closest])
 
 
-def _remember(*, account: TradingAccount, requested: str, symbol: str) -> None:
-    # Learned rows mirror the latest automatic answer; a custom row is never touched.
-    learned = SymbolMapping.objects.filter(account=account, requested=requested, source=SymbolMapping.Source.LEARNED)
+def _remember(*, account: TradingAccount, requested: str, symbol: str, mapping: SymbolMapping | None) -> None:
+    """Learned rows mirror the latest automatic answer; a custom row is never touched.
+    `mapping` is the row already read, so the common case (the plain name, nothing stored)
+    writes nothing: this runs for every target account of every signal."""
+    learned = mapping is not None and mapping.source == SymbolMapping.Source.LEARNED
     if symbol.upper() == requested:
-        learned.delete()  # the plain name works now: nothing worth remembering
+        if learned:
+            mapping.delete()  # the plain name works now: nothing worth remembering
         return
-    mapping, created = SymbolMapping.objects.get_or_create(
-        account=account,
-        requested=requested,
-        defaults={"owner": account.owner, "broker_symbol": symbol, "source": SymbolMapping.Source.LEARNED},
-    )
-    if not created and mapping.source == SymbolMapping.Source.LEARNED and mapping.broker_symbol != symbol:
-        learned.update(broker_symbol=symbol)
+    if mapping is None:
+        SymbolMapping.objects.get_or_create(
+            account=account,
+            requested=requested,
+            defaults={"owner": account.owner, "broker_symbol": symbol, "source": SymbolMapping.Source.LEARNED},
+        )
+    elif learned and mapping.broker_symbol != symbol:
+        SymbolMapping.objects.filter(pk=mapping.pk).update(broker_symbol=symbol)
 
 
 def symbol_resolve(*, account: TradingAccount, requested: str, available: Sequence[str]) -> str:
@@ -320,7 +324,7 @@ def symbol_resolve(*, account: TradingAccount, requested: str, available: Sequen
         if found is not None:
             return found
     found = _automatic(requested, listed)
-    _remember(account=account, requested=requested, symbol=found)
+    _remember(account=account, requested=requested, symbol=found, mapping=mapping)
     return found
 
 

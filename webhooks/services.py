@@ -164,8 +164,7 @@ def signal_receive(*, user, data: dict, source: str = Signal.Source.WEBHOOK) -> 
             publish_to_user(user.pk, "signal", {"id": signal.pk, "action": signal.action, "symbol": signal.symbol})
             for order in orders:
                 publish_to_user(user.pk, "order", order_event(order))
-            for account in accounts:
-                orders_enqueue(account=account)
+            orders_enqueue(accounts=accounts)
     except IntegrityError:
         # The same key committed by a concurrent request a moment ago: its reply wins.
         return _repeat(user, request.idempotency_key) or (409, {"detail": "A signal with this id is being placed."})

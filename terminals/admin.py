@@ -1,8 +1,8 @@
+from django import forms
 from django.contrib import admin
-from django.db.models import Count, Q
 
 from .models import AccountEvent, SymbolMapping, TerminalHost, TradingAccount
-from .services import account_move
+from .services import account_move, account_move_refusal
 
 
 @admin.register(TerminalHost)
@@ -16,15 +16,11 @@ class TerminalHostAdmin(admin.ModelAdmin):
     readonly_fields = ["online", "heartbeat_at", "cpu_percent", "memory_percent", "terminals_running"]
 
     def get_queryset(self, request):
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(account_load=Count("accounts", filter=Q(accounts__deleted_at__isnull=True)))
-        )
+        return super().get_queryset(request).with_load()
 
-    @admin.display(description="load", ordering="account_load")
+    @admin.display(description="load", ordering="load")
     def load(self, obj: TerminalHost) -> int:
-        return obj.account_load
+        return obj.load
 
 
 class AccountEventInline(admin.TabularInline):
@@ -37,8 +33,17 @@ class AccountEventInline(admin.TabularInline):
     can_delete = False
 
 
+class TradingAccountForm(forms.ModelForm):
+    def clean_host(self):
+        host = self.cleaned_data["host"]
+        if "host" in self.changed_data and (refusal := account_move_refusal(account=self.instance, host=host)):
+            raise forms.ValidationError(refusal)
+        return host
+
+
 @admin.register(TradingAccount)
 class TradingAccountAdmin(admin.ModelAdmin):
+    form = TradingAccountForm
     # The encrypted password is not editable, so it never appears here.
     list_display = ["login", "server", "owner", "kind", "host", "status", "balance", "equity", "heartbeat_at"]
     list_filter = ["kind", "status", "is_demo", "host", ("deleted_at", admin.EmptyFieldListFilter)]

@@ -1,6 +1,5 @@
 """/api/v1/accounts/ and the operators' /api/admin/hosts and /api/admin/assignments."""
 
-from django.db.models import Count
 from django_ratelimit.core import get_usage
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
@@ -102,11 +101,7 @@ class AccountViewSet(
         options = DeleteSerializer(data=request.query_params)
         options.is_valid(raise_exception=True)
         try:
-            positions = len(terminal_read(account, "positions"))
-        except TerminalError:
-            positions = 0  # nothing readable to warn about; the delete keeps history either way
-        try:
-            account_delete(account=account, open_positions=positions, confirm=options.validated_data["confirm"])
+            account_delete(account=account, confirm=options.validated_data["confirm"])
         except AccountError as error:
             _raise(error)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -225,15 +220,10 @@ class AssignmentViewSet(
         return TradingAccount.objects.alive().select_related("owner", "host").order_by("pk")
 
     def perform_update(self, serializer) -> None:
-        host = serializer.validated_data.get("host")
-        if host is not None:
-            kind = TerminalHost.Kind.SIMULATED if serializer.instance.kind == "simulated" else TerminalHost.Kind.WINDOWS
-            if host.kind != kind:
-                raise ValidationError({"host": [f"A {serializer.instance.kind} account needs a {kind} host."]})
-            load = host.accounts.filter(deleted_at__isnull=True).exclude(pk=serializer.instance.pk)
-            if load.aggregate(n=Count("pk"))["n"] >= host.capacity:
-                raise ValidationError({"host": [f"{host.name} is at its capacity of {host.capacity}."]})
-        account_move(account=serializer.instance, host=host)
+        try:
+            account_move(account=serializer.instance, host=serializer.validated_data.get("host"))
+        except AccountError as error:
+            _raise(error)
 
 
 class SymbolMappingSerializer(serializers.ModelSerializer):

@@ -240,8 +240,15 @@ def account_update(*, account: TradingAccount, **fields) -> TradingAccount:
     return account
 
 
-def account_delete(*, account: TradingAccount, open_positions: int, confirm: bool) -> None:
-    """Soft delete: history keeps pointing at the account; the terminal instance stops."""
+def account_delete(*, account: TradingAccount, confirm: bool) -> None:
+    """Soft delete: history keeps pointing at the account; the terminal instance stops.
+    Open positions need `confirm`: they stay open at the broker."""
+    from .gateway import terminal_read
+
+    try:
+        open_positions = len(terminal_read(account, "positions"))
+    except TerminalError:
+        open_positions = 0  # nothing readable to warn about; the delete keeps history either way
     if open_positions and not confirm:
         raise AccountError(
             f"This account has {open_positions} open position(s). They stay open at the broker; "
@@ -390,9 +397,24 @@ def accounts_assign_waiting(*, host: TerminalHost) -> list[TradingAccount]:
     return waiting
 
 
+def account_move_refusal(*, account: TradingAccount, host: TerminalHost | None) -> str | None:
+    """Why the account cannot go to this host (wrong kind, no room), or None."""
+    if host is None:
+        return None
+    kind = TerminalHost.Kind.SIMULATED if account.kind == TradingAccount.Kind.SIMULATED else TerminalHost.Kind.WINDOWS
+    if host.kind != kind:
+        return f"A {account.kind} account needs a {kind} host."
+    load = host.accounts.filter(deleted_at__isnull=True).exclude(pk=account.pk).count()
+    if load >= host.capacity:
+        return f"{host.name} is at its capacity of {host.capacity}."
+    return None
+
+
 def account_move(*, account: TradingAccount, host: TerminalHost | None) -> TradingAccount:
     """Operators move an account: its terminal stops on the old host (best effort: that
     host may be the reason for the move) and the new host's agent connects it."""
+    if refusal := account_move_refusal(account=account, host=host):
+        raise AccountError(refusal, field="host")
     if account.host is not None and account.host != host:
         _instance_stop(account)
     account_update(account=account, host=host)

@@ -77,11 +77,7 @@ class AccountAction(OwnedObjectMixin, View):
             return redirect(f"/accounts/{account.pk}")
         try:
             if action == "delete":
-                try:
-                    open_positions = len(terminal_read(account, "positions"))
-                except TerminalError:
-                    open_positions = 0
-                account_delete(account=account, open_positions=open_positions, confirm="confirm" in request.POST)
+                account_delete(account=account, confirm="confirm" in request.POST)
                 messages.success(request, f"Account {account.login} deleted; its history is kept.")
                 return redirect("/accounts")
             account_instance(account=account, action=action)

@@ -44,3 +44,20 @@ def test_operator_moves_an_account_to_another_host(client, operator, alice):
 
     assert response.status_code == 302, response.content[:2000]
     assert TradingAccount.objects.get(pk=account.pk).host == spare
+
+
+@pytest.mark.django_db
+def test_admin_refuses_a_move_to_a_full_or_wrong_kind_host(client, operator, alice):
+    account = account_connect(owner=alice, login="8300003", password="pw", server="SimBroker-Demo", kind="simulated")
+    windows = TerminalHost.objects.create(name="win-9", queue_name="win-9", kind="windows", online=True)
+    client.force_login(operator)
+
+    response = client.post(
+        f"/admin/terminals/tradingaccount/{account.pk}/change/",
+        {"broker": "", "nickname": "", "is_demo": "on", "host": windows.pk, "allowed_symbols": "[]",
+         "max_trades_per_hour": "100", "events-TOTAL_FORMS": "0", "events-INITIAL_FORMS": "0"},
+    )  # fmt: skip
+
+    assert response.status_code == 200 and "needs a simulated host" in response.text
+    assert TradingAccount.objects.get(pk=account.pk).host.kind == "simulated"
+    assert "win-9" in client.get("/admin/terminals/terminalhost/").text

@@ -42,4 +42,7 @@ def webhook_token_options(*, user: User):
     """The user's webhook token settings (dedupe, TradingView only); None for the legacy token."""
     from .models import WebhookToken
 
+    if User.webhook_token.is_cached(user):
+        # Read with the user by webhook_token_user: no second query on the webhook's path.
+        return user.webhook_token
     return WebhookToken.objects.owned_by(user).only("dedupe_identical_bodies", "tradingview_only").first()

@@ -14,11 +14,18 @@ STAFF_GROUP = "staff"
 
 def publish_to_user(user_id: int, kind: str, payload: dict) -> None:
     """Send after the surrounding transaction commits, so nobody sees a rolled-back state."""
-    message = {"type": "event.publish", "payload": {"type": kind, **payload}}
+    publish_many(user_id, [(kind, payload)])
 
-    def send() -> None:
+
+def publish_many(user_id: int, events: list[tuple[str, dict]]) -> None:
+    """Several events of one user, in order, after the commit; one hop into the channel
+    layer for all of them (each hop from sync code costs an event loop round trip)."""
+    messages = [{"type": "event.publish", "payload": {"type": kind, **payload}} for kind, payload in events]
+
+    async def send_all() -> None:
         layer = get_channel_layer()
-        async_to_sync(layer.group_send)(user_group(user_id), message)
-        async_to_sync(layer.group_send)(STAFF_GROUP, message)
+        for message in messages:
+            await layer.group_send(user_group(user_id), message)
+            await layer.group_send(STAFF_GROUP, message)
 
-    transaction.on_commit(send)
+    transaction.on_commit(async_to_sync(send_all))

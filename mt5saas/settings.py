@@ -148,6 +148,9 @@ DATABASES = {
             "transaction_mode": "IMMEDIATE",
             "timeout": 20,
         },
+        # Kept open: a new SQLite connection per request reruns the PRAGMAs above.
+        "CONN_MAX_AGE": 600,
+        "CONN_HEALTH_CHECKS": True,
     }
 }
 if env.str("DATABASE_URL", default=""):
@@ -156,8 +159,7 @@ if env.str("DATABASE_URL", default=""):
     if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
         # Another SQLite file, the same needs: WAL, IMMEDIATE and patience for the other writer.
         DATABASES["default"]["OPTIONS"] = {**sqlite_options, **DATABASES["default"].get("OPTIONS", {})}
-    else:
-        DATABASES["default"].update(CONN_MAX_AGE=600, CONN_HEALTH_CHECKS=True)
+    DATABASES["default"].update(CONN_MAX_AGE=600, CONN_HEALTH_CHECKS=True)
 
 # --- Redis or in-process --------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
@@ -184,7 +186,9 @@ else:
             "LOCATION": "mt5saas_shared_cache",
         },
     }
-    q_broker = {"orm": "default"}
+    # The ORM broker looks for tasks every `poll` seconds when idle (django-q2's default 0.2 s
+    # is most of a signal's way to its terminal); 50 indexed reads a second cost little.
+    q_broker = {"orm": "default", "poll": 0.02}
 
 # retry > timeout, or a slow task is handed out a second time.
 Q_CLUSTER = {

@@ -24,7 +24,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -39,7 +39,7 @@ from mt5saas.events import publish_to_user
 from . import retcodes
 from .drivers import open_driver
 from .drivers.base import Driver, OrderRequest, OrderResult, OrderType, TerminalError, TradeAction
-from .models import Order, TradingAccount
+from .models import Order, TerminalHost, TradingAccount
 from .prepare import (
     PreparationError,
     filling_choose,
@@ -76,25 +76,49 @@ class Refused(Exception):
 # --- queueing -----------------------------------------------------------------------
 
 
-def account_queue(account: TradingAccount) -> str:
-    """Simulated accounts run on the default cluster; others on their host's queue."""
-    if account.kind == TradingAccount.Kind.SIMULATED or account.host is None:
-        return settings.Q_CLUSTER["name"]
-    return account.host.queue_name
+def queued_stamp() -> datetime | None:
+    """queued_at for orders created now, when their tasks commit with them: the ORM broker
+    keeps its queue in the orders' own database (`default`). None for a broker that must
+    not see a task before its orders are committed: orders_enqueue stamps those."""
+    return timezone.now() if settings.Q_CLUSTER.get("orm") == "default" else None
 
 
-def orders_enqueue(*, accounts: list[TradingAccount]) -> None:
-    """Wake the accounts' drains once the orders just created are committed."""
-    targets = [(account.pk, account_queue(account)) for account in accounts]
+def orders_enqueue(*, orders: list[Order]) -> None:
+    """Wake the accounts of orders just created in the caller's transaction: at once when
+    their tasks can commit with them (queued_stamp), else right after the commit."""
+    default = settings.Q_CLUSTER["name"]
+    host_ids = {o.account.host_id for o in orders if o.account.kind != TradingAccount.Kind.SIMULATED}
+    queues = dict(TerminalHost.objects.filter(pk__in=host_ids).values_list("pk", "queue_name")) if host_ids else {}
+    targets = {}
+    for order in orders:
+        account = order.account
+        simulated = account.kind == TradingAccount.Kind.SIMULATED
+        targets[account.pk] = default if simulated else queues.get(account.host_id, default)
+    unstamped = [order for order in orders if order.queued_at is None]
 
     def enqueue() -> None:
         # One transaction for all: outside one, django-q2's ORM broker closes and reopens
-        # the database connection for every task (milliseconds each, on the webhook's path).
+        # the database connection for every task.
         with transaction.atomic():
-            for account_id, queue in targets:
-                async_task("terminals.tasks.account_drain", account_id, cluster=queue, task_name=f"drain-{account_id}")
+            for account_id, queue in targets.items():
+                # save=False: a drain's result is in its orders; nobody fetches it.
+                async_task(
+                    "terminals.tasks.account_drain",
+                    account_id,
+                    cluster=queue,
+                    task_name=f"drain-{account_id}",
+                    save=False,
+                )
+            if unstamped:
+                now = timezone.now()
+                Order.objects.filter(pk__in=[order.pk for order in unstamped]).update(queued_at=now)
+                for order in unstamped:
+                    order.queued_at = now
 
-    transaction.on_commit(enqueue)
+    if unstamped:
+        transaction.on_commit(enqueue)
+    else:
+        enqueue()
 
 
 def orders_sweep(*, accounts) -> int:
@@ -271,6 +295,7 @@ def order_event(order: Order) -> dict:
         "ticket": order.ticket,
         "fill_price": str(order.fill_price) if order.fill_price is not None else None,
         "created_at": order.created_at.isoformat(),
+        "queued_at": order.queued_at.isoformat() if order.queued_at else None,
         "sent_at": order.sent_at.isoformat() if order.sent_at else None,
         "done_at": order.done_at.isoformat() if order.done_at else None,
     }

@@ -5,6 +5,7 @@ from django.conf import settings
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Count, Q
+from django.utils import timezone
 
 from mt5saas.models import EncryptedField, OwnedModel, OwnedQuerySet
 
@@ -307,7 +308,8 @@ class Order(OwnedModel):
     filled_volume = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)
     comment = models.CharField(max_length=100, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
-    created_at = models.DateTimeField(auto_now_add=True)  # received
+    # Received: a signal's orders carry its received_at, so every stamp counts from the request.
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
     queued_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     done_at = models.DateTimeField(null=True, blank=True)
@@ -333,6 +335,12 @@ class Order(OwnedModel):
         if self.done_at is None:
             return None
         return round((self.done_at - self.created_at).total_seconds() * 1000, 1)
+
+    @property
+    def stamps_ms(self) -> list[tuple[str, float]]:
+        """(queued|sent|done, milliseconds after received) for the stamps this order has."""
+        stamps = [("queued", self.queued_at), ("sent", self.sent_at), ("done", self.done_at)]
+        return [(name, round((at - self.created_at).total_seconds() * 1000, 1)) for name, at in stamps if at]
 
     @property
     def client_id(self) -> str:

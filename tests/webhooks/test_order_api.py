@@ -8,7 +8,7 @@ from terminals.services import account_connect
 FIELDS = {
     "id", "signal", "account", "account_login", "source", "action", "side", "order_type", "requested_symbol",
     "symbol", "volume", "price", "sl", "tp", "status", "status_reason", "retcode", "retcode_text", "ticket",
-    "fill_price", "comment", "created_at", "sent_at", "done_at", "latency_ms",
+    "fill_price", "comment", "created_at", "queued_at", "sent_at", "done_at", "latency_ms",
 }  # fmt: skip
 
 
@@ -31,6 +31,8 @@ def test_a_browser_places_a_manual_order_and_reads_its_history(api_client, alice
     assert row["source"] == "manual" and row["status"] == "filled" and row["retcode"] == 10009
     assert row["retcode_text"] == "Request completed (DONE 10009)" and row["latency_ms"] > 0
     assert row["account_login"] == "8910001" and row["symbol"] == "BTCUSD"
+    # The four latency stamps, in the order the pipeline passes them.
+    assert row["created_at"] <= row["queued_at"] <= row["sent_at"] <= row["done_at"]
     signal = api_client.get(f"/api/v1/signals/{placed.json()['signal']}/").json()
     assert signal["orders"] == [row["id"]] and signal["source"] == "manual"
 

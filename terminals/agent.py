@@ -5,6 +5,10 @@ each assigned account's terminal (balance, equity, margin, profit; online/offlin
 transitions recorded and published), retries a failing terminal with exponential
 backoff up to a cap, marks hosts whose heartbeat is three intervals late offline, and
 executes the orders the queue left behind (terminals.execution.orders_sweep).
+
+On a Windows host the agent also owns the host's terminal sessions (terminals.sessions):
+it starts them for itself and for the host's workers, which ask its SessionDirectory, and
+stops those of accounts no longer served here.
 """
 
 import logging
@@ -15,6 +19,7 @@ from datetime import timedelta
 
 import psutil
 from django.db import close_old_connections
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from .drivers.base import Driver, TerminalError
@@ -27,10 +32,12 @@ from .services import (
     accounts_assign_waiting,
     hosts_mark_stale,
 )
+from .sessions import SessionRegistry, SessionSpec, account_session_spec
 
 log = logging.getLogger(__name__)
 
 AUTH_FAILED = -6
+NOT_FOUND = -7
 BACKOFF_BASE_S = 2.0
 BACKOFF_CAP_S = 300.0
 
@@ -48,6 +55,24 @@ class Backoff:
         return now >= self.next_try
 
 
+def served_accounts(host: TerminalHost) -> QuerySet[TradingAccount]:
+    """The accounts whose terminals the host keeps running."""
+    return TradingAccount.objects.filter(host=host, deleted_at__isnull=True).exclude(
+        # ERROR: the broker refused the password; retrying could lock the real account.
+        status__in=[TradingAccount.Status.STOPPED, TradingAccount.Status.ERROR]
+    )
+
+
+def host_session_spec(host: TerminalHost, account_id: int) -> SessionSpec:
+    """The account's session spec, if the host serves it; raises TerminalError otherwise, so
+    a worker's request cannot start a session the agent would stop on its next round."""
+    if not served_accounts(host).filter(pk=account_id).exists():
+        raise TerminalError(
+            NOT_FOUND, f"Account {account_id} is not served by host {host.name} (stopped, deleted, refused or moved)"
+        )
+    return account_session_spec(account_id)
+
+
 @dataclass
 class HostAgent:
     host: TerminalHost
@@ -55,16 +80,15 @@ class HostAgent:
     interval: timedelta = timedelta(seconds=5)
     clock: Callable[[], float] = time.monotonic
     backoff: dict[int, Backoff] = field(default_factory=dict)
+    sessions: SessionRegistry | None = None  # the host's sessions, when this agent owns them
 
     def tick(self) -> None:
         """One round: host heartbeat, account heartbeats, stale hosts."""
         accounts_assign_waiting(host=self.host)
-        accounts = list(
-            TradingAccount.objects.filter(host=self.host, deleted_at__isnull=True).exclude(
-                # ERROR: the broker refused the password; retrying could lock the real account.
-                status__in=[TradingAccount.Status.STOPPED, TradingAccount.Status.ERROR]
-            )
-        )
+        accounts = list(served_accounts(self.host))
+        if self.sessions is not None:
+            # Stopped, deleted, refused or moved away: its terminal is let go here.
+            self.sessions.keep_only(account.pk for account in accounts)
         # The host's own heartbeat first: a slow terminal must not make the host look dead.
         self._host_heartbeat(terminals_running=None)
         online = 0

@@ -19,8 +19,11 @@ Pieces
                      in the caller; a lost connection becomes a TerminalError with MT5's own
                      IPC codes, so order code treats a dead session like a dead terminal
                      (after a send: ambiguous, reconcile before resending).
-    SessionRegistry  this process's sessions by account id: started on first use, reused,
-                     started again when the process died, stopped one by one or all.
+    SessionRegistry  this process's sessions by account id: started on first use (one start
+                     per account at a time), reused, started again when the process died,
+                     stopped one by one or all.
+    SessionDirectory the host agent's registry served on loopback; directory_session() is
+                     the asking end, used by open_driver outside the agent.
 
 One call at a time
     Reader threads only receive; the main thread executes calls from one queue in arrival
@@ -30,7 +33,8 @@ Secrets
     The password stays ciphertext until the session decrypts it to connect. The spec and
     a random 32-byte authkey reach the child through multiprocessing's spawn pipe, never
     its command line, environment or a file; the spec's repr leaves the password out, and
-    only callers holding the authkey can connect (multiprocessing's HMAC handshake).
+    only callers holding the authkey can connect (multiprocessing's HMAC handshake). The
+    directory hands a session's authkey only to callers that passed its own handshake.
 
 Lifetime
     The starter holds one end of a control pipe. When it closes (Session.stop(), or the
@@ -38,12 +42,18 @@ Lifetime
     down and exits. SessionClient.shutdown() only closes that client's connection: callers
     written for drivers ("open, use, shutdown") leave the terminal attached for the next one.
 
-Limits
-    The registry belongs to one process. django-q2 workers are daemonic by default and may
-    not start processes, so a host cluster that runs sessions needs "daemonize_workers":
-    False; a session ends with the worker that started it (recycled, killed on timeout);
-    and two workers keep two sessions for one account unless that account's tasks go to one
-    worker. Sessions shared by every worker of a host need one owner process per host.
+Who owns sessions
+    The host agent (`manage.py host_agent`, one per host) owns its host's sessions: its
+    SessionRegistry starts them, stops those of accounts stopped, deleted or moved away,
+    and stops them all when it exits. Every other process on the host (qcluster workers)
+    asks the agent's SessionDirectory for an account's session: one Python process stays
+    attached to one terminal, however many workers trade on it, and it outlives them.
+    The directory listens on 127.0.0.1 and publishes its address in var/ (directory_path);
+    its authkey is derived from SECRET_KEY (directory_authkey), so only processes with the
+    project's settings can ask, and it answers with a SessionClient (address and the
+    session's authkey). No agent, no session: a worker gets NO_IPC, never a session of its
+    own. When the agent dies its sessions end with it (see Lifetime) and the next agent
+    starts them again; a worker's client meanwhile gets MT5's IPC codes.
 
 Nothing from the project's Django apps is imported at module level: a spawned child
 imports this module before it has set Django up.
@@ -52,17 +62,21 @@ imports this module before it has set Django up.
 from __future__ import annotations
 
 import contextlib
+import json
 import multiprocessing
 import ntpath
 import os
 import queue
 import secrets
+import signal
 import sys
+import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Client, Connection, Listener
 from multiprocessing.process import BaseProcess
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -91,6 +105,9 @@ DRIVERS = {
 START_TIMEOUT_S = 60.0  # MT5's own initialize() timeout, plus Django's start
 CALL_TIMEOUT_S = 90.0
 IDLE_S = 60.0
+# A directory request may wait for a start in hand: one start, plus a margin.
+DIRECTORY_TIMEOUT_S = START_TIMEOUT_S + 15.0
+DIRECTORY_PURPOSE = "mt5saas.terminals.sessions.directory"
 
 Reply = tuple  # ("ok", value) | ("terminal_error", code, message) | ("error", text)
 
@@ -144,6 +161,9 @@ def _failure(error: BaseException) -> Reply:
 
 def serve(spec: SessionSpec, authkey: bytes, control: Connection) -> None:
     """The session process's main: attach, then answer calls until the control pipe closes."""
+    # Ctrl+C in the agent's console reaches its whole process group: the agent stops its
+    # sessions itself, each after the call in hand, not in the middle of an order.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     sys.path[:0] = spec.sys_path
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mt5saas.settings")
     import django
@@ -356,7 +376,7 @@ def start_session(spec: SessionSpec, *, timeout: float = START_TIMEOUT_S) -> Ses
     """A session attached to spec's account. Raises TerminalError when it cannot attach
     (wrong password, a terminal that does not start) or does not report within timeout."""
     if multiprocessing.current_process().daemon:
-        raise RuntimeError("a daemonic process cannot start sessions: set daemonize_workers False for this cluster")
+        raise RuntimeError("a daemonic process cannot start sessions (the host agent starts them)")
     context = multiprocessing.get_context("spawn")
     control, child_end = context.Pipe()
     authkey = secrets.token_bytes(32)
@@ -388,7 +408,8 @@ def _first_reply(process: BaseProcess, control: Connection, spec: SessionSpec, t
 
 
 class SessionRegistry:
-    """This process's sessions, one per account id."""
+    """This process's sessions, one per account id. Thread-safe: the host agent's main loop
+    and its directory's request threads share one registry."""
 
     def __init__(
         self, spec_for: Callable[[int], SessionSpec] = account_session_spec, *, start_timeout: float = START_TIMEOUT_S
@@ -396,21 +417,172 @@ class SessionRegistry:
         self.spec_for = spec_for
         self.start_timeout = start_timeout
         self._sessions: dict[int, Session] = {}
+        self._locks: dict[int, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def _lock(self, account_id: int) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault(account_id, threading.Lock())
 
     def session(self, account_id: int) -> Session:
-        """The account's session: the running one, or a new one (also when the last one died)."""
-        session = self._sessions.get(account_id)
-        if session is not None and session.alive():
+        """The account's session: the running one, or a new one (also when the last one died).
+        Raises what spec_for or start_session raises."""
+        # Per account: two requests never start two sessions, and a start that takes
+        # seconds holds up only its own account.
+        with self._lock(account_id):
+            session = self._sessions.get(account_id)
+            if session is not None and session.alive():
+                return session
+            self._stop(account_id)  # reap a dead one
+            session = start_session(self.spec_for(account_id), timeout=self.start_timeout)
+            self._sessions[account_id] = session
             return session
-        self.stop(account_id)  # reap a dead one
-        session = start_session(self.spec_for(account_id), timeout=self.start_timeout)
-        self._sessions[account_id] = session
-        return session
+
+    def account_ids(self) -> set[int]:
+        with self._guard:
+            return set(self._sessions)
 
     def stop(self, account_id: int) -> None:
+        with self._lock(account_id):
+            self._stop(account_id)
+
+    def _stop(self, account_id: int) -> None:
         if (session := self._sessions.pop(account_id, None)) is not None:
             session.stop()
 
-    def stop_all(self) -> None:
-        for account_id in list(self._sessions):
+    def keep_only(self, account_ids: Iterable[int]) -> None:
+        """Stop every session whose account is not in account_ids."""
+        for account_id in self.account_ids() - set(account_ids):
             self.stop(account_id)
+
+    def stop_all(self) -> None:
+        for account_id in self.account_ids():
+            self.stop(account_id)
+
+
+# --- the host's session directory ------------------------------------------------------------
+
+
+def directory_authkey(queue: str) -> bytes:
+    """The directory's authkey for a host queue: derived from SECRET_KEY, so it is stored
+    nowhere and only processes with the project's settings hold it."""
+    from django.utils.crypto import salted_hmac
+
+    return salted_hmac(DIRECTORY_PURPOSE, queue, algorithm="sha256").digest()
+
+
+def directory_path(queue: str) -> Path:
+    """Where the host agent of `queue` publishes its directory's address (queue names are slugs)."""
+    from django.conf import settings
+
+    # A file, not a TerminalHost column: a loopback address means something on this machine
+    # only, it changes with every agent start, and reading it costs a worker no database query.
+    return Path(settings.VAR_DIR) / f"session-directory-{queue}.json"
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    # A reader sees the old file or the new one, never half of one.
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+
+
+class SessionDirectory:
+    """The host agent's registry, served to the host's other processes on loopback.
+
+    A request is an account id; the answer is ("ok", SessionClient) for that account's
+    session, started if needed, or the failure start_session raised, as data. Each request
+    runs in its own thread, so a slow start holds up only requests for its own account.
+    Use as a context manager: open() publishes the address, close() withdraws it.
+    """
+
+    def __init__(self, registry: SessionRegistry, queue: str) -> None:
+        self.registry, self.queue = registry, queue
+        self.path = directory_path(queue)
+        self._listener: Listener | None = None
+        self._closed = threading.Event()
+
+    def open(self) -> None:
+        self._listener = Listener(("127.0.0.1", 0), authkey=directory_authkey(self.queue))
+        threading.Thread(target=self._accept, args=(self._listener,), name="session-directory", daemon=True).start()
+        # The pid tells close() whether the file is still this agent's.
+        _write_atomically(self.path, json.dumps({"address": list(self._listener.address), "pid": os.getpid()}))
+
+    def close(self) -> None:
+        self._closed.set()
+        with contextlib.suppress(OSError, ValueError, KeyError):
+            # A newer agent of the same queue may have published its own address meanwhile.
+            if json.loads(self.path.read_text())["pid"] == os.getpid():
+                self.path.unlink()
+        if self._listener is not None:
+            self._listener.close()
+
+    def __enter__(self) -> SessionDirectory:
+        self.open()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _accept(self, listener: Listener) -> None:
+        while not self._closed.is_set():
+            try:
+                connection = listener.accept()
+            except (multiprocessing.AuthenticationError, EOFError, ConnectionError):
+                continue  # a caller without the key, or one that hung up mid-handshake
+            except OSError:
+                return  # closed
+            threading.Thread(target=self._answer, args=(connection,), daemon=True).start()
+
+    def _answer(self, connection: Connection) -> None:
+        from django.db import connection as database
+
+        with connection, contextlib.suppress(EOFError, OSError):
+            account_id = connection.recv()
+            try:
+                reply: Reply = ("ok", self.registry.session(int(account_id)).client.fresh())
+            except Exception as error:  # noqa: BLE001 — the asker raises it; the directory serves on
+                reply = _failure(error)
+            finally:
+                database.close()  # this thread's own connection: the thread ends here
+            connection.send(reply)
+
+
+def directory_session(queue: str, account_id: int, *, timeout: float = DIRECTORY_TIMEOUT_S) -> SessionClient:
+    """The account's session, from the host agent of `queue`. Raises TerminalError: NO_IPC
+    when no agent answers (nothing is started here), else the error the session's start
+    raised, as start_session would have raised it."""
+    from terminals.drivers.base import TerminalError
+
+    not_running = f"the host agent is not running for queue {queue}: no terminal session can be reached"
+    try:
+        address = tuple(json.loads(directory_path(queue).read_text())["address"])
+    except (OSError, ValueError, KeyError, TypeError):
+        raise TerminalError(NO_IPC, not_running) from None
+    try:
+        connection = Client(address, authkey=directory_authkey(queue))
+    except multiprocessing.AuthenticationError:
+        raise TerminalError(
+            NO_IPC, f"the host agent for queue {queue} refused this process: is SECRET_KEY the same?"
+        ) from None
+    except (OSError, EOFError):
+        # A file left by an agent that died: nobody listens there any more.
+        raise TerminalError(NO_IPC, not_running) from None
+    with connection:
+        try:
+            connection.send(account_id)
+            if not connection.poll(timeout):
+                raise TerminalError(
+                    IPC_TIMEOUT, f"the host agent gave no session for account {account_id} within {timeout:g} s"
+                )
+            reply = connection.recv()
+        except (OSError, EOFError):
+            raise TerminalError(IPC_RECEIVE, f"the host agent for queue {queue} hung up (did it stop?)") from None
+    return _unpack(reply)

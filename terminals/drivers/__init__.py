@@ -5,11 +5,18 @@ terminal session process imports it first).
 """
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .base import Driver, TerminalError
 
-_sessions = None  # this process's SessionRegistry, made on first use
+if TYPE_CHECKING:
+    from terminals.sessions import SessionRegistry
+
+# Set only in the host agent, the one process that owns its host's sessions.
+_sessions: "SessionRegistry | None" = None
 
 
 def this_host():
@@ -51,22 +58,44 @@ def driver_for_login(*, kind: str, login: str) -> Driver:
     raise TerminalError(-7, f"No {kind} driver on this host")
 
 
+@contextmanager
+def owning_sessions(registry: "SessionRegistry") -> Iterator[None]:
+    """Inside, this process owns the host's sessions (the host agent): open_driver takes them
+    from `registry`. On leaving, every session in it stops."""
+    global _sessions
+    _sessions = registry
+    try:
+        yield
+    finally:
+        _sessions = None
+        registry.stop_all()
+
+
+def host_queue() -> str:
+    """The queue of the host this process serves; the default cluster's when unset."""
+    from django.conf import settings
+
+    return os.environ.get("Q_CLUSTER_NAME") or settings.Q_CLUSTER["name"]
+
+
 def open_driver(account) -> Driver:
     """A connected driver for the account; raises TerminalError when it cannot attach.
 
     An MT5 account is reached through its session process, which stays attached to the
-    terminal: the caller's shutdown() releases only its connection.
+    terminal: the caller's shutdown() releases only its connection. The host agent owns the
+    sessions; any other process asks the agent's directory and never starts one itself, so
+    without a running agent this raises TerminalError(-10004).
     """
     if account.kind == "simulated":
         from terminals.gateway import simulated_driver
 
         return simulated_driver(account)
     if account.kind == "mt5":
-        global _sessions
-        from terminals.sessions import SessionRegistry
+        if _sessions is not None:
+            return _sessions.session(account.pk).client.fresh()
+        from terminals.sessions import directory_session
 
-        _sessions = _sessions or SessionRegistry()
-        return _sessions.session(account.pk).client.fresh()
+        return directory_session(host_queue(), account.pk)
     from mt5saas.crypto import decrypt
 
     driver = driver_for_login(kind=account.kind, login=account.login)

@@ -1,14 +1,17 @@
+import contextlib
 import os
 import signal
 from datetime import timedelta
+from functools import partial
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from terminals.agent import HostAgent
-from terminals.drivers import open_driver
+from terminals.agent import HostAgent, host_session_spec
+from terminals.drivers import open_driver, owning_sessions
 from terminals.models import TerminalHost
 from terminals.services import simulated_host
+from terminals.sessions import SessionDirectory, SessionRegistry
 
 
 class Command(BaseCommand):
@@ -30,13 +33,22 @@ class Command(BaseCommand):
                 raise CommandError(f"No host with queue {queue!r}: run register_host first")
             # Drivers find this host's instance root by the queue, as the host's qcluster does.
             os.environ["Q_CLUSTER_NAME"] = queue
-        agent = HostAgent(host=host, open_driver=open_driver, interval=timedelta(seconds=interval))
+        sessions = None
+        if host.kind == TerminalHost.Kind.WINDOWS:
+            # The one owner of this host's terminal sessions; its workers ask the directory.
+            sessions = SessionRegistry(partial(host_session_spec, host))
+        agent = HostAgent(host=host, open_driver=open_driver, interval=timedelta(seconds=interval), sessions=sessions)
         signal.signal(signal.SIGTERM, _stop)
         self.stdout.write(f"host agent for {host.name} (queue {host.queue_name}), every {interval:g} s")
-        try:
-            agent.run(rounds=rounds)
-        except KeyboardInterrupt:
-            self.stdout.write("host agent stopped")
+        with contextlib.ExitStack() as stack:
+            if sessions is not None:
+                # Unwinds in reverse: the directory closes, then every session stops.
+                stack.enter_context(owning_sessions(sessions))
+                stack.enter_context(SessionDirectory(sessions, host.queue_name))
+            try:
+                agent.run(rounds=rounds)
+            except KeyboardInterrupt:
+                self.stdout.write("host agent stopped")
 
 
 def _stop(signum, frame) -> None:

@@ -165,15 +165,13 @@ class AccountViewSet(
     @extend_schema(responses=inline_serializer("Symbol", {"name": serializers.CharField()}, many=True))
     @action(detail=True, methods=["get"])
     def symbols(self, request, pk=None):
-        account = self.get_object()
-        names = self._read("symbols", account=account)
-        specs = [self._read("symbol_info", account=account, symbol=name) for name in names]
-        return Response([vars(info) for info in specs if info is not None])
+        # One read for all specs: on a host, one round trip through its queue, not one per symbol.
+        return Response([vars(info) for info in self._read("symbol_infos")])
 
-    def _read(self, method: str, *, account=None, **kwargs):
-        account = account or self.get_object()
+    def _read(self, method: str):
+        account = self.get_object()
         try:
-            return terminal_read(account, method, **kwargs)
+            return terminal_read(account, method)
         except TerminalError as error:
             raise TerminalUnavailable(f"The terminal cannot answer: {error.message}") from None
 

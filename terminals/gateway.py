@@ -1,6 +1,7 @@
 """Reaching an account's terminal from anywhere: in process for simulated accounts, through
 the host's queue for terminals that run on a Windows host."""
 
+import time
 from dataclasses import asdict
 
 from django_q.tasks import async_task, fetch
@@ -11,7 +12,7 @@ from .drivers.base import Driver, TerminalError
 from .models import TerminalHost, TradingAccount
 
 # Read-only calls a web request may make; trading goes through the order pipeline.
-READS = frozenset({"account_info", "symbols", "symbol_info", "tick", "positions", "orders"})
+READS = frozenset({"account_info", "symbols", "symbol_info", "symbol_infos", "tick", "positions", "orders"})
 HOST_TIMEOUT_S = 20
 
 
@@ -27,9 +28,14 @@ def host_call(host: TerminalHost, function: str, *args, timeout: float = HOST_TI
     """Run a task on the host's own qcluster and wait for its answer.
 
     Host tasks return ("ok", value) or ("error", code, message) so that a TerminalError
-    crosses the queue as data, not as a traceback.
+    crosses the queue as data, not as a traceback. The task gets `deadline` (epoch
+    seconds): when this call stops waiting. A host that reaches the task later does not
+    run it, so a Start the user was told timed out never happens minutes afterwards.
     """
-    task_id = async_task(function, *args, cluster=host.queue_name, task_name=f"{function}@{host.queue_name}")
+    deadline = time.time() + timeout
+    task_id = async_task(
+        function, *args, deadline=deadline, cluster=host.queue_name, task_name=f"{function}@{host.queue_name}"
+    )
     outcome = fetch(task_id, wait=int(timeout * 1000))
     if outcome is None:
         raise TerminalError(-10005, f"Host {host.name} did not answer within {timeout:g} s")
@@ -48,12 +54,20 @@ def terminal_read(account: TradingAccount, method: str, **kwargs):
     if account.kind == TradingAccount.Kind.SIMULATED:
         driver = simulated_driver(account)
         try:
-            return getattr(driver, method)(**kwargs)
+            return driver_read(driver, method, kwargs)
         finally:
             driver.shutdown()
     if account.host is None or not account.host.online:
         raise TerminalError(-10004, "The account's host is offline")
     return host_call(account.host, "terminals.tasks.terminal_read", account.pk, method, kwargs)
+
+
+def driver_read(driver, method: str, kwargs: dict):
+    """One of READS on an open driver, or on a terminal session's client shaped like one."""
+    if method == "symbol_infos" and not isinstance(driver, Driver):
+        # A session client has no symbol_infos: the spec's name-by-name default, still in one host task.
+        return Driver.symbol_infos(driver, **kwargs)
+    return getattr(driver, method)(**kwargs)
 
 
 def as_dicts(items) -> list[dict]:

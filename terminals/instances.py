@@ -6,13 +6,23 @@ executable, so ``MQL5/Files`` is the EA bridge's directory) and ``terminal.pid``
 ``{"pid": int, "create_time": float}`` of the process we started. The start time makes
 a recycled pid (after a reboot, say) never pass for our terminal.
 
+Logging a terminal in: MT5 reads a start-up configuration named on its command line
+(``terminal64.exe /portable /config:<file>``, the file relative to the data folder, which
+is the instance directory in portable mode). Its ``[Common]`` section names the account:
+``Login``, ``Password``, ``Server``; ``KeepPrivate=1`` makes the terminal keep the
+credentials (in its own encrypted account store) so that later starts log in without a
+file. The file holds the password in clear, so it is written owner-only, lives only while
+the terminal logs in, and any start removes one a crashed login left behind.
+
 Process control is psutil and subprocess only, so it runs on Linux too: the tests drive
 a stand-in ``terminal64.exe`` script.
 """
 
+import codecs
 import json
 import os
 import re
+import secrets
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -24,6 +34,10 @@ import psutil
 EXECUTABLE = "terminal64.exe"
 PID_FILE = "terminal.pid"
 LOGIN = re.compile(r"[0-9]{1,20}")
+STARTUP_CONFIG = re.compile(r"login-[0-9a-f]{16}\.ini")
+LEFT_BEHIND = re.compile(r"login-[0-9a-f]{16}\.ini(\.tmp)?")
+# A line break would end the value and start another key (a [StartUp] Script=, say).
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 if os.name == "nt":
     # A process group of its own: a Ctrl+C or the end of the worker's console does not reach the terminal.
@@ -96,21 +110,80 @@ def instance_status(*, root: Path, login: str) -> InstanceStatus:
     )
 
 
-def instance_start(*, root: Path, login: str) -> int:
+def instance_config_write(*, root: Path, login: str, password: str, server: str) -> Path:
+    """Write a start-up configuration that logs the instance's terminal in to its login on
+    `server`, and return its path (inside the instance directory).
+
+    Owner-only from the moment it exists, and atomic (temp name, then rename): the terminal
+    never reads half a file. The caller deletes it once the terminal has logged in.
+    InstanceError (never naming the password) for a value the file format cannot carry.
+    """
+    target = instance_dir(root=root, login=login)
+    if not target.is_dir():
+        raise InstanceError(f"No instance for login {login}: create it first")
+    if CONTROL.search(password):
+        raise InstanceError("The password holds a line break or another control character; MT5 cannot take it")
+    if not server or CONTROL.search(server):
+        raise InstanceError("The server name is empty or holds a control character")
+    lines = [
+        "[Common]",
+        f"Login={login}",
+        f"Password={password}",
+        f"Server={server}",
+        "KeepPrivate=1",
+        "NewsEnable=0",
+        "[Experts]",
+        "Enabled=1",  # Algo Trading on: the EA trades
+        "AllowLiveTrading=1",
+        "AllowDllImport=0",
+    ]
+    # MT5 writes its own .ini files as UTF-16LE with a BOM; a password may be any Unicode.
+    data = codecs.BOM_UTF16_LE + ("\r\n".join(lines) + "\r\n").encode("utf-16-le")
+    path = target / f"login-{secrets.token_hex(8)}.ini"
+    temporary = path.with_name(path.name + ".tmp")
+    try:
+        # 0o600 at creation, not chmod afterwards: no moment in which others may read it.
+        # (On Windows only the directory's ACL protects it: keep the instance root private.)
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(data)
+        os.replace(temporary, path)
+    except OSError as exc:
+        temporary.unlink(missing_ok=True)
+        reason = exc.strerror or exc
+        raise InstanceError(f"Could not write the start-up configuration of login {login}: {reason}") from None
+    return path
+
+
+def instance_start(*, root: Path, login: str, config: Path | None = None) -> int:
     """Start `terminal64.exe /portable` detached and return its pid; a running instance
-    is left running and its pid returned."""
+    is left running and its pid returned (it does not read `config`: stop it first).
+
+    `config`: a start-up configuration from instance_config_write, passed as
+    `/config:<name>`. Any other one left in the instance (a login that crashed half-way)
+    is deleted first: it holds a password.
+    """
     target = instance_dir(root=root, login=login)
     if (process := _running(target)) is not None:
         return process.pid
     executable = target / EXECUTABLE
     if not executable.is_file():
         raise InstanceError(f"No instance for login {login}: create it first")
+    if config is not None and (Path(config).parent != target or not STARTUP_CONFIG.fullmatch(Path(config).name)):
+        raise InstanceError(f"{Path(config).name} is not a start-up configuration of login {login}")
+    for leftover in target.glob("login-*"):
+        if LEFT_BEHIND.fullmatch(leftover.name) and (config is None or leftover.name != Path(config).name):
+            leftover.unlink(missing_ok=True)
+    arguments = [str(executable), "/portable"]
+    if config is not None:
+        # Relative to the data folder (the instance directory): no spaces to quote.
+        arguments.append(f"/config:{Path(config).name}")
     for pid in [pid for pid, child in _started.items() if child.poll() is not None]:
         del _started[pid]
     try:
         # The path is <root>/<digits>/terminal64.exe: nothing in it comes from a user.
         child = subprocess.Popen(  # noqa: S603
-            [str(executable), "/portable"],
+            arguments,
             cwd=target,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,

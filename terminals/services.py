@@ -87,8 +87,10 @@ def _verify(*, host: TerminalHost, kind: str, credentials: Credentials) -> Accou
             )
         finally:
             driver.shutdown()
-    from .gateway import host_call  # a Windows host's terminals are reached through its queue
+    from .gateway import HOST_TIMEOUT_S, host_call  # a Windows host's terminals are reached through its queue
 
+    # An EA bridge login restarts the terminal and waits for its EA: give it that long.
+    login_wait = settings.EA_LOGIN_TIMEOUT_S + 15 if kind == TradingAccount.Kind.EA_BRIDGE else HOST_TIMEOUT_S
     return host_call(
         host,
         "terminals.tasks.verify_credentials",
@@ -96,6 +98,7 @@ def _verify(*, host: TerminalHost, kind: str, credentials: Credentials) -> Accou
         credentials.login,
         encrypt(credentials.password),
         credentials.server,
+        timeout=login_wait,
     )
 
 
@@ -205,29 +208,27 @@ def account_set_status(*, account: TradingAccount, status: str, reason: str = ""
     return bool(changed)
 
 
+HEARTBEAT_FIELDS = ["balance", "equity", "margin", "free_margin", "profit", "currency", "leverage", "hedging"]
+
+
 def account_heartbeat(*, account: TradingAccount, info: AccountInfo | None, error: str = "") -> None:
     """Store what the terminal reported (money figures, online) or that it failed (offline)."""
     # Stopped or deleted meanwhile (by its owner, during this round): leave it so.
     current = TradingAccount.objects.filter(pk=account.pk, deleted_at__isnull=True).exclude(status=Status.STOPPED)
+    if info is not None:
+        _apply_info(account, info)
+        figures = {name: getattr(account, name) for name in [*HEARTBEAT_FIELDS, "heartbeat_at"]}
+        # The usual round, one statement: an account already online just gets its figures.
+        if current.filter(status=Status.ONLINE, status_reason="").update(**figures):
+            account.status, account.status_reason = Status.ONLINE, ""
+            publish_to_user(account.owner_id, "account", account_event(account))
+            return
     if not current.exists():
         return
     if info is None:
         account_set_status(account=account, status=Status.OFFLINE, reason=error)
         return
-    _apply_info(account, info)
-    account.save(
-        update_fields=[
-            "balance",
-            "equity",
-            "margin",
-            "free_margin",
-            "profit",
-            "currency",
-            "leverage",
-            "hedging",
-            "heartbeat_at",
-        ]
-    )
+    account.save(update_fields=[*HEARTBEAT_FIELDS, "heartbeat_at"])
     if not account_set_status(account=account, status=Status.ONLINE):
         # No transition to record, but balance and equity tick on the trader's page.
         publish_to_user(account.owner_id, "account", account_event(account))

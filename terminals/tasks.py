@@ -2,8 +2,16 @@
 
 Each returns ("ok", value) or ("error", code, message): a TerminalError crosses the queue
 as data (gateway.host_call raises it again on the caller's side), never as a traceback.
+
+Every task gateway.host_call sends (verify_credentials, terminal_read, instance_action)
+takes `deadline` (epoch seconds): the moment its caller stops waiting. Work the host
+reaches after it is refused with -10005 and "expired" before anything touches a terminal.
+The host's clock and the caller's are assumed to agree (NTP); a skew of a few seconds
+moves the cut-off by as much. account_drain has none: nobody waits for it, its orders
+wait in the database until the host gets to them.
 """
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,23 +20,30 @@ from django.conf import settings
 from mt5saas.crypto import decrypt
 
 from . import instances
-from .drivers import driver_for_login, instance_root, open_driver
+from .drivers import driver_for_login, instance_root, open_driver, this_host
 from .drivers.base import TerminalError
-from .gateway import READS
+from .drivers.ea_bridge import EABridgeDriver
+from .gateway import READS, driver_read
 from .models import TradingAccount
 
+EXPIRED = -10005  # MT5's RES_E_INTERNAL_FAIL_TIMEOUT: the caller's wait is over
 
-def _answer(work: Callable[[], object]) -> tuple:
+
+def _answer(work: Callable[[], object], deadline: float) -> tuple:
+    if (late := time.time() - deadline) > 0:
+        return ("error", EXPIRED, f"The request expired {late:.1f} s before this host reached it; it was not run")
     try:
         return ("ok", work())
     except TerminalError as error:
         return ("error", error.code, error.message)
 
 
-def verify_credentials(kind: str, login: str, password_ciphertext: str, server: str) -> tuple:
+def verify_credentials(kind: str, login: str, password_ciphertext: str, server: str, *, deadline: float) -> tuple:
     """Log in once with new credentials; the password crosses the queue encrypted."""
 
     def work():
+        if kind == TradingAccount.Kind.EA_BRIDGE:
+            return _ea_bridge_log_in(login, decrypt(password_ciphertext), server, deadline=deadline)
         if kind == TradingAccount.Kind.MT5:
             _instance_ready(login)  # MT5 logs in through the account's own portable terminal
         driver = driver_for_login(kind=kind, login=login)
@@ -37,10 +52,31 @@ def verify_credentials(kind: str, login: str, password_ciphertext: str, server: 
         finally:
             driver.shutdown()
 
-    return _answer(work)
+    return _answer(work, deadline)
 
 
-def terminal_read(account_id: int, method: str, kwargs: dict) -> tuple:
+def _ea_bridge_log_in(login: str, password: str, server: str, *, deadline: float):
+    """Log the login's portable terminal in from a start-up configuration and wait for its EA
+    to report it connected (terminals.drivers.ea_bridge, "Logging in")."""
+    # The instance directory is per login: another registration's terminal would be restarted.
+    if TradingAccount.objects.alive().filter(login=login, host=this_host()).exists():
+        raise TerminalError(-2, f"Login {login} already has a terminal on this host, for another server")
+    _instance_ready(login)
+    root = instance_root()
+    login_timeout = settings.EA_LOGIN_TIMEOUT_S  # the task's deadline may leave less
+    driver = EABridgeDriver(
+        instances.instance_files_dir(root=root, login=login),
+        instance=instances.instance_dir(root=root, login=login),
+        # Waiting past the caller's deadline would log in an account nobody registers.
+        login_timeout=max(0.0, min(login_timeout, deadline - time.time())),
+    )
+    try:
+        return driver.connect(login=int(login), password=password, server=server)
+    finally:
+        driver.shutdown()
+
+
+def terminal_read(account_id: int, method: str, kwargs: dict, *, deadline: float) -> tuple:
     if method not in READS:
         return ("error", -2, f"{method} is not a read")
 
@@ -48,11 +84,11 @@ def terminal_read(account_id: int, method: str, kwargs: dict) -> tuple:
         account = TradingAccount.objects.get(pk=account_id)
         driver = open_driver(account)
         try:
-            return getattr(driver, method)(**kwargs)
+            return driver_read(driver, method, kwargs)
         finally:
             driver.shutdown()
 
-    return _answer(work)
+    return _answer(work, deadline)
 
 
 def _instance_ready(login: str) -> None:
@@ -68,7 +104,7 @@ def _instance_ready(login: str) -> None:
         raise TerminalError(-1, str(error)) from None
 
 
-def instance_action(account_id: int, action: str) -> tuple:
+def instance_action(account_id: int, action: str, *, deadline: float) -> tuple:
     """Start, stop or restart the account's portable terminal on this host (created on first start)."""
 
     def work():
@@ -86,7 +122,7 @@ def instance_action(account_id: int, action: str) -> tuple:
 
     if action not in ("start", "stop", "restart"):
         return ("error", -2, f"unknown action {action!r}")
-    return _answer(work)
+    return _answer(work, deadline)
 
 
 def account_drain(account_id: int) -> int:

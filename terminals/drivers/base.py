@@ -205,6 +205,13 @@ class Driver(ABC):
     @abstractmethod
     def symbol_info(self, symbol: str) -> SymbolInfo | None: ...
 
+    def symbol_infos(self, symbols: list[str] | None = None) -> list[SymbolInfo]:
+        """The specs of `symbols` (None: every symbol the terminal offers) in their order;
+        names the terminal does not know are left out. A driver that can read them all
+        at once overrides this."""
+        names = self.symbols() if symbols is None else symbols
+        return [info for name in names if (info := self.symbol_info(name)) is not None]
+
     @abstractmethod
     def tick(self, symbol: str) -> Tick | None: ...
 

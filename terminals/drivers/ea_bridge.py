@@ -106,6 +106,16 @@ Status snapshot (EA → host): ``status.json``
 
     - ``version`` int: 1 (another version: TerminalError(-5)).
     - ``time_msc`` int: when the EA wrote it (``TimeGMT() * 1000`` is precise enough).
+    - ``connected`` bool: the terminal is logged in to ``account`` and connected to its
+      trade server (``TerminalInfoInteger(TERMINAL_CONNECTED)``). While it is false,
+      ``account`` names the login and server the terminal tries, and its figures, like
+      the arrays below, are not to be relied on. Added within version 1: a reader that
+      finds no ``connected`` knows nothing about it, and a login through the host
+      (below) cannot complete.
+    - ``last_error`` str: why the terminal is not connected, in the terminal's words,
+      once it has given up: ``"Invalid account"`` for a login or password the server
+      refused (MT5's journal: ``authorization on <server> failed (Invalid account)``).
+      ``""`` while connected or still trying. Never a password.
     - ``account`` object: login int, server str, name str, currency str, leverage int,
       balance, equity, margin, margin_free, profit numbers, margin_mode int
       (ACCOUNT_MARGIN_MODE_*), trade_allowed bool (account, terminal AutoTrading and EA
@@ -124,6 +134,25 @@ Status snapshot (EA → host): ``status.json``
     - ``deals`` array, the deals of at least the last 24 hours: ticket, order,
       position_id int, symbol str, type, entry int (DEAL_ENTRY_*), volume, price, profit
       numbers, magic int, comment str, time_msc int.
+
+Logging in (host, EA and terminal)
+    The EA cannot log its terminal in; the terminal logs in from a start-up
+    configuration. A driver made with the ``instance`` directory of a portable terminal
+    does this on connect(): it writes the configuration (terminals.instances:
+    ``[Common]`` Login, Password, Server; owner-only, atomic), stops the terminal,
+    deletes ``status.json`` (it speaks of the old process), starts
+    ``terminal64.exe /portable /config:<file>``, and waits up to ``login_timeout``
+    seconds for a snapshot that reports that login and server ``connected``. Then, and
+    on every failure, it deletes the configuration file: the terminal keeps the
+    credentials in its own encrypted store. A snapshot with a ``last_error`` is
+    TerminalError(-6, "Authorization failed: <last_error>"); no connection in time is
+    TerminalError(-10005). After a failure the terminal is stopped, so that it does not
+    keep trying a refused password. The password goes into that one file only: never
+    into a command, a result, ``status.json`` or a log line.
+
+    A driver made without ``instance`` attaches to whatever the EA's terminal is logged in
+    to (connect() checks login and server only): that is how a host reads and trades
+    for an account whose credentials were verified when it was registered.
 
 What order_send answers
     It raises TerminalError only when the command certainly did not reach the EA (not
@@ -149,6 +178,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, TypeVar
+
+from terminals import instances
 
 from .base import (
     AccountInfo,
@@ -176,8 +207,10 @@ COMMENT_LENGTH = 31  # MT5 cuts order comments to 31 characters
 PARTIAL_FILE_GRACE = 0.5
 
 TIMEOUT, INVALID, INVALID_FILL, INVALID_ORDER = 10012, 10013, 10030, 10035
-INVALID_VERSION, AUTH_FAILED = -5, -6
-SEND_FAILED, RECEIVE_FAILED, NO_IPC = -10001, -10002, -10004
+INVALID_PARAMS, INVALID_VERSION, AUTH_FAILED = -2, -5, -6
+SEND_FAILED, RECEIVE_FAILED, NO_IPC, LOGIN_TIMEOUT = -10001, -10002, -10004, -10005
+# How often a login looks at status.json: a terminal takes seconds to log in.
+LOGIN_POLL = 0.05
 
 CommandKind = Literal["webhook", "slave"]
 T = TypeVar("T")
@@ -200,6 +233,8 @@ class EAStatus:
     positions: list[Position]
     orders: list[PendingOrder]
     deals: list[Deal]
+    connected: bool | None = None  # None: the EA does not report it
+    last_error: str = ""
 
 
 def command_link(order_id: str) -> str:
@@ -299,6 +334,8 @@ def parse_status(text: str) -> EAStatus:
         positions=[_record(Position, raw, f"positions[{i}]") for i, raw in enumerate(field(data, "positions", list))],
         orders=[_record(PendingOrder, raw, f"orders[{i}]") for i, raw in enumerate(field(data, "orders", list))],
         deals=[_record(Deal, raw, f"deals[{i}]") for i, raw in enumerate(field(data, "deals", list))],
+        connected=field(data, "connected", bool) if "connected" in data else None,
+        last_error=field(data, "last_error", str, default="")[:200],
     )
 
 
@@ -328,20 +365,28 @@ class EABridgeDriver(Driver):
     which status.json means the EA is not running. `poll_interval`: seconds between
     looks for a result. `clock` gives the host's time in seconds (it stamps commands
     and judges the snapshot's age); `wait` is how the driver pauses between looks.
+    `instance`: the portable terminal's directory (`<instance_root>/<login>`); with it,
+    connect() logs the terminal in (see "Logging in"), waiting at most `login_timeout`
+    seconds for it and `stop_timeout` for the running terminal to close first.
     """
 
     def __init__(
         self,
         files_dir: Path,
         *,
+        instance: Path | None = None,
         timeout: float = 15.0,
         stale_after: float = 10.0,
         poll_interval: float = 0.01,
+        login_timeout: float = 60.0,
+        stop_timeout: float = 10.0,
         clock: Callable[[], float] = time.time,
         wait: Callable[[float], None] = time.sleep,
     ) -> None:
         self.files_dir = Path(files_dir)
+        self.instance = Path(instance) if instance is not None else None
         self.timeout, self.stale_after, self.poll_interval = timeout, stale_after, poll_interval
+        self.login_timeout, self.stop_timeout = login_timeout, stop_timeout
         self.clock, self.wait = clock, wait
         self.login: int | None = None
         self.server: str | None = None
@@ -351,25 +396,94 @@ class EABridgeDriver(Driver):
     # --- session ---------------------------------------------------------------
 
     def connect(self, *, login: int, password: str, server: str) -> AccountInfo:
-        """Attach to the terminal the EA runs; it is already logged in, so the password is
-        not used (it never goes through files). TerminalError(-6) when the EA's terminal
-        is logged in to another account, -10004 when the EA is not running."""
-        account = self._read_status().account
-        if (account.login, account.server) != (int(login), server):
-            raise TerminalError(
-                AUTH_FAILED,
-                f"Authorization failed: the EA's terminal is logged in to {account.login} on {account.server}",
-            )
+        """With `instance`: log the terminal in with these credentials (see "Logging in"):
+        TerminalError(-6) when the server refuses them, -10005 when the terminal does
+        not connect within `login_timeout`, -2 for a password a start-up file cannot carry.
+
+        Without: attach to the terminal the EA runs, already logged in; the password is
+        not used. TerminalError(-6) when it is logged in to another account, -10004 when
+        the EA is not running."""
+        if self.instance is not None:
+            account = self._log_in(int(login), password, server)
+        else:
+            account = self._read_status().account
+            if (account.login, account.server) != (int(login), server):
+                raise TerminalError(
+                    AUTH_FAILED,
+                    f"Authorization failed: the EA's terminal is logged in to {account.login} on {account.server}",
+                )
         self.login, self.server = account.login, account.server
         return account
+
+    def _log_in(self, login: int, password: str, server: str) -> AccountInfo:
+        root, name = self.instance.parent, self.instance.name
+        if name != str(login):
+            raise TerminalError(INVALID_PARAMS, f"The instance {name} is not the terminal of login {login}")
+        try:
+            config = instances.instance_config_write(root=root, login=name, password=password, server=server)
+        except instances.InstanceError as error:
+            raise TerminalError(INVALID_PARAMS, str(error)) from None
+        try:
+            instances.instance_stop(root=root, login=name, timeout=self.stop_timeout)
+            # Written by the process just stopped: it says nothing about this login.
+            (self.files_dir / STATUS_FILE).unlink(missing_ok=True)
+            instances.instance_start(root=root, login=name, config=config)
+            return self._await_login(login, server)
+        except instances.InstanceError as error:
+            self._stop_quietly(root, name)
+            raise TerminalError(NO_IPC, str(error)) from None
+        except TerminalError:
+            self._stop_quietly(root, name)  # not left retrying a refused password
+            raise
+        finally:
+            config.unlink(missing_ok=True)
+
+    def _await_login(self, login: int, server: str) -> AccountInfo:
+        give_up = time.monotonic() + self.login_timeout
+        waiting_for = "the terminal to start"
+        while True:
+            try:
+                snapshot = self._read_status()
+            except TerminalError as error:
+                if error.code == INVALID_VERSION:
+                    raise
+                waiting_for = f"the EA ({error.message})"
+            else:
+                account = snapshot.account
+                if snapshot.connected is None:
+                    raise TerminalError(
+                        INVALID_VERSION, "The EA does not report whether its terminal is connected: update the EA"
+                    )
+                if snapshot.connected and (account.login, account.server) == (login, server):
+                    return account
+                if snapshot.connected:
+                    other = f"{account.login} on {account.server}"
+                    raise TerminalError(AUTH_FAILED, f"Authorization failed: the terminal logged in to {other}")
+                if snapshot.last_error:
+                    raise TerminalError(AUTH_FAILED, f"Authorization failed: {snapshot.last_error}")
+                waiting_for = f"the trade server {server}"
+            if time.monotonic() >= give_up:
+                raise TerminalError(
+                    LOGIN_TIMEOUT,
+                    f"The terminal did not log in to {login} on {server} within {self.login_timeout:g} s"
+                    f" (waiting for {waiting_for})",
+                )
+            self.wait(max(self.poll_interval, LOGIN_POLL))
+
+    def _stop_quietly(self, root: Path, name: str) -> None:
+        try:
+            instances.instance_stop(root=root, login=name, timeout=self.stop_timeout)
+        except (instances.InstanceError, OSError) as exc:  # the login's own error is the one to report
+            logger.warning("Could not stop the terminal of login %s after a failed login: %s", name, exc)
 
     def shutdown(self) -> None:
         self.login = self.server = None
 
     def status(self) -> EAStatus:
         """The EA's latest snapshot, checked: TerminalError when not connected (-10004), the
-        EA is not running (-10004), the file is unreadable (-10002) or the terminal has
-        been logged in to another account since connect (-6)."""
+        EA is not running (-10004), the file is unreadable (-10002), the terminal has
+        been logged in to another account since connect (-6), or it reports that it lost
+        its trade server (-10004) or that the server refused the account (-6)."""
         if self.login is None:
             raise TerminalError(NO_IPC, "Not connected to a terminal")
         snapshot = self._read_status()
@@ -377,6 +491,11 @@ class EABridgeDriver(Driver):
             raise TerminalError(
                 AUTH_FAILED, f"The EA's terminal is now logged in to {snapshot.account.login}, not {self.login}"
             )
+        # Figures of a terminal that is not connected are not the account's: no heartbeat may store them.
+        if snapshot.connected is False and snapshot.last_error:
+            raise TerminalError(AUTH_FAILED, f"Authorization failed: {snapshot.last_error}")
+        if snapshot.connected is False:
+            raise TerminalError(NO_IPC, f"The EA's terminal is not connected to {self.server}")
         return snapshot
 
     def _read_status(self) -> EAStatus:
@@ -408,6 +527,11 @@ class EABridgeDriver(Driver):
 
     def symbol_info(self, symbol: str) -> SymbolInfo | None:
         return self.status().symbols.get(symbol)
+
+    def symbol_infos(self, symbols: list[str] | None = None) -> list[SymbolInfo]:
+        """All from one snapshot: one read of status.json, not one per symbol."""
+        known = self.status().symbols
+        return [known[name] for name in (known if symbols is None else symbols) if name in known]
 
     def tick(self, symbol: str) -> Tick | None:
         return self.status().ticks.get(symbol)

@@ -15,11 +15,24 @@ Test hooks: `paused` (the EA is frozen: it takes nothing and status.json goes st
 `delay` (seconds spent on each command before answering), `hold_results` with
 `release_results()` (answers come late), `rewrite_next_result()` (garbage, wrong types,
 another command's id) and `write_results_in_two_steps` (a writer that is not atomic).
+
+The terminal too, when given the portable `instance` directory: then nothing runs until a
+terminal64.exe process is started there (terminals.instances; the stand-in from
+`terminal_stand_in()` just sleeps). At each new process the simulator logs in the way MT5
+does: from the start-up configuration named by `/config:` on that process's command line
+(its [Common] Login, Password and Server), or else from the credentials a previous
+KeepPrivate=1 login saved. Only the account's real password connects; anything else
+leaves the terminal unconnected with last_error "Invalid account". `config_modes` records
+the permission bits of every configuration file it read.
 """
 
+import codecs
+import configparser
 import json
 import os
 import re
+import stat
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -28,9 +41,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import psutil
 from django.db import connection
 
-from terminals.drivers.base import OrderRequest, OrderResult, OrderType, Position, TradeAction
+from terminals.drivers.base import AccountInfo, OrderRequest, OrderResult, OrderType, Position, TradeAction
 from terminals.drivers.ea_bridge import (
     PROTOCOL_VERSION,
     STATUS_FILE,
@@ -43,11 +57,14 @@ from terminals.drivers.ea_bridge import (
     write_json_atomically,
 )
 from terminals.drivers.simulated import SimulatedDriver
+from terminals.instances import EXECUTABLE, instance_status, instance_stop
 from terminals.retcodes import retcode_text
 
 COMMAND_FILE = re.compile(r"^(webhook|slave|check)_command_([A-Za-z0-9_-]{1,64})\.json$")
 DAY_MSC = 24 * 3600 * 1000
-TIMEOUT, INVALID, INVALID_ORDER, POSITION_CLOSED = 10012, 10013, 10035, 10036
+TIMEOUT, INVALID, NO_CONNECTION, INVALID_ORDER, POSITION_CLOSED = 10012, 10013, 10031, 10035, 10036
+# MT5's journal: "'<login>': authorization on <server> failed (Invalid account)".
+INVALID_ACCOUNT = "Invalid account"
 FILLINGS = {"FOK": 0, "IOC": 1, "RETURN": 2}
 PENDING_TYPES = {
     ("BUY", "limit"): OrderType.BUY_LIMIT,
@@ -75,12 +92,22 @@ class EASimulator:
         server: str,
         clock: Callable[[], int] | None = None,
         poll_interval: float = 0.02,
+        instance: Path | None = None,
     ) -> None:
         self.files_dir = files_dir
         files_dir.mkdir(parents=True, exist_ok=True)
         self.terminal = SimulatedDriver(clock=clock) if clock else SimulatedDriver()
         self.terminal.connect(login=login, password=password, server=server)
-        self.login = login
+        self.login, self.server = login, server
+        self._password = password  # the broker's: what a start-up configuration must name
+        self.instance = instance
+        # Without an instance the terminal is run elsewhere and is logged in already.
+        self.connected = instance is None
+        self.last_error = ""
+        self.trying = (login, server)
+        self.config_modes: list[int] = []
+        self._saved: tuple[str, str, str] | None = None
+        self._process: tuple[int, float] | None = None
         self.poll_interval = poll_interval
         self.paused = False
         self.delay = 0.0
@@ -93,7 +120,8 @@ class EASimulator:
         self._half_written: list[tuple[Path, str]] = []
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self.publish_status()
+        if instance is None:
+            self.publish_status()
 
     # --- test hooks ----------------------------------------------------------------
 
@@ -120,6 +148,12 @@ class EASimulator:
             self._thread.join(timeout=10)
             self._thread = None
 
+    def close(self) -> None:
+        """Stop the EA's thread and the instance's terminal process, if any."""
+        self.stop()
+        if self.instance is not None:
+            instance_stop(root=self.instance.parent, login=self.instance.name, timeout=5)
+
     def _run(self) -> None:
         try:
             while not self._stop.is_set():
@@ -132,6 +166,8 @@ class EASimulator:
         """One OnTimer of the EA: finish half-written results, run pending commands, publish status."""
         if self.paused:
             return
+        if self.instance is not None and not self._terminal_runs():
+            return  # no terminal, no EA
         for path, text in self._half_written:
             path.write_text(text, encoding="utf-8")
         self._half_written = []
@@ -169,7 +205,67 @@ class EASimulator:
         temporary.write_text(text, encoding="utf-8")
         os.replace(temporary, path)
 
+    # --- the terminal (instance mode) --------------------------------------------------
+
+    def _terminal_runs(self) -> bool:
+        status = instance_status(root=self.instance.parent, login=self.instance.name)
+        if not status.running:
+            self._process = None
+            return False
+        try:
+            process = psutil.Process(status.pid)
+            started = (status.pid, process.create_time())
+            if started != self._process:
+                self._process = started
+                self._terminal_start(process.cmdline())
+        except psutil.Error:
+            return False
+        return True
+
+    def _terminal_start(self, arguments: list[str]) -> None:
+        """What MT5 does at start: log in from the start-up configuration, or else from saved credentials."""
+        configs = [argument.removeprefix("/config:") for argument in arguments if argument.startswith("/config:")]
+        credentials, keep = self._saved, False
+        if configs:
+            path = self.instance / configs[-1]  # relative to the data folder
+            try:
+                mode = stat.S_IMODE(path.stat().st_mode)
+                common = read_startup_config(path)
+            except OSError:
+                pass  # gone before this terminal read it: MT5 starts as if it had none
+            else:
+                self.config_modes.append(mode)
+                credentials = (common.get("login", ""), common.get("password", ""), common.get("server", ""))
+                keep = common.get("keepprivate") == "1"
+        if credentials is None:
+            self.connected, self.last_error = False, ""  # MT5 waits for someone to log in
+            return
+        login, password, server = credentials
+        self.trying = (int(login) if login.isdigit() else 0, server)
+        if (login, password, server) == (str(self.login), self._password, self.server):
+            self.connected, self.last_error = True, ""
+            if keep:
+                self._saved = credentials
+        else:
+            self.connected, self.last_error = False, INVALID_ACCOUNT
+
     def publish_status(self) -> None:
+        if not self.connected:
+            login, server = self.trying
+            account = AccountInfo(login, server, "", "", 0, 0.0, 0.0, 0.0, 0.0, 0.0, trade_allowed=False)
+            status = {
+                "version": PROTOCOL_VERSION,
+                "time_msc": time.time_ns() // 1_000_000,
+                "connected": False,
+                "last_error": self.last_error,
+                "account": asdict(account),
+                "symbols": [],
+                "positions": [],
+                "orders": [],
+                "deals": [],
+            }
+            write_json_atomically(self.files_dir / STATUS_FILE, status)
+            return
         terminal = self.terminal
         symbols = []
         for name in terminal.symbols():
@@ -182,6 +278,8 @@ class EASimulator:
         status = {
             "version": PROTOCOL_VERSION,
             "time_msc": time.time_ns() // 1_000_000,  # the host clock: what staleness is judged by
+            "connected": True,
+            "last_error": "",
             "account": asdict(terminal.account_info()),
             "symbols": symbols,
             "positions": [asdict(p) for p in terminal.positions()],
@@ -196,6 +294,8 @@ class EASimulator:
         try:
             command = load_json_object(text)
             self.commands.append(command)
+            if not self.connected:
+                raise Refused(NO_CONNECTION, "the terminal is not logged in")
             request, ticket = self._request(command, kind, command_id)
         except ProtocolError as exc:
             return {"retcode": INVALID, "message": f"{retcode_text(INVALID)}: {exc}"}
@@ -294,6 +394,25 @@ def _moment(msc: int) -> datetime:
     return datetime.fromtimestamp(msc / 1000, tz=UTC)
 
 
+def read_startup_config(path: Path) -> dict[str, str]:
+    """The [Common] section of an MT5 start-up configuration, keys in lower case (UTF-16 with a
+    BOM as MT5 writes its .ini files, or UTF-8)."""
+    data = path.read_bytes()
+    bom = data[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+    parser = configparser.ConfigParser(interpolation=None, strict=False)
+    parser.read_string(data.decode("utf-16") if bom else data.decode("utf-8-sig"))
+    return dict(parser["Common"]) if parser.has_section("Common") else {}
+
+
+def terminal_stand_in(instance: Path) -> Path:
+    """A terminal64.exe for `instance` that only runs (the simulator plays the terminal's part)."""
+    instance.mkdir(parents=True, exist_ok=True)
+    executable = instance / EXECUTABLE
+    executable.write_text(f"#!{sys.executable}\nimport time\nwhile True:\n    time.sleep(1)\n")
+    executable.chmod(0o755)
+    return executable
+
+
 class SteppedEABridgeDriver(EABridgeDriver):
     """The driver with the simulated EA taking a turn before every read and while the
     driver waits, as a real EA polling on its own timer would have: one thread, one
@@ -320,6 +439,7 @@ def ea_bridge_driver(
     server: str = "SimBroker-Demo",
     clock: Callable[[], int] | None = None,
     threaded: bool = False,
+    instance: bool = False,
     **options: Any,
 ) -> tuple[EABridgeDriver, EASimulator]:
     """A driver and the simulated EA behind it, in `<tmp_path>/<login>/MQL5/Files`.
@@ -327,11 +447,19 @@ def ea_bridge_driver(
     The EA's terminal is logged in and has published its first snapshot: call
     driver.connect(login=..., password=..., server=...) as with any driver. `clock` is
     the paper broker's (market hours, quotes); `options` go to the driver (timeout,
-    stale_after, poll_interval). Threaded: the EA runs in its own thread and the caller
-    stops it with simulator.stop().
+    stale_after, poll_interval, login_timeout). Threaded: the EA runs in its own thread and
+    the caller stops it with simulator.stop().
+
+    `instance`: `<tmp_path>/<login>` is a portable instance with a stand-in terminal64.exe
+    and nothing runs yet; the driver's connect() logs the terminal in, and only the real
+    `password` connects. The caller ends the terminal with simulator.close().
     """
     files = tmp_path / str(login) / "MQL5" / "Files"
-    simulator = EASimulator(files, login=login, password=password, server=server, clock=clock)
+    directory = tmp_path / str(login) if instance else None
+    if directory is not None:
+        terminal_stand_in(directory)
+        options = {"instance": directory, "login_timeout": 10.0, **options}
+    simulator = EASimulator(files, login=login, password=password, server=server, clock=clock, instance=directory)
     options = {"timeout": 2.0, "poll_interval": 0.005, **options}
     if threaded:
         simulator.start()

@@ -1,13 +1,21 @@
-"""/api/v1/accounts/ with simulated terminals, and the operators' host views."""
+"""/api/v1/accounts/ with simulated terminals and EA bridge terminals on a Windows host, and
+the operators' host views."""
+
+import os
 
 import pytest
 
+from mt5saas.crypto import encrypt
 from terminals.drivers.base import Filling, OrderRequest, OrderType, TradeAction
+from terminals.drivers.simulated import SERVERS
 from terminals.gateway import simulated_driver
 from terminals.models import AccountEvent, SimAccount, TerminalHost, TradingAccount
 from tests.factories import TradingAccountFactory, UserFactory
+from tests.fakes.ea_simulator import ea_bridge_driver
+from tests.terminals.test_host_queue import tasks_in_process
 
 SERVER = "SimBroker-Demo"
+POSIX_ONLY = pytest.mark.skipif(os.name == "nt", reason="the stand-in terminal is a POSIX script")
 
 
 def connect(api_client, **fields):
@@ -171,6 +179,60 @@ def test_positions_and_symbols_come_live_from_the_terminal(signed_in):
     assert [(p["symbol"], p["volume"], p["type"]) for p in positions] == [("BTCUSD", 0.02, 0)]
     gold = next(s for s in symbols if s["name"] == "GOLD")
     assert gold["digits"] == 2 and gold["volume_step"] == 0.01
+
+
+@pytest.fixture
+def host_tasks(monkeypatch):
+    """The tasks sent to any host's queue, each run in this process as its worker would."""
+    with tasks_in_process(monkeypatch) as enqueued:
+        yield enqueued
+
+
+@pytest.fixture
+def windows_host(tmp_path, monkeypatch):
+    """A Windows host whose queue this process serves."""
+    monkeypatch.setenv("Q_CLUSTER_NAME", "win-api")
+    return TerminalHost.objects.create(
+        name="win-api", queue_name="win-api", kind="windows", online=True, instance_root=str(tmp_path)
+    )
+
+
+@pytest.mark.django_db
+def test_symbols_of_a_host_account_cost_one_host_task(signed_in, alice, windows_host, tmp_path, host_tasks):
+    ea_bridge_driver(tmp_path, login=8100005, password="ea-pass")
+    account = TradingAccountFactory(
+        owner=alice, host=windows_host, kind="ea_bridge", login="8100005", password=encrypt("ea-pass")
+    )
+
+    response = signed_in.get(f"/api/v1/accounts/{account.pk}/symbols/")
+
+    symbols = response.json()
+    assert response.status_code == 200
+    assert sorted(s["name"] for s in symbols) == sorted(SERVERS[SERVER]) and len(symbols) > 1
+    gold = next(s for s in symbols if s["name"] == "GOLD")
+    assert gold["digits"] == 2 and gold["volume_step"] == 0.01
+    assert [(t["func"], t["cluster"]) for t in host_tasks] == [("terminals.tasks.terminal_read", "win-api")]
+
+
+@POSIX_ONLY
+@pytest.mark.django_db(transaction=True)
+def test_ea_bridge_account_with_a_wrong_password_is_400_and_stores_nothing(
+    signed_in, windows_host, tmp_path, host_tasks
+):
+    _, ea = ea_bridge_driver(tmp_path, login=8100006, password="Real-ea-pass", threaded=True, instance=True)
+    try:
+        refused = connect(signed_in, kind="ea_bridge", login="8100006", password="Guess-ea-pass")
+        accepted = connect(signed_in, kind="ea_bridge", login="8100006", password="Real-ea-pass")
+    finally:
+        ea.close()
+
+    body = refused.content.decode()
+    leaked = "Guess-ea-pass" in body or "Real-ea-pass" in accepted.content.decode()
+    assert not leaked
+    assert refused.status_code == 400 and "Authorization failed: Invalid account" in refused.json()["detail"]
+    assert accepted.status_code == 201 and accepted.json()["status"] == "online"
+    assert accepted.json()["balance"] == "10000.00"
+    assert list(TradingAccount.objects.values_list("login", "kind")) == [("8100006", "ea_bridge")]
 
 
 @pytest.mark.django_db

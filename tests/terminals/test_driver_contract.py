@@ -1,6 +1,7 @@
 """One contract, three drivers: the simulated terminal, the MetaTrader5 library (against the
 fake module) and the EA file bridge (against the simulated EA) answer alike."""
 
+import os
 from datetime import UTC, datetime
 
 import pytest
@@ -13,9 +14,14 @@ LOGIN, PASSWORD, SERVER = 7001, "paper-pass", "SimBroker-Demo"
 ALL_TIME = {"since": datetime(2026, 1, 1, tzinfo=UTC), "until": datetime(2027, 1, 1, tzinfo=UTC)}
 
 
-@pytest.fixture(params=["simulated", "mt5", "ea_bridge"])
+# The EA bridge logs its portable terminal in: a stand-in terminal64.exe, a POSIX script.
+EA_BRIDGE = pytest.param("ea_bridge", marks=pytest.mark.skipif(os.name == "nt", reason="POSIX stand-in terminal"))
+
+
+@pytest.fixture(params=["simulated", "mt5", EA_BRIDGE])
 def terminal(request, db, tmp_path):
     clock = Clock()
+    ea = None
     if request.param == "simulated":
         driver = SimulatedDriver(clock=clock)
         driver.connect(login=LOGIN, password=PASSWORD, server=SERVER)
@@ -26,11 +32,15 @@ def terminal(request, db, tmp_path):
     else:
         from tests.fakes.ea_simulator import ea_bridge_driver
 
-        driver, _ = ea_bridge_driver(tmp_path, login=LOGIN, password=PASSWORD, server=SERVER, clock=clock)
+        driver, ea = ea_bridge_driver(
+            tmp_path, login=LOGIN, password=PASSWORD, server=SERVER, clock=clock, instance=True
+        )
         driver.connect(login=LOGIN, password=PASSWORD, server=SERVER)
     driver.kind = request.param
     yield driver
     driver.shutdown()
+    if ea is not None:
+        ea.close()
 
 
 def buy(volume: float = 0.01, **fields) -> OrderRequest:
@@ -135,6 +145,14 @@ def test_order_check_passes_without_trading(terminal):
 
 def test_wrong_credentials_are_refused_with_auth_failed(terminal, tmp_path):
     with pytest.raises(TerminalError) as refused:
-        terminal.connect(login=LOGIN + 1 if terminal.kind == "ea_bridge" else LOGIN, password="wrong", server=SERVER)
+        terminal.connect(login=LOGIN, password="wrong", server=SERVER)
 
-    assert refused.value.code == -6
+    assert refused.value.code == -6 and "Authorization failed" in refused.value.message
+
+
+def test_symbol_infos_are_the_specs_of_the_named_or_all_symbols(terminal):
+    every = terminal.symbol_infos()
+    named = terminal.symbol_infos(["GOLD", "NOPE", "BTCUSD"])
+
+    assert [info.name for info in every] == terminal.symbols()
+    assert named == [terminal.symbol_info("GOLD"), terminal.symbol_info("BTCUSD")]

@@ -12,6 +12,7 @@ import pytest
 from terminals.instances import (
     InstanceError,
     InstanceStatus,
+    instance_config_write,
     instance_create,
     instance_delete,
     instance_files_dir,
@@ -224,3 +225,50 @@ def test_delete_refuses_a_login_directory_that_links_elsewhere(root, tmp_path):
         instance_delete(root=root, login="333")
 
     assert (elsewhere / "keep.txt").read_text() == "mine"
+
+
+def test_startup_config_is_written_owner_only_and_atomically(root, install, monkeypatch):
+    instance = instance_create(root=root, login="1123456", mt5_install=install, profile_source=None)
+    renames, real_replace = [], os.replace
+
+    def watching_replace(src, dst):
+        src, dst = Path(src), Path(dst)
+        renames.append((src.name, dst.name, dst.exists(), oct(src.stat().st_mode & 0o777)))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", watching_replace)
+
+    config = instance_config_write(root=root, login="1123456", password="Pässword;1", server="Broker-Live")
+
+    [(temporary, final, existed, mode)] = renames
+    text = config.read_bytes().decode("utf-16")
+    assert config.parent == instance and final == config.name and temporary == final + ".tmp" and not existed
+    assert mode == oct(0o600) and config.stat().st_mode & 0o777 == 0o600
+    assert text.startswith("[Common]\r\nLogin=1123456\r\nPassword=Pässword;1\r\nServer=Broker-Live\r\n")
+    assert "KeepPrivate=1" in text
+
+
+@pytest.mark.parametrize(("password", "server"), [("a\nb", "Broker-Live"), ("a\rb", "Broker-Live"), ("pw", "B\n[X]")])
+def test_startup_config_refuses_values_that_would_add_lines(root, install, password, server):
+    instance = instance_create(root=root, login="1123456", mt5_install=install, profile_source=None)
+
+    with pytest.raises(InstanceError) as refused:
+        instance_config_write(root=root, login="1123456", password=password, server=server)
+
+    leaked = password in str(refused.value)
+    assert not leaked and "control character" in str(refused.value)
+    assert sorted(p.name for p in instance.glob("login-*")) == []
+
+
+def test_start_with_a_startup_config_names_it_on_the_command_line(root, install):
+    instance = instance_create(root=root, login="1123456", mt5_install=install, profile_source=None)
+    config = instance_config_write(root=root, login="1123456", password="pw", server="Broker-Live")
+
+    instance_start(root=root, login="1123456", config=config)
+    arguments = wait_for(instance / "started.marker")
+    instance_stop(root=root, login="1123456", timeout=10)
+
+    assert arguments == f"/portable /config:{config.name}"
+    with pytest.raises(InstanceError, match="is not a start-up configuration"):
+        instance_start(root=root, login="1123456", config=root / "elsewhere.ini")
+    assert instance_status(root=root, login="1123456") == STOPPED

@@ -3,6 +3,8 @@ import os
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mt5saas.settings")
+# A new thread per request (asgiref): database connections from a pool, not one per thread.
+os.environ.setdefault("DATABASE_POOL", "1")
 # Django first: consumers import models.
 django_asgi_app = get_asgi_application()
 

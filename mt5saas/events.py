@@ -1,15 +1,23 @@
 """The one way anything is published to browsers and scripts: a user's channel-layer group."""
 
+import asyncio
+import logging
+import os
+import threading
+from collections.abc import Callable, Coroutine
+
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.db import transaction
+
+log = logging.getLogger(__name__)
+
+STAFF_GROUP = "staff"
+SEND_TIMEOUT_S = 2.0
 
 
 def user_group(user_id: int) -> str:
     return f"user.{user_id}"
-
-
-STAFF_GROUP = "staff"
 
 
 def publish_to_user(user_id: int, kind: str, payload: dict) -> None:
@@ -18,8 +26,7 @@ def publish_to_user(user_id: int, kind: str, payload: dict) -> None:
 
 
 def publish_many(user_id: int, events: list[tuple[str, dict]]) -> None:
-    """Several events of one user, in order, after the commit; one hop into the channel
-    layer for all of them (each hop from sync code costs an event loop round trip)."""
+    """Several events of one user, in order, after the commit, in one trip to the layer."""
     messages = [{"type": "event.publish", "payload": {"type": kind, **payload}} for kind, payload in events]
 
     async def send_all() -> None:
@@ -28,4 +35,61 @@ def publish_many(user_id: int, events: list[tuple[str, dict]]) -> None:
             await layer.group_send(user_group(user_id), message)
             await layer.group_send(STAFF_GROUP, message)
 
-    transaction.on_commit(async_to_sync(send_all))
+    transaction.on_commit(lambda: _run(send_all))
+
+
+class _Sender:
+    """A thread with its own event loop that sends this process's events one batch after
+    another, in the order published, while the publisher goes on. async_to_sync would make
+    a new loop per call outside a server, and channels-redis a new connection per loop."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.queue: asyncio.Queue = asyncio.Queue()
+        threading.Thread(target=self.loop.run_until_complete, args=(self._consume(),), daemon=True).start()
+
+    async def _consume(self) -> None:
+        while True:
+            send = await self.queue.get()
+            try:
+                await asyncio.wait_for(send(), SEND_TIMEOUT_S)
+            except Exception:  # logged; a layer that is down must not stop the next batch
+                log.warning("publishing events failed", exc_info=True)
+
+    def submit(self, send: Callable[[], Coroutine]) -> None:
+        self.loop.call_soon_threadsafe(self.queue.put_nowait, send)
+
+
+_sender: _Sender | None = None
+_sender_pid = 0
+_sender_lock = threading.Lock()
+
+
+def _process_sender() -> _Sender:
+    global _sender, _sender_pid
+    with _sender_lock:
+        if _sender is None or _sender_pid != os.getpid():  # a forked worker needs its own thread
+            _sender, _sender_pid = _Sender(), os.getpid()
+        return _sender
+
+
+def _run(send: Callable[[], Coroutine]) -> None:
+    if isinstance(get_channel_layer(), InMemoryChannelLayer):
+        # Its queues belong to the server's own loop, which async_to_sync reaches.
+        try:
+            async_to_sync(send)()
+        except Exception:  # logged; events tell what happened, they must not undo it
+            log.warning("publishing events failed", exc_info=True)
+        return
+    _process_sender().submit(send)
+
+
+def events_flush(timeout: float = SEND_TIMEOUT_S) -> bool:
+    """Wait until this process has sent what it published; False on timeout."""
+    done = threading.Event()
+
+    async def mark() -> None:
+        done.set()
+
+    _run(mark)
+    return done.wait(timeout)

@@ -148,9 +148,6 @@ DATABASES = {
             "transaction_mode": "IMMEDIATE",
             "timeout": 20,
         },
-        # Kept open: a new SQLite connection per request reruns the PRAGMAs above.
-        "CONN_MAX_AGE": 600,
-        "CONN_HEALTH_CHECKS": True,
     }
 }
 if env.str("DATABASE_URL", default=""):
@@ -159,7 +156,20 @@ if env.str("DATABASE_URL", default=""):
     if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
         # Another SQLite file, the same needs: WAL, IMMEDIATE and patience for the other writer.
         DATABASES["default"]["OPTIONS"] = {**sqlite_options, **DATABASES["default"].get("OPTIONS", {})}
-    DATABASES["default"].update(CONN_MAX_AGE=600, CONN_HEALTH_CHECKS=True)
+# Long-lived processes (qcluster workers, the host agent) keep their connection. The ASGI
+# server runs each request's code on a thread of its own, where a kept connection dies with
+# the thread: there PostgreSQL connections come from a pool (mt5saas/asgi.py sets DATABASE_POOL).
+DATABASES["default"].update(CONN_MAX_AGE=600, CONN_HEALTH_CHECKS=True)
+if DATABASES["default"]["ENGINE"].endswith("postgresql") and env.bool("DATABASE_POOL", default=False):
+    DATABASES["default"]["OPTIONS"] = {
+        **DATABASES["default"].get("OPTIONS", {}),
+        # A request waits at most `timeout` for a connection: a database that is down is a
+        # quick 503 (and /health says so), not a hung request.
+        "pool": {"min_size": 2, "max_size": env.int("DATABASE_POOL_SIZE", default=20), "timeout": 2},
+    }
+    # With health checks on, Django has the pool check each connection it hands out: after a
+    # database restart no request gets a dead one.
+    DATABASES["default"].update(CONN_MAX_AGE=0, CONN_HEALTH_CHECKS=True)
 
 # --- Redis or in-process --------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
@@ -205,10 +215,14 @@ Q_CLUSTER = {
     # needs no entry here unless its worker differs from the defaults above (django-q2
     # requires the key whenever Q_CLUSTER_NAME is set).
     "ALT_CLUSTERS": {},
-    # Workers may start processes: an MT5 account's terminal session is a child process.
-    "daemonize_workers": False,
+    # Workers stay daemonic (they die with their cluster): MT5 terminal sessions are the
+    # host agent's children, never a worker's (terminals/sessions.py).
     **q_broker,
 }
+
+# Seconds an EA bridge terminal gets to log in when an account is added (restart with the
+# start-up configuration, log in, the EA reports connected).
+EA_LOGIN_TIMEOUT_S = env.float("EA_LOGIN_TIMEOUT_S", default=45.0)
 
 # --- Auth ------------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [

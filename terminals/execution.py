@@ -35,6 +35,7 @@ from django.utils import timezone
 from django_q.tasks import async_task
 
 from mt5saas.events import publish_to_user
+from mt5saas.queues import queue_broker
 
 from . import retcodes
 from .drivers import open_driver
@@ -108,6 +109,7 @@ def orders_enqueue(*, orders: list[Order]) -> None:
                     cluster=queue,
                     task_name=f"drain-{account_id}",
                     save=False,
+                    broker=queue_broker(queue),
                 )
             if unstamped:
                 now = timezone.now()

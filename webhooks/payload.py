@@ -103,8 +103,15 @@ class _Invalid(Exception):
 def _shown(value: object) -> str:
     """A user's value for a message: short, escaped, and never the kilobytes or control characters it may hold."""
     if isinstance(value, str):
-        cut = value[:_SHOWN_CHARS]
-        return json.dumps(cut) + ("…" if len(value) > len(cut) else "")
+        # Cut the escaped text, not the raw one: one control character escapes to six.
+        pieces, used = [], 0
+        for character in value:
+            piece = json.dumps(character)[1:-1]
+            if used + len(piece) > _SHOWN_CHARS:
+                break
+            pieces.append(piece)
+            used += len(piece)
+        return '"' + "".join(pieces) + '"' + ("…" if len(pieces) < len(value) else "")
     if value is None or isinstance(value, bool):
         return json.dumps(value)
     if isinstance(value, int):

@@ -167,10 +167,13 @@ class SimulatedDriver(Driver):
     def connect(self, *, login: int, password: str, server: str) -> AccountInfo:
         if server not in SERVERS:
             raise TerminalError(AUTH_FAILED, f"Authorization failed: unknown trade server {server[:100]!r}")
-        with transaction.atomic():
-            account, created = SimAccount.objects.get_or_create(
-                server=server, login=int(login), defaults={"password_hash": _password_hash(password)}
-            )
+        # A plain read first: the write transaction (SQLite's one writer) only for a new account.
+        account, created = SimAccount.objects.filter(server=server, login=int(login)).first(), False
+        if account is None:
+            with transaction.atomic():
+                account, created = SimAccount.objects.get_or_create(
+                    server=server, login=int(login), defaults={"password_hash": _password_hash(password)}
+                )
         if not created and not _password_ok(password, account.password_hash):
             raise TerminalError(AUTH_FAILED, "Authorization failed: invalid account or password")
         self.account_id, self.server = account.pk, server
@@ -191,9 +194,7 @@ class SimulatedDriver(Driver):
     # --- reads -----------------------------------------------------------------
 
     def account_info(self) -> AccountInfo:
-        self._settle()
-        account = self._account()
-        positions = list(account.positions.all())
+        account, positions = self._settle()
         profit = sum(self._profit(p) for p in positions)
         margin = sum(self._margin(p.symbol, float(p.volume), p.price_open, account.leverage) for p in positions)
         equity = float(account.balance) + profit
@@ -230,17 +231,13 @@ class SimulatedDriver(Driver):
         return Tick(symbol, bid, ask, at)
 
     def positions(self, *, symbol: str | None = None, ticket: int | None = None) -> list[Position]:
-        self._settle()
-        rows = self._account().positions.order_by("pk")
-        if symbol:
-            rows = rows.filter(symbol=symbol)
-        if ticket:
-            rows = rows.filter(pk=ticket)
+        _, rows = self._settle()
+        rows = [row for row in rows if (not symbol or row.symbol == symbol) and (not ticket or row.pk == ticket)]
         return [self._position(row) for row in rows]
 
     def orders(self, *, symbol: str | None = None) -> list[PendingOrder]:
-        self._settle()
-        rows = self._account().orders.filter(active=True).order_by("pk")
+        account, _ = self._settle()
+        rows = account.orders.filter(active=True).order_by("pk")
         if symbol:
             rows = rows.filter(symbol=symbol)
         return [
@@ -261,8 +258,8 @@ class SimulatedDriver(Driver):
         ]
 
     def deals(self, *, since: datetime, until: datetime) -> list[Deal]:
-        self._settle()
-        rows = self._account().deals.filter(
+        account, _ = self._settle()
+        rows = account.deals.filter(
             time_msc__gte=int(since.timestamp() * 1000), time_msc__lte=int(until.timestamp() * 1000)
         )
         return [
@@ -286,8 +283,7 @@ class SimulatedDriver(Driver):
     # --- trading ---------------------------------------------------------------
 
     def order_check(self, request: OrderRequest) -> OrderResult:
-        self._settle()
-        account = self._account()
+        account, _ = self._settle()
         code, bid, ask = self._validate(account, request)
         return OrderResult(retcode=code or 0, bid=bid, ask=ask, volume=request.volume)
 
@@ -491,22 +487,23 @@ class SimulatedDriver(Driver):
             time_msc=self.clock(),
         )
 
-    def _settle(self) -> None:
+    def _settle(self) -> tuple[SimAccount, list[SimPosition]]:
         """What the market did since the last look: pending orders that triggered and
-        positions whose stop loss or take profit was reached."""
-        if self.account_id is None:
-            return
+        positions whose stop loss or take profit was reached. Returns the account and its
+        open positions (oldest first) as they are afterwards."""
         at = self.clock()
         # Look first without the write lock: most calls find nothing to do, and readers
         # must not queue behind each other for SQLite's one writer.
-        if not any(self._due(self._account(), at)):
-            return
+        account = self._account()
+        positions = list(account.positions.order_by("pk"))
+        if not any(self._due(account, positions, at)):
+            return account, positions
         with transaction.atomic():
             account = self._account(lock=True)
-            orders, positions = self._due(account, at)
+            orders, due = self._due(account, list(account.positions.all()), at)
             for order, price in orders:
                 self._fill(account, order, price, position_id=None)
-            for position, exit_price, hit_sl in positions:
+            for position, exit_price, hit_sl in due:
                 closer = SimOrder.objects.create(
                     account=account,
                     symbol=position.symbol,
@@ -518,8 +515,10 @@ class SimulatedDriver(Driver):
                     active=False,
                 )
                 self._fill(account, closer, exit_price, position_id=position.pk)
+        account = self._account()
+        return account, list(account.positions.order_by("pk"))
 
-    def _due(self, account: SimAccount, at: int) -> tuple[list, list]:
+    def _due(self, account: SimAccount, open_positions: list[SimPosition], at: int) -> tuple[list, list]:
         """Pending orders whose price was reached (with the fill price) and positions whose
         SL or TP was hit (with the exit price), in an open market."""
         orders = []
@@ -535,7 +534,9 @@ class SimulatedDriver(Driver):
             if triggered and market_open(spec.session, at):
                 orders.append((order, ask if order.type in (OrderType.BUY_LIMIT, OrderType.BUY_STOP) else bid))
         positions = []
-        for position in account.positions.exclude(sl=0, tp=0):
+        for position in open_positions:
+            if not (position.sl or position.tp):
+                continue
             spec = self._spec(position.symbol)
             bid, ask = quote(spec, at)
             buy = position.type == OrderType.BUY

@@ -18,10 +18,14 @@ def account(alice):
 
 
 @pytest.mark.django_db
-def test_a_browser_places_a_manual_order_and_reads_its_history(api_client, alice, account):
+def test_a_browser_places_a_manual_order_and_reads_its_history(
+    api_client, alice, account, django_capture_on_commit_callbacks
+):
     api_client.force_login(alice)
 
-    placed = api_client.post("/api/v1/orders/", {"action": "buy", "symbol": "BTCUSD", "volume": "0.01"}, format="json")
+    with django_capture_on_commit_callbacks(execute=True):
+        body = {"action": "buy", "symbol": "BTCUSD", "volume": "0.01"}
+        placed = api_client.post("/api/v1/orders/", body, format="json")
     account_drain(account.pk)
     history = api_client.get("/api/v1/orders", {"status": "filled"}).json()
 

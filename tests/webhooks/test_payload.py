@@ -338,7 +338,8 @@ def test_messages_quote_a_huge_value_only_in_part():
 
     actions = "BUY, SELL, LONG, SHORT, CLOSE, CLOSE_SYMBOL, CLOSE_ALL"
     assert errors["action"] == [f'action "{"B" * 30}"… is not one of {actions}.']
-    assert errors["volume"] == [f'volume must be a number, got "\\u001b[31m{"9" * 25}"….']
+    # 30 characters of the escaped text: "\\u001b[31m" takes ten of them.
+    assert errors["volume"] == [f'volume must be a number, got "\\u001b[31m{"9" * 20}"….']
 
 
 @pytest.mark.parametrize("body", [[], [OPEN], "BUY", None, 1])
@@ -460,6 +461,12 @@ def assert_invariants(request: SignalRequest) -> None:
     else:
         assert request.kind == "close_all"
         assert not request.symbol and request.ticket is None and request.side is None
+
+
+def test_a_value_full_of_escapes_is_shown_cut_to_its_bound():
+    # Found by the property test below: control and astral characters grow when escaped.
+    check_outcome({"action": "00000000" + "\x1f" * 12 + "\x07" * 3 + "\U00010000" * 2, "symbol": "XAUUSD"})
+    check_outcome({"action": "\x00" * 5000, "symbol": "XAUUSD"})
 
 
 @FAST

@@ -6,7 +6,8 @@ import threading
 import pytest
 from django.db import connection
 from django.test import Client
-from django_q.models import OrmQ
+from django_q.brokers import get_broker
+from django_q.signing import SignedPackage
 
 from accounts.services import webhook_token_reveal
 from terminals.execution import account_drain
@@ -38,16 +39,21 @@ def hook(alice):
 
 
 @pytest.mark.django_db
-def test_an_alert_becomes_one_queued_order_per_account_and_they_fill(hook, paper):
-    response = hook('{"action": "Buy", "symbol": "BTCUSD", "volume": "0.02", "comment": "tv-breakout"}')
+def test_an_alert_becomes_one_queued_order_per_account_and_they_fill(hook, paper, django_capture_on_commit_callbacks):
+    broker = get_broker()
+    broker.purge_queue()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = hook('{"action": "Buy", "symbol": "BTCUSD", "volume": "0.02", "comment": "tv-breakout"}')
 
     body = response.json()
     assert response.status_code == 202
     assert [o["account"] for o in body["orders"]] == [a.pk for a in paper]
     assert {o["status"] for o in body["orders"]} == {"queued"}
-    # One drain per account waits in the ORM broker's queue, committed with the orders.
-    drains = sorted((t.func(), t.task["args"]) for t in OrmQ.objects.all())
-    assert drains == [("terminals.tasks.account_drain", (a.pk,)) for a in paper]
+    # One drain per account waits in the broker's queue (the ORM broker's commits with the orders).
+    tasks = []
+    while broker.queue_size():
+        tasks += [SignedPackage.loads(payload) for _, payload in broker.dequeue()]
+    assert sorted((t["func"], t["args"]) for t in tasks) == [("terminals.tasks.account_drain", (a.pk,)) for a in paper]
     assert Order.objects.filter(signal_id=body["signal"], queued_at__isnull=True).count() == 0
     for account in paper:
         account_drain(account.pk)

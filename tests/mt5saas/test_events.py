@@ -1,0 +1,90 @@
+"""Events reach the owner's and the staff group in order, from sync code, without a Redis
+connection per event, and a layer that is down never breaks the work that published."""
+
+import asyncio
+import logging
+import os
+
+import pytest
+import redis
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.test import override_settings
+
+from mt5saas.events import STAFF_GROUP, events_flush, publish_many, publish_to_user, user_group
+from tests.servers import free_port
+
+REDIS_URL = os.environ.get("REDIS_URL", "")
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def commit(django_capture_on_commit_callbacks):
+    """Runs what is published as if the surrounding transaction committed."""
+    return lambda: django_capture_on_commit_callbacks(execute=True)
+
+
+def listen(*groups: str) -> str:
+    layer = get_channel_layer()
+    channel = async_to_sync(layer.new_channel)()
+    for group in groups:
+        async_to_sync(layer.group_add)(group, channel)
+    return channel
+
+
+async def _next(channel: str, timeout: float) -> dict | None:
+    try:
+        return (await asyncio.wait_for(get_channel_layer().receive(channel), timeout))["payload"]
+    except TimeoutError:
+        return None
+
+
+def received(channel: str, count: int, timeout: float = 2.0) -> list[dict | None]:
+    return [async_to_sync(_next)(channel, timeout) for _ in range(count)]
+
+
+def test_a_batch_reaches_the_owner_and_staff_in_order_and_nobody_else(commit):
+    mine, staff, other = listen(user_group(7)), listen(STAFF_GROUP), listen(user_group(8))
+
+    with commit():
+        publish_many(7, [("signal", {"id": 1}), ("order", {"id": 10}), ("order", {"id": 11})])
+
+    expected = [{"type": "signal", "id": 1}, {"type": "order", "id": 10}, {"type": "order", "id": 11}]
+    assert received(mine, 3) == expected and received(staff, 3) == expected
+    assert received(other, 1, timeout=0.2) == [None]
+
+
+def test_nothing_is_sent_before_the_commit(commit):
+    # Two listeners, each read on one loop only (a Redis layer's channel is bound to its loop).
+    early, late = listen(user_group(7)), listen(user_group(7))
+    with commit():
+        publish_to_user(7, "order", {"id": 1})
+        assert received(early, 1, timeout=0.2) == [None]
+    assert received(late, 1) == [{"type": "order", "id": 1}]
+
+
+@pytest.mark.skipif(not REDIS_URL, reason="needs the Redis channel layer (REDIS_URL)")
+def test_sync_publishing_reuses_one_redis_connection(commit):
+    server = redis.Redis.from_url(REDIS_URL)
+    layers = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}}
+    with override_settings(CHANNEL_LAYERS=layers):
+        with commit():
+            publish_to_user(7, "order", {"id": 0})  # the sender loop and its pool start here
+        before = server.info("stats")["total_connections_received"]
+        for number in range(1, 21):
+            with commit():
+                publish_to_user(7, "order", {"id": number})
+        assert events_flush()
+        opened = server.info("stats")["total_connections_received"] - before
+    assert opened <= 1, f"{opened} Redis connections for 20 events"
+
+
+def test_a_channel_layer_that_is_down_does_not_break_the_publisher(commit, caplog):
+    down = f"redis://127.0.0.1:{free_port()}/0"
+    layers = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [down]}}}
+    logs = caplog.at_level(logging.WARNING, logger="mt5saas.events")
+    with override_settings(CHANNEL_LAYERS=layers), logs:
+        with commit():
+            publish_to_user(7, "order", {"id": 1})  # returns at once: the layer is not waited for
+        assert events_flush()
+    assert "publishing events failed" in caplog.text

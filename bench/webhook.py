@@ -2,15 +2,15 @@
 
     python bench/webhook.py [--quick] [--scaled]
 
-Starts the service as `make run` does, as real processes on loopback: one daphne
-(`python -m mt5saas.serve`), one qcluster and the simulated host's agent (heartbeats every
-second), with DEBUG=0, on a throwaway database. By default that is the embedded defaults
-(SQLite in WAL mode in a temp dir, ORM broker, in-memory channel layer, local-memory cache);
-with --scaled a fresh PostgreSQL database `bench_<random>` (dropped afterwards) with Redis as
-broker, channel layer and cache (it refuses to start while another qcluster reads the
-queue of that Redis database: they would take each other's tasks). One trader
-(`manage.py demo`, which stops at 50 accounts; the same service function adds the rest)
-with 100 simulated accounts.
+Starts the service as `make run` does, as real processes on loopback: one daphne (`python -m
+mt5saas.serve`), one qcluster and the simulated host's agent (heartbeats every 5 s as in
+`make run`, or --agent-interval), with DEBUG=0, on a throwaway database. By default that is
+the embedded defaults (SQLite in WAL mode in a temp dir, ORM broker, in-memory channel
+layer, local-memory cache); with --scaled a fresh PostgreSQL database `bench_<random>`
+(dropped afterwards) with Redis as broker, channel layer and cache (it refuses to start
+while another qcluster reads the queue of that Redis database: they would take each other's
+tasks). One trader (`manage.py demo`, which stops at 50 accounts; the same service function
+adds the rest) with 100 simulated accounts.
 
 Every signal is 0.01 lots of BTCUSD (it trades at any hour), each to the next account in
 turn, so that no account comes near its 100 trades per hour and positions stay few.
@@ -18,8 +18,8 @@ Latencies are read from the order's own stamps in the database (created_at when 
 stores it, sent_at and done_at when the worker claims and finishes it; one clock, this
 box), beside what the client sees: send → 202, and send → the order seen final by polling
 the database every 2 ms. Signals in the latency rows come after a random pause of 0-200 ms
-(the ORM broker's poll period), so that they arrive at random moments of its polling, as
-alerts do, not in step with it.
+(many of the ORM broker's 20 ms poll periods), so that they arrive at random moments of its
+polling, as alerts do, not in step with it.
 
 Tables on stdout, JSON in bench/results/ (not tracked).
 """
@@ -57,7 +57,7 @@ SYMBOL, VOLUME = "BTCUSD", 0.01
 ACCOUNTS = 100
 SENDERS = 8
 WARMUP = 10
-GAP = 0.2  # random pause before each signal of the latency rows: one poll period of the ORM broker
+GAP = 0.2  # random pause before each signal of the latency rows: out of step with the ORM broker's polls
 POLL = 0.002  # seconds between reads of the order's status
 FINAL = ("filled", "rejected", "failed", "cancelled")
 POSTGRES = "postgresql://postgres@127.0.0.1:5432"
@@ -799,7 +799,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer samples: about two minutes")
     parser.add_argument("--scaled", action="store_true", help="PostgreSQL + Redis instead of the embedded defaults")
     parser.add_argument("--redis-url", default=REDIS, help=f"with --scaled (default {REDIS})")
-    parser.add_argument("--agent-interval", type=float, default=1.0, help="host agent heartbeat, s (default 1)")
+    parser.add_argument(
+        "--agent-interval", type=float, default=5.0, help="host agent heartbeat, s (default 5, as `make run`)"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (database, process logs)")
     args = parser.parse_args()
     started = time.perf_counter()

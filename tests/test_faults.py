@@ -301,6 +301,18 @@ def test_signals_survive_workers_killed_with_sigkill(tmp_path, shared_db):
         def logged(text: str) -> int:
             return sum(log.read_text().count(text) for log in tmp_path.glob("*.log"))
 
+        figures = {
+            "signals": len(traffic.sent),
+            "ids_repeated": len(traffic.repeats),
+            "orders": sum(sent.targets for sent in traffic.sent),
+            "workers_killed": sum(k.startswith("worker") for k in kills),
+            "qclusters_killed": sum(k.startswith("qcluster") for k in kills),
+            "drains_taken_over": logged("the drain that held it died"),
+            "found_on_terminal": shared_db.rows(found)[0][0],
+            "agent_rounds_executing": logged("executed by the host agent"),
+            "sending_s": round(sent_at - ready_at, 1),
+            "final_after_s": round(settled_at - sent_at, 1),
+        }
         report = (
             f"{len(traffic.sent)} signals ({len(traffic.repeats)} ids repeated), "
             f"{sum(k.startswith('worker') for k in kills)} workers and {sum(k.startswith('qcluster') for k in kills)} "
@@ -321,6 +333,9 @@ def test_signals_survive_workers_killed_with_sigkill(tmp_path, shared_db):
     assert not leftover, f"processes outlived the test: {leftover}"
 
     _assert_nothing_lost_or_doubled(shared_db, traffic, kills)
+    if path := os.environ.get("FAULTS_REPORT"):
+        # bench/faults.py prints these (only after every assertion held).
+        Path(path).write_text(json.dumps(figures))
 
 
 def _assert_nothing_lost_or_doubled(db: SharedDatabase, traffic: Traffic, kills: list[str]) -> None:

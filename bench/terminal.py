@@ -170,6 +170,31 @@ def bench_session(orders: int) -> tuple[Row, int]:
     return row, attached
 
 
+def bench_directory(orders: int) -> Row:
+    """As a qcluster worker reaches an MT5 account: each drain asks the host agent's session
+    directory for the session (a loopback handshake) and sends through it; here every order
+    is its own drain, the worst case."""
+    from terminals.sessions import SessionDirectory, SessionRegistry, directory_session
+
+    queue = f"bench-{os.getpid()}"  # the directory's address file in var/ is this run's own
+    registry = SessionRegistry(lambda account_id: session_spec(9004))
+    with SessionDirectory(registry, queue):
+        try:
+            directory_session(queue, 1).account_info()  # the session starts here, outside the timing
+            netting(9004)
+
+            def send(i: int) -> int:
+                client = directory_session(queue, 1)
+                try:
+                    return client.order_send(order(i)).retcode
+                finally:
+                    client.shutdown()
+
+            return run("worker: directory → session → driver", send, orders, rss_of(registry.session(1).pid))
+        finally:
+            registry.stop_all()
+
+
 def five_sessions() -> tuple[int, int]:
     """Total RSS and USS of five attached sessions (USS: pages no other process shares)."""
     from terminals.sessions import start_session
@@ -203,6 +228,7 @@ def report(rows: list[Row], orders: int, attached: int, five: tuple[int, int]) -
             f"{orders / row.seconds:>9.0f} {overhead:>19} {row.peak_rss / MB:>11.1f}"
         )
     print("\npeak RSS: the process running the MetaTrader5 module (the bench itself, or the session process)")
+    print("a worker's drain pays the directory row's handshake once, then sends its orders through the session")
     print("\nmemory of session processes (each: Python + Django + driver + MetaTrader5 module)")
     print(f"  one session, just attached          {attached / MB:7.1f} MB RSS")
     print(f"  one session, after the run          {rows[2].peak_rss / MB:7.1f} MB RSS (peak)")
@@ -221,6 +247,7 @@ def main() -> None:
         rows = [bench_bare(orders), bench_driver(orders)]
         session_row, attached = bench_session(orders)
         rows.append(session_row)
+        rows.append(bench_directory(orders))
         report(rows, orders, attached, five_sessions())
 
 

@@ -26,7 +26,8 @@ class Signal(OwnedModel):
     symbol = models.CharField(max_length=40, blank=True)
     payload = models.JSONField(default=dict)
     errors = models.JSONField(default=dict, blank=True)
-    # What the first request was answered, returned again for a repeat of its key.
+    # What a refused signal's request was answered, returned again for a repeat of its key
+    # (an accepted signal's reply is rebuilt from its orders: webhooks.services._first_reply).
     response = models.JSONField(default=dict, blank=True)
     received_at = models.DateTimeField(auto_now_add=True, db_index=True)
     hidden_at = models.DateTimeField(null=True, blank=True)

@@ -132,7 +132,27 @@ def _repeat(user, key: str | None) -> Reply | None:
         # An id is a repeat for 24 hours; after that it names a new alert.
         Signal.objects.filter(pk=first.pk).update(idempotency_key=None)
         return None
-    return first.response["status"], first.response["body"]
+    return _first_reply(first)
+
+
+def _first_reply(signal: Signal) -> Reply:
+    """What the signal's first request was answered: stored for a refusal; for an accepted
+    signal rebuilt from its rows (every order was `queued` in that reply), which spares
+    the webhook's path a second write."""
+    if signal.response:
+        return signal.response["status"], signal.response["body"]
+    return 202, _accepted_body(signal, list(signal.orders.order_by("pk").values_list("pk", "account_id")))
+
+
+def _accepted_body(signal: Signal, orders: list[tuple[int, int]]) -> dict:
+    """DESIGN §9.3: the signal and its orders (order id, account id), all queued."""
+    body = {
+        "signal": signal.pk,
+        "orders": [{"id": pk, "account": account, "status": "queued"} for pk, account in orders],
+    }
+    if ignored := signal.payload.get("ignored_fields"):
+        body["ignored_fields"] = list(ignored)
+    return body
 
 
 def signal_receive(*, user, data: dict, source: str = Signal.Source.WEBHOOK) -> Reply:
@@ -167,14 +187,7 @@ def signal_receive(*, user, data: dict, source: str = Signal.Source.WEBHOOK) -> 
                     for account in accounts
                 ]
             )
-            body = {
-                "signal": signal.pk,
-                "orders": [{"id": o.pk, "account": o.account_id, "status": o.status} for o in orders],
-            }
-            if request.ignored_fields:
-                body["ignored_fields"] = list(request.ignored_fields)
-            signal.response = {"status": 202, "body": body}
-            signal.save(update_fields=["response"])
+            body = _accepted_body(signal, [(order.pk, order.account_id) for order in orders])
             orders_enqueue(orders=orders)
             publish_many(
                 user.pk,

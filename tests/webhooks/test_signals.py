@@ -123,13 +123,16 @@ def test_several_bad_fields_are_reported_at_once_and_nothing_is_placed(hook, pap
 
 @pytest.mark.django_db
 def test_a_repeated_id_returns_the_first_reply_and_places_nothing(hook, paper):
-    alert = {"action": "buy", "symbol": "BTCUSD", "volume": 0.01, "id": "alert-42-bar-1717000000"}
+    alert = {"action": "buy", "symbol": "BTCUSD", "volume": 0.01, "id": "alert-42-bar-1717000000", "bar": "1h"}
 
     first = hook(alert)
+    for account in paper:
+        account_drain(account.pk)  # the orders fill meanwhile: the repeat still gets the first reply
     again = hook({**alert, "volume": 5})
 
     assert first.status_code == again.status_code == 202
-    assert first.json() == again.json()
+    assert first.json() == again.json() and first.json()["ignored_fields"] == ["bar"]
+    assert {o["status"] for o in again.json()["orders"]} == {"queued"}
     assert Signal.objects.count() == 1 and Order.objects.count() == len(paper)
 
 

@@ -34,7 +34,12 @@ def _targets(user, request: SignalRequest) -> list[TradingAccount]:
     # Not account_list(): its host join doubles the cost of the read, and only orders for
     # a Windows host need the host (orders_enqueue reads those queue names).
     accounts = (
-        TradingAccount.objects.owned_by(user).alive().exclude(status=TradingAccount.Status.STOPPED).order_by("pk")
+        TradingAccount.objects.owned_by(user)
+        .alive()
+        .exclude(status=TradingAccount.Status.STOPPED)
+        .order_by("pk")
+        # What intake reads: a full row (money figures, limits, secrets) costs as much again.
+        .only("owner_id", "login", "kind", "host_id", "status", "max_lot", "symbols")
     )
     if not request.accounts:
         if not (everyone := list(accounts)):

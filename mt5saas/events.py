@@ -21,13 +21,23 @@ def user_group(user_id: int) -> str:
 
 
 def publish_to_user(user_id: int, kind: str, payload: dict) -> None:
-    """Send after the surrounding transaction commits, so nobody sees a rolled-back state."""
+    """Store now, send after the surrounding transaction commits: nobody sees a rolled-back state."""
     publish_many(user_id, [(kind, payload)])
 
 
 def publish_many(user_id: int, events: list[tuple[str, dict]]) -> None:
-    """Several events of one user, in order, after the commit, in one trip to the layer."""
-    messages = [{"type": "event.publish", "payload": {"type": kind, **payload}} for kind, payload in events]
+    """Several events of one user, in order: stored in one INSERT inside the caller's transaction
+    (a rolled-back order leaves no event), sent after the commit in one trip to the layer. Each
+    message carries the stored event's id, the stream id that clients resume from."""
+    if not events:
+        return
+    from live.services import events_store  # the live app's models load after this module
+
+    ids = events_store(owner_id=user_id, events=events)
+    messages = [
+        {"type": "event.publish", "id": event_id, "owner": user_id, "payload": {"type": kind, **payload}}
+        for event_id, (kind, payload) in zip(ids, events, strict=True)
+    ]
 
     async def send_all() -> None:
         layer = get_channel_layer()

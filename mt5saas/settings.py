@@ -100,6 +100,8 @@ INSTALLED_APPS = [
     "accounts",
     "terminals",
     "webhooks",
+    "copytrading",
+    "live",
 ]
 
 MIDDLEWARE = [
@@ -223,6 +225,10 @@ Q_CLUSTER = {
 # Seconds an EA bridge terminal gets to log in when an account is added (restart with the
 # start-up configuration, log in, the EA reports connected).
 EA_LOGIN_TIMEOUT_S = env.float("EA_LOGIN_TIMEOUT_S", default=45.0)
+
+# Live events kept for catch-up (Last-Event-ID, ?since=): each user's newest N, none older than D days.
+LIVE_EVENTS_KEEP = env.int("LIVE_EVENTS_KEEP", default=1000)
+LIVE_EVENTS_DAYS = env.int("LIVE_EVENTS_DAYS", default=7)
 
 # --- Auth ------------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [

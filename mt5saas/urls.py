@@ -31,7 +31,7 @@ to_login = RedirectView.as_view(url="/login", query_string=True)
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("", include("terminals.urls")),
-    path("copy", views.empty_page("pages/copy.html"), name="copy-page"),
+    path("", include("copytrading.page_urls")),
     path("alerts", views.empty_page("pages/alerts.html"), name="alerts-page"),
     path("settings", accounts_views.settings_page, name="settings-page"),
     path("settings/webhook-token/rotate", accounts_views.rotate_webhook_token, name="settings-rotate-webhook"),
@@ -59,9 +59,11 @@ urlpatterns = [
     re_path(r"^api/v1/orders/?$", order_list, name="order-list"),
     re_path(r"^api/v1/orders/(?P<pk>[0-9]+)/?$", order_detail, name="order-detail"),
     path("api/v1/", include(api_router.urls)),
+    path("api/copy/", include("copytrading.urls")),
     path("health", health, name="health"),
     path("webhook/health", health, name="webhook-health"),
     path("", include("webhooks.urls")),
+    path("", include("live.urls")),
 ]
 
 handler400 = "mt5saas.views.bad_request"

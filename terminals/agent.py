@@ -18,8 +18,10 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 import psutil
+from django.conf import settings
 from django.db import close_old_connections
 from django.db.models import QuerySet
+from django.dispatch import Signal
 from django.utils import timezone
 
 from .drivers.base import Driver, TerminalError
@@ -35,6 +37,14 @@ from .services import (
 from .sessions import SessionRegistry, SessionSpec, account_session_spec
 
 log = logging.getLogger(__name__)
+
+# Sent each round for every account whose terminal answered, with `account` and the open
+# `driver`: the copy trading watcher reads a master's new deals there, so a trade made on the
+# terminal itself is copied within one round. Receivers are isolated from the heartbeat.
+account_read = Signal()
+# Sent at the end of each round with `host` and `accounts` (the host's accounts), for work
+# that must happen even when no task is delivered (the copy outcomes of a worker that died).
+round_done = Signal()
 
 AUTH_FAILED = -6
 NOT_FOUND = -7
@@ -101,6 +111,10 @@ class HostAgent:
         self._host_heartbeat(terminals_running=online)
         if finished := orders_sweep(accounts=TradingAccount.objects.filter(host=self.host)):
             log.warning("%s order(s) left behind by the queue were executed by the host agent", finished)
+        accounts_here = TradingAccount.objects.filter(host=self.host)
+        for receiver, outcome in round_done.send_robust(sender=HostAgent, host=self.host, accounts=accounts_here):
+            if isinstance(outcome, Exception):
+                log.error("%s failed at the end of the round", receiver, exc_info=outcome)
         for host in hosts_mark_stale(interval=self.interval):
             log.warning("host %s missed three heartbeats; its accounts are offline", host.name)
 
@@ -121,12 +135,17 @@ class HostAgent:
         if not state.ready(now):
             return False
         try:
+            if account.kind == TradingAccount.Kind.EA_BRIDGE and account.logged_in_host_id != self.host.pk:
+                self._log_in(account)
             driver = self.open_driver(account)
             try:
                 info = driver.account_info()
                 if not account.symbols:
                     # Signals are mapped against these names at intake, without a host round trip.
                     account_update(account=account, symbols=driver.symbols())
+                for receiver, outcome in account_read.send_robust(sender=HostAgent, account=account, driver=driver):
+                    if isinstance(outcome, Exception):
+                        log.error("%s failed for account %s", receiver, account.pk, exc_info=outcome)
             finally:
                 driver.shutdown()
         except TerminalError as error:
@@ -140,6 +159,18 @@ class HostAgent:
         self.backoff[account.pk] = Backoff()
         account_heartbeat(account=account, info=info)
         return True
+
+    def _log_in(self, account: TradingAccount) -> None:
+        """An EA bridge account this host's terminal has not been logged in with (assigned
+        while no host was online, or moved here): log it in with its stored credentials."""
+        from mt5saas.crypto import decrypt
+
+        from .tasks import ea_bridge_log_in
+
+        deadline = time.time() + settings.EA_LOGIN_TIMEOUT_S
+        password = decrypt(account.password)
+        ea_bridge_log_in(account.login, password, account.server, deadline=deadline, account_id=account.pk)
+        account_update(account=account, logged_in_host=self.host)
 
     def run(self, *, rounds: int | None = None) -> None:
         done = 0

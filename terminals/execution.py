@@ -31,6 +31,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 from django.db.models import Q
+from django.dispatch import Signal
 from django.utils import timezone
 from django_q.tasks import async_task
 
@@ -39,7 +40,16 @@ from mt5saas.queues import queue_broker
 
 from . import retcodes
 from .drivers import open_driver
-from .drivers.base import Driver, OrderRequest, OrderResult, OrderType, TerminalError, TradeAction
+from .drivers.base import (
+    Driver,
+    OrderRequest,
+    OrderResult,
+    OrderType,
+    Position,
+    SymbolInfo,
+    TerminalError,
+    TradeAction,
+)
 from .models import Order, TerminalHost, TradingAccount
 from .prepare import (
     PreparationError,
@@ -68,6 +78,12 @@ REJECTED_CODES = frozenset(
     {10006, 10013, 10014, 10015, 10016, 10017, 10018, 10019, 10022, 10026, 10027, 10030, 10032, 10033}
     | {10034, 10035, 10036, 10038, 10039, 10040, 10042, 10043, 10044, 10045, 10046}
 )
+
+
+# Sent after an order reached its final state (its row committed), with `order`. The copy
+# trading app listens: a copied order that filled links the slave position and passes the
+# trade on to the slave's own slaves. Receivers must not raise: the drain goes on regardless.
+order_finished = Signal()
 
 
 class Refused(Exception):
@@ -100,7 +116,7 @@ def orders_enqueue(*, orders: list[Order]) -> None:
     def enqueue() -> None:
         # One transaction for all: outside one, django-q2's ORM broker closes and reopens
         # the database connection for every task.
-        with transaction.atomic():
+        with transaction.atomic(savepoint=False):  # inside the orders' transaction: all or nothing
             for account_id, queue in targets.items():
                 # save=False: a drain's result is in its orders; nobody fetches it.
                 async_task(
@@ -330,6 +346,9 @@ def _finish(order: Order, status: str, *, reason: str = "", result: OrderResult 
         publish_to_user(order.owner_id, "order", order_event(order))
         if order.signal_id is not None:
             _signal_outcome(order)
+        for receiver, outcome in order_finished.send_robust(sender=Order, order=order):
+            if isinstance(outcome, Exception):
+                log.error("order %s: %s failed", order.pk, receiver, exc_info=outcome)
 
 
 def _signal_outcome(order: Order) -> None:
@@ -367,7 +386,8 @@ def order_execute(*, order: Order, driver: Driver) -> int:
         _finish(order, Status.FAILED, reason=f"The terminal could not answer: {error.message}")
         return 1
     if not requests:
-        _finish(order, Status.CANCELLED, reason="Nothing to close.")
+        nothing = "Nothing to change." if order.action == Order.Action.MODIFY_SLTP else "Nothing to close."
+        _finish(order, Status.CANCELLED, reason=nothing)
         return 1
     results = []
     for request in requests:
@@ -440,25 +460,109 @@ def _send(driver: Driver, order: Order, request: OrderRequest) -> OrderResult | 
 
 def _find(driver: Driver, order: Order, request: OrderRequest | None = None) -> OrderResult | None:
     """The order's trace on the terminal (by client id in the comment), as a result."""
-    cid = order.client_id
+    if order.action == Order.Action.MODIFY_SLTP:
+        return _find_modify(driver, order)
+    # A copy's comment is "COPY_<order_id> <client id>" (Order.terminal_comment); others carry the client id alone.
+    cids = {order.client_id, order.terminal_comment}
     for position in driver.positions():
-        if position.comment == cid:
+        if position.comment in cids:
             return OrderResult(
                 retcode=retcodes.DONE, order=position.ticket, price=position.price_open, volume=position.volume
             )
     for pending in driver.orders():
-        if pending.comment == cid:
+        if pending.comment in cids:
             return OrderResult(retcode=retcodes.DONE, order=pending.ticket, price=pending.price_open)
     since = (order.sent_at or order.created_at) - timedelta(minutes=5)
     for deal in driver.deals(since=since, until=timezone.now() + timedelta(minutes=5)):
-        if deal.comment == cid:
+        if deal.comment in cids:
             return OrderResult(
                 retcode=retcodes.DONE, deal=deal.ticket, order=deal.order, price=deal.price, volume=deal.volume
             )
     return None
 
 
+def _find_modify(driver: Driver, order: Order) -> OrderResult | None:
+    """An SL/TP change leaves no deal and no comment: it happened if the position shows it."""
+    ticket = _position_ticket(order)
+    for position in driver.positions(ticket=ticket) if ticket is not None else []:
+        info = driver.symbol_info(position.symbol)
+        if info is not None and (position.sl, position.tp) == _sltp(order, info):
+            return OrderResult(retcode=retcodes.DONE, order=position.ticket, price=position.price_open)
+    return None
+
+
 # --- preparation -------------------------------------------------------------------------
+
+
+def _position_ticket(order: Order) -> int | None:
+    """The position a close or modify acts on: named, or that of the order that opened it."""
+    if order.position_ticket is not None:
+        return order.position_ticket
+    if order.position_of_id is not None:
+        return (
+            Order.objects.filter(pk=order.position_of_id, status=Status.FILLED).values_list("ticket", flat=True).first()
+        )
+    return None
+
+
+def _sltp(order: Order, info: SymbolInfo) -> tuple[float, float]:
+    """The order's stop loss and take profit on the symbol's price grid; 0 removes one."""
+    sl = price_round(float(order.sl), info) if order.sl else 0.0
+    tp = price_round(float(order.tp), info) if order.tp else 0.0
+    return sl, tp
+
+
+def _close_volume(order: Order, position: Position, driver: Driver) -> float:
+    """The lots of `position` this close takes: all of it, or the share or lots asked,
+    rounded down to the symbol's step (never more than asked)."""
+    if order.close_fraction is None and order.volume is None:
+        return position.volume
+    open_lots = Decimal(str(position.volume))
+    wanted = open_lots * order.close_fraction if order.close_fraction is not None else order.volume
+    if wanted >= open_lots:
+        return position.volume
+    info = driver.symbol_info(position.symbol)
+    if info is None:
+        raise Refused(f"{position.symbol} has no specification on account {order.account.login}.")
+    try:
+        return float(volume_normalize(wanted.quantize(Decimal("0.00000001")), info))
+    except PreparationError as error:
+        raise Refused(f"Closing part of position {position.ticket}: {error.reason}") from None
+
+
+def _modify_requests(order: Order, driver: Driver) -> list[OrderRequest]:
+    ticket = _position_ticket(order)
+    found = driver.positions(ticket=ticket) if ticket is not None else []
+    if not found:
+        what = f"position {ticket}" if ticket is not None else "position (it was never opened)"
+        raise Refused(f"No open {what} on account {order.account.login} to change.")
+    position = found[0]
+    info = driver.symbol_info(position.symbol)
+    if info is None:
+        raise Refused(f"{position.symbol} has no specification on account {order.account.login}.")
+    sl, tp = _sltp(order, info)
+    if (position.sl, position.tp) == (sl, tp):
+        return []
+    buy = position.type == OrderType.BUY
+    try:
+        # MT5 measures the stops of an open position from the price it would close at.
+        stops_check(
+            side="buy" if buy else "sell", price=position.price_current, sl=sl or None, tp=tp or None, info=info
+        )
+    except PreparationError as error:
+        raise Refused(error.reason) from None
+    order.symbol = position.symbol
+    return [
+        OrderRequest(
+            action=TradeAction.SLTP,
+            symbol=position.symbol,
+            sl=sl,
+            tp=tp,
+            position=position.ticket,
+            magic=MAGIC,
+            comment=order.terminal_comment,
+        )
+    ]
 
 
 def _prepare(order: Order, driver: Driver) -> list[OrderRequest]:
@@ -467,11 +571,16 @@ def _prepare(order: Order, driver: Driver) -> list[OrderRequest]:
     if order.action == Order.Action.OPEN:
         _guards(order, driver)
         return [_open_request(order, driver)]
+    if order.action == Order.Action.MODIFY_SLTP:
+        return _modify_requests(order, driver)
     positions = driver.positions()
     if order.action == Order.Action.CLOSE_TICKET:
-        positions = [p for p in positions if p.ticket == order.position_ticket]
+        ticket = _position_ticket(order)
+        if ticket is None:
+            raise Refused(f"The position to close on account {account.login} was never opened.")
+        positions = [p for p in positions if p.ticket == ticket]
         if not positions:
-            raise Refused(f"No open position {order.position_ticket} on account {account.login}.")
+            raise Refused(f"No open position {ticket} on account {account.login}.")
     elif order.action == Order.Action.CLOSE_SYMBOL:
         symbol = _resolve(order, driver)
         positions = [p for p in positions if p.symbol == symbol]
@@ -484,12 +593,12 @@ def _prepare(order: Order, driver: Driver) -> list[OrderRequest]:
         OrderRequest(
             action=TradeAction.DEAL,
             symbol=p.symbol,
-            volume=p.volume,
+            volume=_close_volume(order, p, driver) if order.action == Order.Action.CLOSE_TICKET else p.volume,
             type=OrderType.SELL if p.type == OrderType.BUY else OrderType.BUY,
             type_filling=filling_choose(driver.symbol_info(p.symbol)),
             position=p.ticket,
             magic=MAGIC,
-            comment=order.client_id,
+            comment=order.terminal_comment,
         )
         for p in positions
     ]
@@ -579,5 +688,5 @@ def _open_request(order: Order, driver: Driver) -> OrderRequest:
         deviation=20,
         type_filling=filling_choose(info),
         magic=MAGIC,
-        comment=order.client_id,
+        comment=order.terminal_comment,
     )

@@ -12,6 +12,7 @@ from mt5saas.models import EncryptedField, OwnedModel, OwnedQuerySet
 # MT5 logins are positive 64-bit integers; 18 digits always fit.
 LOGIN_PATTERN = r"^[1-9][0-9]{0,17}$"
 LOGIN_MESSAGE = "A login is 1 to 18 digits."
+COMMENT_LENGTH = 31  # MT5 keeps this many characters of an order's comment
 MONEY = {"max_digits": 18, "decimal_places": 2, "default": Decimal("0")}
 
 
@@ -76,6 +77,11 @@ class TradingAccount(OwnedModel):
     is_demo = models.BooleanField(default=True)
     password = EncryptedField()
     host = models.ForeignKey(TerminalHost, null=True, blank=True, on_delete=models.SET_NULL, related_name="accounts")
+    # EA bridge: the host whose portable terminal was last logged in with these credentials.
+    # An account assigned or moved to another host is logged in there by its host agent.
+    logged_in_host = models.ForeignKey(
+        TerminalHost, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
     status = models.CharField(max_length=12, choices=Status, default=Status.CONNECTING)
     status_reason = models.CharField(max_length=300, blank=True)
     ea_status = models.CharField(max_length=60, blank=True)
@@ -277,6 +283,7 @@ class Order(OwnedModel):
         CLOSE_TICKET = "close_ticket"
         CLOSE_SYMBOL = "close_symbol"
         CLOSE_ALL = "close_all"
+        MODIFY_SLTP = "modify_sltp"  # TRADE_ACTION_SLTP on one position
 
     FINAL = (Status.FILLED, Status.REJECTED, Status.FAILED, Status.CANCELLED)
 
@@ -300,6 +307,14 @@ class Order(OwnedModel):
     sl_pips = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
     tp_pips = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
     position_ticket = models.BigIntegerField(null=True, blank=True)  # the position a close names
+    # The order that opened the position this one closes or modifies, when its ticket is not
+    # known yet: a copied close may be queued while the copied open still waits before it.
+    # Its ticket is read when this order executes (orders of one account run in order).
+    position_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # A close of part of the position: this share of the volume open when it executes.
+    close_fraction = models.DecimalField(max_digits=10, decimal_places=8, null=True, blank=True)
+    # A copy's tie to its master's order, COPY_<order_id>, sent in the MT5 comment (terminal_comment).
+    link = models.CharField(max_length=40, blank=True)
     status = models.CharField(max_length=9, choices=Status, default=Status.QUEUED, db_index=True)
     status_reason = models.CharField(max_length=300, blank=True)
     retcode = models.IntegerField(null=True, blank=True)
@@ -320,6 +335,10 @@ class Order(OwnedModel):
     class Meta:
         constraints = [
             models.CheckConstraint(condition=Q(volume__isnull=True) | Q(volume__gt=0), name="order_volume_positive"),
+            models.CheckConstraint(
+                condition=Q(close_fraction__isnull=True) | Q(close_fraction__gt=0, close_fraction__lte=1),
+                name="order_close_fraction_share",
+            ),
         ]
         indexes = [
             models.Index(fields=["account", "status", "created_at"]),
@@ -347,3 +366,19 @@ class Order(OwnedModel):
         """Carried in the MT5 comment so a terminal can be asked whether this order exists:
         short (MT5 keeps 31 characters of comment) and unique per service."""
         return f"mt5s{self.pk:x}"
+
+    @property
+    def terminal_comment(self) -> str:
+        """The MT5 comment sent with this order's requests, at most 31 characters.
+
+        A copy carries its link first and the client id last, "COPY_<order_id> mt5s1a2b":
+        the link is cut, never the client id, so reconciliation (which matches the whole
+        comment) still finds the order, and the link still names the master's order for
+        people and EAs reading the terminal. The database link (copytrading.CopyLink) is
+        what close and modify rely on; a cut link only reads shorter.
+        """
+        cid = self.client_id
+        if not self.link:
+            return cid
+        room = COMMENT_LENGTH - len(cid) - 1
+        return f"{self.link[:room]} {cid}"

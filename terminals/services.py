@@ -154,6 +154,7 @@ def account_connect(
         is_demo=is_demo,
         password=encrypt(password),
         host=host,
+        logged_in_host=host if info is not None and kind == TradingAccount.Kind.EA_BRIDGE else None,
     )
     if info is None:
         account.status = Status.UNASSIGNED

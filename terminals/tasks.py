@@ -43,7 +43,7 @@ def verify_credentials(kind: str, login: str, password_ciphertext: str, server: 
 
     def work():
         if kind == TradingAccount.Kind.EA_BRIDGE:
-            return _ea_bridge_log_in(login, decrypt(password_ciphertext), server, deadline=deadline)
+            return ea_bridge_log_in(login, decrypt(password_ciphertext), server, deadline=deadline)
         if kind == TradingAccount.Kind.MT5:
             _instance_ready(login)  # MT5 logs in through the account's own portable terminal
         driver = driver_for_login(kind=kind, login=login)
@@ -55,11 +55,12 @@ def verify_credentials(kind: str, login: str, password_ciphertext: str, server: 
     return _answer(work, deadline)
 
 
-def _ea_bridge_log_in(login: str, password: str, server: str, *, deadline: float):
+def ea_bridge_log_in(login: str, password: str, server: str, *, deadline: float, account_id: int | None = None):
     """Log the login's portable terminal in from a start-up configuration and wait for its EA
-    to report it connected (terminals.drivers.ea_bridge, "Logging in")."""
+    to report it connected (terminals.drivers.ea_bridge, "Logging in"). `account_id`: the
+    account being logged in, when it is already stored (the host agent's login)."""
     # The instance directory is per login: another registration's terminal would be restarted.
-    if TradingAccount.objects.alive().filter(login=login, host=this_host()).exists():
+    if TradingAccount.objects.alive().filter(login=login, host=this_host()).exclude(pk=account_id).exists():
         raise TerminalError(-2, f"Login {login} already has a terminal on this host, for another server")
     _instance_ready(login)
     root = instance_root()

@@ -1,10 +1,13 @@
 from decimal import Decimal
 
 import factory
+from django.utils import timezone
 from factory.django import DjangoModelFactory
 
 from accounts.models import User, WebhookToken
 from accounts.services import webhook_token_rotate
+from copytrading.models import CopyEvent, CopyExecution, CopyLink, CopyPair, MasterCursor
+from copytrading.services import pair_create
 from terminals.models import AccountEvent, Order, SymbolMapping, TradingAccount
 from webhooks.models import Signal
 
@@ -95,6 +98,68 @@ class OrderFactory(DjangoModelFactory):
     comment = factory.Sequence(lambda n: f"order-comment-{n:05d}")
 
 
+class CopyPairFactory(DjangoModelFactory):
+    """Created through the service, so the key is stored exactly as production stores it."""
+
+    class Meta:
+        model = CopyPair
+
+    owner = factory.SubFactory(UserFactory)
+    master = factory.SubFactory(TradingAccountFactory, owner=factory.SelfAttribute("..owner"))
+    slave = factory.SubFactory(TradingAccountFactory, owner=factory.SelfAttribute("..owner"))
+
+    @classmethod
+    def _create(cls, model_class, owner, master, slave, **kwargs):
+        pair, _ = pair_create(owner=owner, master=master, slave=slave, **kwargs)
+        return pair
+
+
+class CopyEventFactory(DjangoModelFactory):
+    class Meta:
+        model = CopyEvent
+
+    owner = factory.SubFactory(UserFactory)
+    master = factory.SubFactory(TradingAccountFactory, owner=factory.SelfAttribute("..owner"))
+    kind = CopyEvent.Kind.DEAL_ADD
+    order_id = factory.Sequence(lambda n: f"master-order-{n:05d}")
+    symbol = "XAUUSD"
+    side = "buy"
+    volume = Decimal("0.10")
+
+
+class CopyExecutionFactory(DjangoModelFactory):
+    class Meta:
+        model = CopyExecution
+
+    owner = factory.SubFactory(UserFactory)
+    event = factory.SubFactory(CopyEventFactory, owner=factory.SelfAttribute("..owner"))
+    slave = factory.SubFactory(TradingAccountFactory, owner=factory.SelfAttribute("..owner"))
+    error = factory.Sequence(lambda n: f"copy-error-{n:05d}")
+
+
+class CopyLinkFactory(DjangoModelFactory):
+    class Meta:
+        model = CopyLink
+
+    owner = factory.SubFactory(UserFactory)
+    pair = factory.SubFactory(CopyPairFactory, owner=factory.SelfAttribute("..owner"))
+    slave = factory.SelfAttribute("pair.slave")
+    open_order = factory.SubFactory(
+        OrderFactory, owner=factory.SelfAttribute("..owner"), account=factory.SelfAttribute("..pair.slave")
+    )
+    master_order_id = factory.Sequence(lambda n: f"linked-order-{n:05d}")
+    master_volume = Decimal("0.10")
+
+
+class MasterCursorFactory(DjangoModelFactory):
+    class Meta:
+        model = MasterCursor
+
+    owner = factory.SubFactory(UserFactory)
+    account = factory.SubFactory(TradingAccountFactory, owner=factory.SelfAttribute("..owner"))
+    read_at = factory.LazyFunction(timezone.now)
+
+
 # Every model whose manager has owned_by() needs a factory here; the isolation test
 # fails for an owned model it cannot create.
 OWNED_FACTORIES = {
@@ -104,4 +169,9 @@ OWNED_FACTORIES = {
     AccountEvent: AccountEventFactory,
     Signal: SignalFactory,
     Order: OrderFactory,
+    CopyPair: CopyPairFactory,
+    CopyEvent: CopyEventFactory,
+    CopyExecution: CopyExecutionFactory,
+    CopyLink: CopyLinkFactory,
+    MasterCursor: MasterCursorFactory,
 }

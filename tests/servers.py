@@ -1,15 +1,22 @@
 """Real processes of the service (daphne, qcluster, manage.py) for tests that need them."""
 
+import contextlib
 import json
 import os
+import re
+import secrets
+import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
+import psutil
 from cryptography.fernet import Fernet
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,8 +63,9 @@ def start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
     )
 
 
-def start_daphne(env: dict[str, str], log: Path) -> tuple[subprocess.Popen, str]:
-    port = free_port()
+def start_daphne(env: dict[str, str], log: Path, port: int | None = None) -> tuple[subprocess.Popen, str]:
+    """daphne on `port` (a free one by default); returns once it accepts connections."""
+    port = port or free_port()
     process = start(["-m", "mt5saas.serve", "-b", "127.0.0.1", "-p", str(port), "mt5saas.asgi:application"], env, log)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
@@ -98,3 +106,120 @@ def wait_for(predicate, timeout: float = 30, interval: float = 0.3):
         if result or time.monotonic() > deadline:
             return result
         time.sleep(interval)
+
+
+# --- the shared database ---------------------------------------------------------------
+
+
+class SharedDatabase:
+    """A database the test and its subprocesses share, apart from pytest-django's own."""
+
+    def __init__(self, tmp_path: Path, prefix: str = "faults") -> None:
+        from django.db import connection
+
+        self.vendor = connection.vendor
+        if self.vendor == "postgresql":
+            import psycopg
+
+            params = connection.settings_dict
+            self.server = {
+                "host": params.get("HOST") or "127.0.0.1",
+                "port": int(params.get("PORT") or 5432),
+                "user": params.get("USER") or "postgres",
+            }
+            self.name = f"{prefix}_{secrets.token_hex(4)}"
+            with psycopg.connect(dbname="postgres", autocommit=True, **self.server) as admin:
+                admin.execute(f'CREATE DATABASE "{self.name}"')
+            server = self.server
+            self.url = f"postgres://{server['user']}@{server['host']}:{server['port']}/{self.name}"
+        else:
+            self.path = tmp_path / "db.sqlite3"
+            # The embedded defaults' options (WAL, IMMEDIATE, a 20 s busy timeout): a bare
+            # sqlite:// URL would drop them and leave writers failing with "database is locked".
+            options = urllib.parse.urlencode(connection.settings_dict.get("OPTIONS", {}))
+            self.url = f"sqlite:///{self.path}?{options}"
+
+    def rows(self, sql: str) -> list[tuple]:
+        """Run one statement in its own autocommitted connection; the rows it returns."""
+        if self.vendor == "postgresql":
+            import psycopg
+
+            with psycopg.connect(dbname=self.name, autocommit=True, **self.server) as conn:
+                cursor = conn.execute(sql)
+                return cursor.fetchall() if cursor.description else []
+        conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        try:
+            return conn.execute(sql).fetchall()
+        finally:
+            conn.close()
+
+    def drop(self) -> None:
+        if self.vendor == "postgresql":
+            import psycopg
+
+            with psycopg.connect(dbname="postgres", autocommit=True, **self.server) as admin:
+                admin.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+
+
+# --- processes -----------------------------------------------------------------------
+
+
+class Processes:
+    """Every process the test starts, stopped with all its descendants at the end."""
+
+    def __init__(self, env: dict[str, str], logs: Path) -> None:
+        self.env, self.logs = env, logs
+        self.started: list[subprocess.Popen] = []
+        self.cluster: subprocess.Popen | None = None
+        self.cluster_log: Path | None = None
+        self.generation = 0
+
+    def start(self, args: list[str], name: str, **env: str) -> subprocess.Popen:
+        process = start(args, {**self.env, **env}, self.logs / f"{name}.log")
+        self.started.append(process)
+        return process
+
+    def daphne(self, port: int | None = None, name: str = "daphne", **env: str) -> tuple[subprocess.Popen, str]:
+        """A daphne on `port` (a free one by default) and its base URL, once it accepts connections."""
+        process, base = start_daphne({**self.env, **env}, self.logs / f"{name}.log", port)
+        self.started.append(process)
+        return process, base
+
+    def start_cluster(self) -> None:
+        self.generation += 1
+        name = f"qcluster-{self.generation}"
+        self.cluster_log = self.logs / f"{name}.log"
+        self.cluster = self.start(["manage.py", "qcluster"], name, Q_WORKERS="2")
+
+    def kill_cluster(self) -> None:
+        """SIGKILL to the qcluster and every process of its group: no goodbye to the broker."""
+        os.killpg(self.cluster.pid, signal.SIGKILL)
+        self.cluster.wait()
+
+    def workers(self) -> list[int]:
+        """PIDs of the current qcluster's live workers (each logs "ready for work at <pid>")."""
+        announced = {int(pid) for pid in re.findall(r"ready for work at (\d+)", self.cluster_log.read_text())}
+        alive = []
+        with contextlib.suppress(psutil.NoSuchProcess):
+            for child in psutil.Process(self.cluster.pid).children(recursive=True):
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    if child.pid in announced and child.status() != psutil.STATUS_ZOMBIE:
+                        alive.append(child.pid)
+        return alive
+
+    def stop_all(self) -> list[psutil.Process]:
+        """SIGKILL for the qclusters (their graceful stop can hang once a killed worker has
+        locked their task queue), SIGTERM for the others; returns what is still alive."""
+        family = []
+        for process in reversed(self.started):
+            with contextlib.suppress(psutil.NoSuchProcess):
+                family += psutil.Process(process.pid).children(recursive=True)
+            if "qcluster" in process.args and process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+            stop(process)
+        for child in family:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                child.kill()
+        _, alive = psutil.wait_procs(family, timeout=5)
+        return alive

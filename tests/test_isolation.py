@@ -24,6 +24,7 @@ from mt5saas.api import IsStaff
 from mt5saas.models import OwnedQuerySet
 from mt5saas.routing import websocket_urlpatterns
 from tests.factories import OWNED_FACTORIES, UserFactory
+from tests.live.factories import LIVE_FACTORIES
 
 # Route key (URL name, or the route text for unnamed ones) → kind of probe.
 #   public:  anyone may call it; it shows nobody's data
@@ -40,6 +41,10 @@ ROUTES: dict[str, str] = {
     "history-clear": "own",
     "test-signal": "own",
     "copy-page": "own",
+    "copy-history-table": "own",
+    # The master EA's intake: its key is the credential (a wrong one is a 401); what a key
+    # of one trader can reach is proven in tests/copytrading/test_copy_api.py.
+    "copy-trade": "public",
     "history-page": "own",
     "alerts-page": "own",
     "settings-page": "own",
@@ -62,10 +67,16 @@ ROUTES: dict[str, str] = {
     "route:oauth/login/": "public",
     "route:oauth/signup/": "public",
     "route:admin/login/": "public",
+    # Streams of the caller's own events (tests/live proves no other user's event reaches them).
+    "events": "own",
+    "events-copy-trades": "own",
 }
+# The live app's event table is owned too; its factory lives with its tests.
+FACTORIES = {**OWNED_FACTORIES, **LIVE_FACTORIES}
+
 # Kinds decided by the view's home: allauth's sign-in flows and Django's admin.
 MODULE_KINDS = {"allauth.": "public", "namespace:admin": "admin"}
-WEBSOCKET_ROUTES: dict[str, str] = {}
+WEBSOCKET_ROUTES: dict[str, str] = {"^ws/events/?$": "own"}  # probed in tests/live/test_websocket.py
 
 
 @dataclass
@@ -174,7 +185,7 @@ def world(db) -> World:
     operator = UserFactory(username=f"operator-{suffix}", is_staff=True, is_superuser=True)
     objects = {}
     for model in owned_models():
-        factory = OWNED_FACTORIES.get(model)
+        factory = FACTORIES.get(model)
         assert factory is not None, f"tests/factories.py OWNED_FACTORIES needs a factory for {model._meta.label}"
         objects[model] = (factory(owner=alice), factory(owner=bob))
     token = webhook_token_reveal(user=alice)
@@ -225,7 +236,7 @@ def test_every_websocket_route_is_classified():
 
 
 def test_every_owned_model_has_a_factory():
-    missing = [m._meta.label for m in owned_models() if m not in OWNED_FACTORIES]
+    missing = [m._meta.label for m in owned_models() if m not in FACTORIES]
     assert not missing, f"Add factories to tests/factories.py OWNED_FACTORIES for {missing}"
 
 

@@ -146,3 +146,54 @@ def test_a_process_that_is_no_registered_host_says_so(monkeypatch):
     )
 
     assert (status, code) == ("error", -7) and "not a registered host" in message
+
+
+def waiting_ea_account(owner, password: str):
+    """Registered while no Windows host was online: stored unassigned, its password unproven."""
+    return TradingAccountFactory(
+        owner=owner,
+        kind="ea_bridge",
+        login="8700003",
+        server="SimBroker-Demo",
+        password=encrypt(password),
+        host=None,
+        status="unassigned",
+    )
+
+
+@pytest.mark.django_db(transaction=True)  # the simulated EA's thread writes the paper broker
+def test_the_agent_logs_in_an_ea_account_it_takes_over_once(host, ea_terminal, tmp_path, alice, settings):
+    from terminals.agent import HostAgent
+    from terminals.drivers import open_driver
+
+    settings.EA_LOGIN_TIMEOUT_S = 20
+    account = waiting_ea_account(alice, PASSWORD)
+    agent = HostAgent(host=host, open_driver=open_driver)
+
+    agent.tick()
+    account.refresh_from_db()
+    first = instance_status(root=tmp_path / "instances", login="8700003")
+    agent.tick()
+    again = instance_status(root=tmp_path / "instances", login="8700003")
+
+    assert account.status == "online" and account.balance == 10000 and account.logged_in_host_id == host.pk
+    assert ea_terminal.config_modes == [0o600]  # one login, from the start-up configuration
+    assert first.running and again.pid == first.pid  # the next round attaches, it does not log in again
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_ea_account_taken_over_with_a_wrong_password_is_refused_not_retried(host, ea_terminal, tmp_path, alice):
+    from terminals.agent import HostAgent
+    from terminals.drivers import open_driver
+
+    account = waiting_ea_account(alice, GUESS)
+    agent = HostAgent(host=host, open_driver=open_driver)
+
+    agent.tick()
+    agent.tick()
+    account.refresh_from_db()
+
+    assert account.status == "error" and account.status_reason.startswith("Authorization failed")
+    assert account.logged_in_host_id is None and GUESS not in account.status_reason
+    assert ea_terminal.config_modes == [0o600]  # refused once; an account in error is not retried
+    assert not instance_status(root=tmp_path / "instances", login="8700003").running

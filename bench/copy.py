@@ -1,0 +1,334 @@
+"""Copy trading: master event received → slave filled for 1, 10 and 50 slaves, and the
+host-side watcher's detection time.
+
+    python bench/copy.py [--quick] [--scaled]
+
+Starts the service as bench/webhook.py does (one daphne, one qcluster, the simulated host's
+agent, DEBUG=0, a throwaway database: SQLite by default, PostgreSQL + Redis with --scaled),
+with one trader and 100 simulated accounts. Account 1 is the master; pairs to accounts 2..51
+are created, and for each row only N of them are on.
+
+Fan-out rows: a master event `deal_add` of 0.01 BTCUSD (it trades at any hour) is POSTed to
+/api/copy/trade with the pair's key, then the master closes it (`deal_close`) before the
+next round. Latency per slave order: from the event's received_at (every copied order
+carries it as created_at) to the order's done_at, both stamped by the service on one
+clock; and, as the client sees it, send → every slave order read final (polls every 2 ms).
+Rounds start after a random 0-200 ms pause, out of step with the ORM broker's polling.
+
+Watcher row: a trade is made on the master's simulated terminal itself (no EA, no API);
+detection is from the deal's time on the terminal to the copy event the host agent created.
+
+Tables on stdout, JSON in bench/results/ (not tracked).
+"""
+
+# ruff: noqa: E402 - the standard library's "copy" must be reachable before anything is imported
+import os
+import sys
+
+# Run as a script, this file's folder comes first on sys.path, and "copy" there is this file,
+# not the standard library module that dataclasses and Django import.
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirname(os.path.abspath(__file__))]
+
+import argparse
+import json
+import random
+import secrets
+import statistics
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from cryptography.fernet import Fernet
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.webhook import (
+    POSTGRES,
+    REDIS,
+    Client,
+    create_postgres,
+    drop_postgres,
+    prepare,
+    progress,
+    refuse_shared_queue,
+    stats,
+    wait_healthy,
+)
+from tests.servers import service_env, start, start_daphne, stop
+
+SLAVES = (1, 10, 50)
+GAP = 0.2
+POLL = 0.002
+SYMBOL, VOLUME = "BTCUSD", 0.01
+
+
+@dataclass
+class Sizes:
+    rounds: dict[int, int]  # slaves → rounds
+    watcher: int
+
+
+QUICK = Sizes(rounds={1: 20, 10: 8, 50: 4}, watcher=4)
+FULL = Sizes(rounds={1: 100, 10: 30, 50: 10}, watcher=12)
+
+
+@dataclass
+class FanoutRow:
+    slaves: int
+    stored: list[float] = field(default_factory=list)  # per slave order: received → done, ms
+    seen: list[float] = field(default_factory=list)  # per event: send → all final, ms
+    ack: list[float] = field(default_factory=list)  # per event: send → reply, ms
+    unfilled: dict[str, int] = field(default_factory=dict)
+
+
+def django_setup(env: dict[str, str]) -> None:
+    """This process reads the service's database through the ORM, with the service's settings."""
+    os.environ.update(env)
+    import django
+
+    django.setup()
+
+
+def post_event(client: Client, key: str, body: dict) -> tuple[dict, float]:
+    data = json.dumps({"api_key": key, **body}).encode()
+    status, reply, elapsed = client.send("POST", "/api/copy/trade", data)
+    if status != 200:
+        raise SystemExit(f"/api/copy/trade answered {status}: {reply[:300]!r}")
+    return json.loads(reply), elapsed
+
+
+def wait_final(event_id: int, count: int, started: float, timeout: float = 60) -> float:
+    from terminals.models import Order
+
+    while True:
+        orders = Order.objects.filter(copy_execution__event_id=event_id)
+        if orders.filter(status__in=Order.FINAL).count() >= count:
+            return (time.perf_counter() - started) * 1000
+        if time.perf_counter() - started > timeout:
+            raise SystemExit(f"event {event_id}: its {count} slave orders are not final after {timeout:.0f} s")
+        time.sleep(POLL)
+
+
+def bench_fanout(port: int, master, key: str, sizes: Sizes) -> list[FanoutRow]:
+    from copytrading.models import CopyPair
+    from terminals.models import Order
+
+    client = Client(port)
+    rows = []
+    pairs = list(CopyPair.objects.filter(master=master).order_by("pk"))
+    for slaves, rounds in sizes.rounds.items():
+        CopyPair.objects.filter(master=master).update(active=False)
+        CopyPair.objects.filter(pk__in=[p.pk for p in pairs[:slaves]]).update(active=True)
+        row = FanoutRow(slaves)
+        for r in range(rounds + 1):  # the first round warms up
+            order_id = f"bench-{slaves}-{r}-{secrets.token_hex(3)}"
+            time.sleep(random.uniform(0, GAP))
+            started = time.perf_counter()
+            reply, ack = post_event(
+                client,
+                key,
+                {
+                    "event": "deal_add",
+                    "order_id": order_id,
+                    "account": master.login,
+                    "symbol": SYMBOL,
+                    "type": "BUY",
+                    "volume": VOLUME,
+                },
+            )
+            seen = wait_final(reply["event"], slaves, started)
+            if r:
+                orders = Order.objects.filter(copy_execution__event_id=reply["event"])
+                for order in orders:
+                    row.stored.append((order.done_at - order.created_at).total_seconds() * 1000)
+                    if order.status != "filled":
+                        reason = f"{order.status}: {order.status_reason[:60]}"
+                        row.unfilled[reason] = row.unfilled.get(reason, 0) + 1
+                row.seen.append(seen)
+                row.ack.append(ack)
+            closed, _ = post_event(client, key, {"event": "deal_close", "order_id": order_id, "account": master.login})
+            wait_final(closed["event"], closed["pairs_processed"], time.perf_counter())
+            progress(f"{slaves} slave(s)", r, rounds)
+        rows.append(row)
+    client.close()
+    return rows
+
+
+def bench_watcher(master, rounds: int) -> list[float]:
+    """Trades made on the master terminal itself; detection = deal time → copy event stored."""
+    from copytrading.models import CopyEvent, CopyPair
+    from terminals.drivers.base import OrderRequest, OrderType, TradeAction
+    from terminals.gateway import simulated_driver
+    from terminals.models import Order
+
+    first = CopyPair.objects.filter(master=master).order_by("pk").first()
+    CopyPair.objects.filter(master=master).update(active=False)
+    CopyPair.objects.filter(pk=first.pk).update(active=True)
+    time.sleep(12)  # two rounds of the agent: it starts watching this master
+    detections = []
+    for r in range(rounds):
+        time.sleep(random.uniform(0, 2))
+        driver = simulated_driver(master)
+        tick = driver.tick(SYMBOL)
+        result = driver.order_send(
+            OrderRequest(
+                action=TradeAction.DEAL,
+                symbol=SYMBOL,
+                volume=VOLUME,
+                type=OrderType.BUY,
+                price=tick.ask,
+                comment="by hand",
+            )
+        )
+        [deal] = [
+            d
+            for d in driver.deals(since=datetime.now(UTC).replace(year=2000), until=datetime.now(UTC))
+            if d.ticket == result.deal
+        ] or [None]
+        deadline = time.monotonic() + 30
+        while (event := CopyEvent.objects.filter(master=master, order_id=str(result.order)).first()) is None:
+            if time.monotonic() > deadline:
+                raise SystemExit("the watcher did not report a trade within 30 s")
+            time.sleep(0.01)
+        detections.append(event.received_at.timestamp() * 1000 - (deal.time_msc if deal else 0))
+        tick = driver.tick(SYMBOL)
+        driver.order_send(
+            OrderRequest(
+                action=TradeAction.DEAL,
+                symbol=SYMBOL,
+                volume=VOLUME,
+                type=OrderType.SELL,
+                price=tick.bid,
+                position=result.order,
+                comment="by hand",
+            )
+        )
+        driver.shutdown()
+        progress("watcher", r + 1, rounds)
+    deadline = time.monotonic() + 30
+    while Order.objects.filter(status__in=["queued", "sending"]).exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return detections
+
+
+def report(mode: str, rows: list[FanoutRow], watcher: list[float], interval: float, scaled: bool) -> dict:
+    print(
+        f"\nCopy trading bench, {mode}\n{VOLUME} {SYMBOL} per master event; python {sys.version.split()[0]}, "
+        f"{os.cpu_count()} CPUs"
+    )
+    print("\nMaster event received → slave filled (service stamps), and as the client sees it")
+    header = (
+        f"{'slaves':>6} {'events':>6} {'orders':>6} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8} "
+        f"{'reply p50':>9} {'all final p50':>13}  note"
+    )
+    print(header)
+    print("-" * len(header))
+    summary = {}
+    for row in rows:
+        s = stats(row.stored)
+        note = "; ".join(f"{n} {reason}" for reason, n in row.unfilled.items()) or "all filled"
+        print(
+            f"{row.slaves:>6} {len(row.seen):>6} {s['n']:>6} {s['median']:>8.1f} {s['p95']:>8.1f} {s['p99']:>8.1f} "
+            f"{s['max']:>8.1f} {statistics.median(row.ack):>9.1f} {statistics.median(row.seen):>13.1f}  {note}"
+        )
+        summary[f"slaves_{row.slaves}"] = {
+            **s,
+            "reply_p50": statistics.median(row.ack),
+            "all_final_p50": statistics.median(row.seen),
+            "unfilled": row.unfilled,
+        }
+    target = "40" if scaled else "100"
+    print(f"target: p50 under {target} ms")
+    if watcher:
+        w = stats(watcher)
+        print(f"\nWatcher: deal on the master terminal → copy event stored, host agent every {interval:g} s")
+        print(
+            f"  n {w['n']}, p50 {w['median']:.0f} ms, p95 {w['p95']:.0f} ms, max {w['max']:.0f} ms "
+            f"(target: p50 under one interval, {interval * 1000:.0f} ms)"
+        )
+        summary["watcher"] = {**w, "interval_s": interval}
+    return summary
+
+
+def run(args, directory: Path) -> None:
+    sizes = QUICK if args.quick else FULL
+    keys = {"SECRET_KEY": "bench-" + secrets.token_urlsafe(40), "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode()}
+    overrides = {**keys, "WEBHOOK_RATE_LIMIT": "1000000/m", "API_RATE_LIMIT": "1000000/m"}
+    database_name = ""
+    if args.scaled:
+        refuse_shared_queue(args.redis_url)
+        database_name = create_postgres()
+        env = service_env(DATABASE_URL=f"{POSTGRES}/{database_name}", REDIS_URL=args.redis_url, **overrides)
+        mode, mode_key = "PostgreSQL + Redis", "postgres-redis"
+    else:
+        env = service_env(DATABASE_URL=f"sqlite:///{directory / 'bench.sqlite3'}", REDIS_URL="", **overrides)
+        mode, mode_key = "embedded defaults (SQLite WAL, ORM broker, in-memory channel layer)", "sqlite"
+    mode += f"; host agent every {args.agent_interval:g} s"
+    processes = {}
+    try:
+        print(f"setting up: {mode}", file=sys.stderr)
+        demo = prepare(env)
+        logs = {name: directory / f"{name}.log" for name in ("daphne", "qcluster", "host_agent")}
+        daphne, base = start_daphne(env, logs["daphne"])
+        processes["daphne"] = (daphne, logs["daphne"])
+        processes["qcluster"] = (start(["manage.py", "qcluster"], env, logs["qcluster"]), logs["qcluster"])
+        agent = start(["manage.py", "host_agent", "--interval", str(args.agent_interval)], env, logs["host_agent"])
+        processes["host_agent"] = (agent, logs["host_agent"])
+        port = urlsplit(base).port
+        wait_healthy(port, processes)
+        django_setup(env)
+        from copytrading.services import pair_create
+        from terminals.models import TradingAccount
+
+        accounts = list(TradingAccount.objects.filter(pk__in=[a["id"] for a in demo["accounts"]]).order_by("pk"))
+        master, slaves = accounts[0], accounts[1 : 1 + max(SLAVES)]
+        key = ""
+        for slave in slaves:
+            _, made = pair_create(owner=master.owner, master=master, slave=slave)
+            key = key or made
+        rows = bench_fanout(port, master, key, sizes)
+        watcher = bench_watcher(master, sizes.watcher) if sizes.watcher else []
+        for name, (process, log) in processes.items():
+            if process.poll() is not None:
+                raise SystemExit(f"{name} exited during the run:\n{log.read_text()[-3000:]}")
+        summary = report(mode, rows, watcher, args.agent_interval, args.scaled)
+        results = ROOT / "bench" / "results"
+        results.mkdir(exist_ok=True)
+        saved = results / f"copy-{mode_key}-{datetime.now():%Y%m%d-%H%M%S}.json"
+        saved.write_text(
+            json.dumps({"bench": "copy", "mode": mode, "quick": args.quick, "summary": summary}, indent=2, default=str)
+        )
+        print(f"\nresults: {saved.relative_to(ROOT)}")
+    except SystemExit:
+        for name, (_, log) in processes.items():
+            print(f"\n--- {name} log (tail) ---\n{log.read_text()[-1500:]}", file=sys.stderr)
+        raise
+    finally:
+        for process, _ in processes.values():
+            stop(process)
+        if database_name:
+            from django.db import connections
+
+            connections.close_all()
+            drop_postgres(database_name)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer rounds: about two minutes")
+    parser.add_argument("--scaled", action="store_true", help="PostgreSQL + Redis instead of the embedded defaults")
+    parser.add_argument("--redis-url", default=REDIS, help=f"with --scaled (default {REDIS})")
+    parser.add_argument("--agent-interval", type=float, default=5.0, help="host agent heartbeat, s (default 5)")
+    args = parser.parse_args()
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="mt5saas-bench-copy-") as directory:
+        run(args, Path(directory))
+    print(f"({time.perf_counter() - started:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,18 @@
+from django.apps import AppConfig
+
+
+class CopytradingConfig(AppConfig):
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "copytrading"
+
+    def ready(self) -> None:
+        from terminals.agent import account_read, round_done
+        from terminals.execution import order_finished
+
+        from . import services, watcher
+
+        # A copied order's outcome updates its execution, links the slave position and
+        # passes the trade on when the slave is itself a master (cascades).
+        order_finished.connect(services.copy_order_finished, dispatch_uid="copytrading.order_finished")
+        account_read.connect(watcher.master_watch, dispatch_uid="copytrading.master_watch")
+        round_done.connect(watcher.outcomes_sweep, dispatch_uid="copytrading.outcomes_sweep")

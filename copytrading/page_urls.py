@@ -1,0 +1,9 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("copy", views.copy_page, name="copy-page"),
+    path("copy/history", views.history_table, name="copy-history-table"),
+    path("copy/pairs/<int:pk>/<slug:action>", views.PairAction.as_view(), name="copy-pair-action"),
+]

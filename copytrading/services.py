@@ -1,0 +1,695 @@
+"""Writes of copy trading: pairs and their keys, and master events becoming slave orders.
+
+A master event (from POST /api/copy/trade, the host-side watcher, or a copy that filled on
+a slave that is itself a master) is stored once, by (master, kind, order id, sequence), and
+in the same transaction becomes one order per active pair of that master, through the
+order pipeline every other order takes (terminals.execution: ordering, at most once, risk
+guards, volume normalised to the slave symbol's step/min/max, retcodes in words).
+"""
+
+import hmac
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import ROUND_FLOOR, Decimal, InvalidOperation
+
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, transaction
+from django.db.models import F, Sum
+from django.utils import timezone
+
+from mt5saas.crypto import decrypt, encrypt, secret_digest, secret_digests
+from mt5saas.events import publish_many, publish_to_user
+from terminals.execution import order_event, orders_enqueue, queued_stamp
+from terminals.models import Order, TradingAccount
+from terminals.symbols import SymbolError, symbol_normalize, symbol_resolve
+
+from .models import CopyEvent, CopyExecution, CopyLink, CopyPair
+
+log = logging.getLogger(__name__)
+
+KEY_PREFIX = "cpk_"
+MAX_KEY_LENGTH = 128
+MAX_ORDER_ID = 64
+LOT = Decimal("0.0001")  # Order.volume's precision: the pipeline rounds to the symbol's step
+MAX_LOTS = Decimal("1000000")
+REPEAT_WINDOW = timedelta(seconds=10)
+Status = CopyExecution.Status
+
+
+class CopyError(Exception):
+    """A request that cannot be carried out; `message` is a sentence for the trader."""
+
+    def __init__(
+        self, message: str, *, status: int = 400, field: str | None = None, errors: dict | None = None
+    ) -> None:
+        super().__init__(message)
+        self.message, self.status, self.field = message, status, field
+        self.errors = errors or {field or "non_field_errors": [message]}
+
+
+# --- pairs ---------------------------------------------------------------------------
+
+
+def _new_key() -> str:
+    return KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+def _key_fields(key: str) -> dict:
+    return {"key_digest": secret_digest(key), "key_ciphertext": encrypt(key), "key_hint": key[:8]}
+
+
+def _label(account: TradingAccount) -> str:
+    return account.nickname or account.login
+
+
+def _cycle(*, owner, master: TradingAccount, slave: TradingAccount, exclude: int | None = None) -> list[int] | None:
+    """The account ids of the cycle that master → slave would close, master first and last, or None.
+
+    Every pair counts, active or not: switching a pair on must never close a loop."""
+    edges: dict[int, list[int]] = {}
+    for pair in CopyPair.objects.owned_by(owner).exclude(pk=exclude).values_list("master_id", "slave_id"):
+        edges.setdefault(pair[0], []).append(pair[1])
+    # Depth-first from the slave: reaching the master means the copies would go round forever.
+    trail: dict[int, int | None] = {slave.pk: None}
+    stack = [slave.pk]
+    while stack:
+        node = stack.pop()
+        if node == master.pk:
+            path = [node]
+            while trail[path[-1]] is not None:
+                path.append(trail[path[-1]])
+            return [master.pk, *reversed(path)]
+        for nxt in edges.get(node, []):
+            if nxt not in trail:
+                trail[nxt] = node
+                stack.append(nxt)
+    return None
+
+
+def _check_accounts(*, owner, master: TradingAccount, slave: TradingAccount, exclude: int | None = None) -> None:
+    # One trader's pair changes one at a time: two pairs created at once (A → B, B → A) would
+    # each find no cycle without the other. The owner's row is the lock (SQLite serialises writers anyway).
+    list(get_user_model().objects.select_for_update().filter(pk=owner.pk).values_list("pk"))
+    mine = TradingAccount.objects.owned_by(owner).alive()
+    for name, account in (("master", master), ("slave", slave)):
+        if not mine.filter(pk=account.pk).exists():
+            raise CopyError("Not one of your accounts.", field=name)
+    if master.pk == slave.pk:
+        raise CopyError("The master and the slave must be two different accounts.", field="slave")
+    if CopyPair.objects.filter(master=master, slave=slave).exclude(pk=exclude).exists():
+        raise CopyError("This master is already copied to this slave.", field="slave")
+    cycle = _cycle(owner=owner, master=master, slave=slave, exclude=exclude)
+    if cycle is not None:
+        accounts = TradingAccount.objects.in_bulk(cycle)
+        names = " → ".join(_label(accounts[pk]) for pk in cycle)
+        raise CopyError(f"This pair would copy trades in a circle: {names}.", field="slave")
+
+
+def _check_rule(fields: dict) -> None:
+    if "multiplier" in fields and not fields["multiplier"] > 0:
+        raise CopyError("The multiplier must be more than 0.", field="multiplier")
+    if "fixed_volume" in fields and not fields["fixed_volume"] > 0:
+        raise CopyError("The fixed volume must be more than 0 lots.", field="fixed_volume")
+    symbol_map = fields.get("symbol_map")
+    if symbol_map is not None:
+        if not isinstance(symbol_map, dict):
+            raise CopyError("The symbol map must be an object of master symbol → slave symbol.", field="symbol_map")
+        cleaned = {}
+        for requested, broker in symbol_map.items():
+            try:
+                symbol_normalize(broker)  # refuses what cannot be a symbol; the broker's spelling is kept
+                cleaned[symbol_normalize(requested)] = str(broker).strip()
+            except SymbolError as error:
+                raise CopyError(str(error), field="symbol_map") from None
+        fields["symbol_map"] = cleaned
+
+
+PAIR_FIELDS = ("volume_mode", "multiplier", "fixed_volume", "copy_sl_tp", "auto_symbol_map", "symbol_map", "active")
+
+
+@transaction.atomic
+def pair_create(*, owner, master: TradingAccount, slave: TradingAccount, **fields) -> tuple[CopyPair, str]:
+    """A new pair and its API key (returned once; pair_key_reveal shows it again).
+
+    Raises CopyError: an account that is not the owner's, master = slave, an existing pair,
+    or a pair that would close a cycle (named, e.g. "A → B → C → A")."""
+    fields = {name: value for name, value in fields.items() if name in PAIR_FIELDS}
+    _check_rule(fields)
+    _check_accounts(owner=owner, master=master, slave=slave)
+    key = _new_key()
+    pair = CopyPair.objects.create(owner=owner, master=master, slave=slave, **fields, **_key_fields(key))
+    return pair, key
+
+
+@transaction.atomic
+def pair_update(*, pair: CopyPair, **fields) -> CopyPair:
+    """Change a pair's accounts or rules; the same checks as pair_create."""
+    master, slave = fields.pop("master", pair.master), fields.pop("slave", pair.slave)
+    fields = {name: value for name, value in fields.items() if name in PAIR_FIELDS}
+    _check_rule(fields)
+    if (master.pk, slave.pk) != (pair.master_id, pair.slave_id):
+        _check_accounts(owner=pair.owner, master=master, slave=slave, exclude=pair.pk)
+    pair.master, pair.slave = master, slave
+    for name, value in fields.items():
+        setattr(pair, name, value)
+    pair.save()
+    return pair
+
+
+def pair_toggle(*, pair: CopyPair) -> CopyPair:
+    pair.active = not pair.active
+    pair.save(update_fields=["active", "updated_at"])
+    return pair
+
+
+def pair_delete(*, pair: CopyPair) -> None:
+    """Executions keep their history (their pair becomes empty); links go with the pair."""
+    pair.delete()
+
+
+def pair_key_rotate(*, pair: CopyPair) -> str:
+    """A new key for the pair; the old one fails from the next request on."""
+    key = _new_key()
+    CopyPair.objects.filter(pk=pair.pk).update(**_key_fields(key))
+    return key
+
+
+def pair_key_reveal(*, pair: CopyPair) -> str:
+    return decrypt(pair.key_ciphertext)
+
+
+def pair_by_key(*, key: object) -> CopyPair | None:
+    """The pair whose key this is, or None (unknown, rotated, or not a key at all)."""
+    if not isinstance(key, str) or not key or len(key) > MAX_KEY_LENGTH:
+        return None
+    digests = secret_digests(key)
+    pair = CopyPair.objects.select_related("master", "owner").filter(key_digest__in=digests).first()
+    if pair is None or not any(hmac.compare_digest(pair.key_digest, d) for d in digests):
+        return None
+    if pair.key_digest != digests[0]:
+        CopyPair.objects.filter(pk=pair.pk).update(key_digest=digests[0])  # matched under a SECRET_KEY fallback
+    return pair
+
+
+# --- master events -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MasterEvent:
+    kind: str
+    order_id: str
+    symbol: str = ""
+    side: str = ""
+    volume: Decimal | None = None
+    sl: Decimal | None = None
+    tp: Decimal | None = None
+    sequence: str = ""  # the master's deal ticket, when the source knows it
+
+
+def _number(data: dict, name: str, errors: dict, *, positive: bool = False) -> Decimal | None:
+    value = data.get(name)
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        errors[name] = [f"{name} must be a number."]
+        return None
+    try:
+        number = Decimal(str(value).strip())
+    except InvalidOperation:
+        errors[name] = [f"{name} must be a number, not {str(value)[:20]!r}."]
+        return None
+    if not number.is_finite() or number < 0 or abs(number) > Decimal("1e12"):
+        errors[name] = [f"{name} must be a finite number of 0 or more."]
+        return None
+    if positive and number <= 0:
+        errors[name] = [f"{name} must be more than 0."]
+        return None
+    return number
+
+
+def event_parse(data: dict) -> MasterEvent:
+    """A master event from a request body (DESIGN §6.2); CopyError with field errors otherwise."""
+    errors: dict[str, list[str]] = {}
+    kind = str(data.get("event", "")).strip().lower()
+    if kind not in CopyEvent.Kind.values:
+        errors["event"] = [f"event must be one of {', '.join(CopyEvent.Kind.values)}."]
+    order_id = data.get("order_id")
+    if isinstance(order_id, int) and not isinstance(order_id, bool):
+        order_id = str(order_id)
+    if not isinstance(order_id, str) or not order_id.strip() or len(order_id) > MAX_ORDER_ID:
+        errors["order_id"] = [f"order_id must be text of 1 to {MAX_ORDER_ID} characters."]
+    elif not order_id.isprintable():
+        errors["order_id"] = ["order_id contains control characters."]
+    symbol, side = "", ""
+    volume = _number(data, "volume", errors, positive=True)
+    sl, tp = _number(data, "sl", errors), _number(data, "tp", errors)
+    if volume is not None and volume > MAX_LOTS:
+        errors["volume"] = ["volume is not a plausible number of lots."]
+    if kind == CopyEvent.Kind.DEAL_ADD:
+        try:
+            symbol = symbol_normalize(data.get("symbol"))
+        except SymbolError as error:
+            errors["symbol"] = [str(error)]
+        side = str(data.get("type", "")).strip().lower()
+        if side not in ("buy", "sell"):
+            errors["type"] = ["type must be BUY or SELL."]
+        if volume is None and "volume" not in errors:
+            errors["volume"] = ["volume (lots) is required for deal_add."]
+    sequence = data.get("deal", data.get("sequence", ""))
+    sequence = str(sequence)[:40] if isinstance(sequence, int | str) and not isinstance(sequence, bool) else ""
+    if errors:
+        raise CopyError("The event is not valid.", errors=errors)
+    return MasterEvent(kind, order_id.strip(), symbol, side, volume, sl or None, tp or None, sequence)
+
+
+def _opened(master: TradingAccount, order_id: str) -> tuple[CopyEvent | None, Decimal]:
+    """The master's deal_add of order_id and what is still open of it."""
+    events = CopyEvent.objects.filter(master=master, order_id=order_id)
+    opened = events.filter(kind=CopyEvent.Kind.DEAL_ADD).order_by("pk").first()
+    if opened is None:
+        return None, Decimal(0)
+    closes = events.filter(kind=CopyEvent.Kind.DEAL_CLOSE).exclude(status=CopyEvent.Status.ERROR)
+    if closes.filter(volume__isnull=True).exists():
+        return opened, Decimal(0)
+    closed = closes.aggregate(total=Sum("volume"))["total"] or Decimal(0)
+    return opened, max(Decimal(0), (opened.volume or Decimal(0)) - closed)
+
+
+def event_never_opened(row: CopyEvent) -> bool:
+    """A close or modify of an order the master never reported opening."""
+    if row.kind == CopyEvent.Kind.DEAL_ADD:
+        return False
+    opens = CopyEvent.objects.filter(master_id=row.master_id, order_id=row.order_id, kind=CopyEvent.Kind.DEAL_ADD)
+    return not opens.exists()
+
+
+def _sequence(master: TradingAccount, event: MasterEvent, open_before: Decimal) -> str:
+    """Tells a repeat of an event from a new one of the same order when the source gives no
+    deal ticket. A close like the order's latest close (same volume) within REPEAT_WINDOW is
+    a resend (an EA retrying), as a byte-identical webhook within 10 s is; a modify to the
+    levels of the order's latest modify changes nothing, so it is that modify again."""
+    if event.sequence:
+        return event.sequence
+    if event.kind == CopyEvent.Kind.DEAL_ADD:
+        return ""
+    earlier = CopyEvent.objects.filter(master=master, order_id=event.order_id, kind=event.kind)
+    latest = earlier.order_by("-pk").first()
+    if event.kind == CopyEvent.Kind.DEAL_CLOSE:
+        if (
+            latest is not None
+            and latest.volume == event.volume
+            and latest.received_at >= timezone.now() - REPEAT_WINDOW
+        ):
+            return latest.sequence
+        volume = f"{event.volume.normalize():f}" if event.volume else "all"
+        return f"{open_before.normalize():f}-{volume}#{earlier.count()}"
+    levels = f"{event.sl or 0:f}/{event.tp or 0:f}"
+    if latest is not None and latest.sequence.split("#")[0] == levels:
+        return latest.sequence
+    return f"{levels}#{earlier.count()}"
+
+
+def copy_event_receive(
+    *, master: TradingAccount, event: MasterEvent, source: str = CopyEvent.Source.API
+) -> tuple[CopyEvent, bool]:
+    """Store a master event and queue one order per active pair of the master, in one
+    transaction; returns (event, created). Idempotent: the same event again returns the
+    first one and places nothing, also when two arrive at once."""
+    opened, open_before = _opened(master, event.order_id)
+    sequence = _sequence(master, event, open_before)
+    lookup = {"master": master, "kind": event.kind, "order_id": event.order_id, "sequence": sequence}
+    if (first := CopyEvent.objects.filter(**lookup).first()) is not None:
+        return first, False
+    try:
+        with transaction.atomic():
+            row = CopyEvent.objects.create(
+                owner_id=master.owner_id,
+                source=source,
+                symbol=event.symbol or (opened.symbol if opened else ""),
+                side=event.side or (opened.side if opened else ""),
+                volume=event.volume,
+                sl=event.sl,
+                tp=event.tp,
+                **lookup,
+            )
+            executions, orders = _fan_out(row, event, master, opened, open_before)
+            if orders:
+                orders_enqueue(orders=orders)
+            publish_many(
+                master.owner_id,
+                [("copy_event", copy_event_payload(row, executions))] + [("order", order_event(o)) for o in orders],
+            )
+    except IntegrityError:
+        # The same event committed by a concurrent delivery a moment ago: it is the one.
+        if (first := CopyEvent.objects.filter(**lookup).first()) is not None:
+            return first, False
+        raise
+    return row, True
+
+
+def _fan_out(
+    row: CopyEvent, event: MasterEvent, master: TradingAccount, opened: CopyEvent | None, open_before: Decimal
+) -> tuple[list[CopyExecution], list[Order]]:
+    pairs = list(
+        CopyPair.objects.filter(owner_id=master.owner_id, master=master)
+        .active()
+        .select_related("master", "slave")
+        .order_by("pk")
+    )
+    if event.kind != CopyEvent.Kind.DEAL_ADD and opened is None:
+        _settle_event(row, CopyEvent.Status.SKIPPED, f"Order {event.order_id} was never opened on this master.")
+        return [], []
+    if not pairs:
+        _settle_event(row, CopyEvent.Status.SKIPPED, "No active pair copies this master.")
+        return [], []
+    full_close = event.kind == CopyEvent.Kind.DEAL_CLOSE and (event.volume is None or event.volume >= open_before)
+    # One read of every pair's link to this order, whatever the number of slaves.
+    links = {
+        link.pair_id: link
+        for link in CopyLink.objects.filter(pair__in=pairs, master_order_id=event.order_id).select_related("open_order")
+    }
+    executions, orders, new_links = [], [], []
+    for pair in pairs:
+        execution = CopyExecution(
+            owner_id=row.owner_id, event=row, pair=pair, slave=pair.slave, master_volume=event.volume
+        )
+        try:
+            if event.kind == CopyEvent.Kind.DEAL_ADD:
+                order = _open_order(row, event, pair, execution, links.get(pair.pk))
+            elif event.kind == CopyEvent.Kind.DEAL_CLOSE:
+                link = _link(links, pair, event)
+                order = _close_order(row, event, pair, execution, link, open_before, full_close)
+            else:
+                order = _modify_order(row, event, pair, execution, links)
+        except CopyError as error:
+            execution.status, execution.error, execution.done_at = Status.ERROR, error.message[:300], timezone.now()
+            order = None
+        except _Skip as skip:
+            execution.status, execution.error, execution.done_at = Status.SKIPPED, str(skip)[:300], timezone.now()
+            order = None
+        if order is not None:
+            execution.order = order
+            orders.append(order)
+            if event.kind == CopyEvent.Kind.DEAL_ADD:
+                new_links.append(
+                    CopyLink(
+                        owner_id=row.owner_id,
+                        pair=pair,
+                        master_order_id=event.order_id,
+                        slave=pair.slave,
+                        open_order=order,
+                        master_volume=event.volume,
+                    )
+                )
+        executions.append(execution)
+    # One statement each; bulk_create sets the orders' keys (PostgreSQL, SQLite ≥ 3.35), which the
+    # links and executions then take up.
+    Order.objects.bulk_create(orders)
+    CopyLink.objects.bulk_create(new_links)
+    CopyExecution.objects.bulk_create(executions)
+    if orders:
+        _settle_event(row, CopyEvent.Status.PROCESSED, "", pairs=len(orders))
+    elif any(e.status == Status.ERROR for e in executions):
+        _settle_event(row, CopyEvent.Status.ERROR, "No slave could copy this event; see each slave's error.")
+    else:
+        _settle_event(row, CopyEvent.Status.SKIPPED, executions[0].error if executions else "Nothing to copy.")
+    return executions, orders
+
+
+class _Skip(Exception):
+    """This pair has nothing to do for the event (not an error)."""
+
+
+def _settle_event(row: CopyEvent, status: str, reason: str, *, pairs: int = 0) -> None:
+    row.status, row.reason, row.pairs_processed = status, reason[:300], pairs
+    CopyEvent.objects.filter(pk=row.pk).update(status=status, reason=row.reason, pairs_processed=pairs)
+
+
+def _order(row: CopyEvent, pair: CopyPair, **fields) -> Order:
+    return Order(
+        created_at=row.received_at,
+        queued_at=queued_stamp(),
+        owner_id=pair.owner_id,
+        account=pair.slave,
+        source=Order.Source.COPY,
+        link=f"COPY_{row.order_id}"[:40],
+        comment=f"Copy of {_label(pair.master)} order {row.order_id}"[:100],
+        **fields,
+    )
+
+
+def _slave_volume(event: MasterEvent, pair: CopyPair) -> Decimal:
+    """The pair's rule, before the slave symbol's step/min/max (the pipeline applies those)."""
+    mode = pair.volume_mode
+    if mode == CopyPair.VolumeMode.FIXED:
+        raw = pair.fixed_volume
+    elif mode == CopyPair.VolumeMode.MULTIPLY:
+        raw = event.volume * pair.multiplier
+    else:
+        master, slave = pair.master, pair.slave
+        missing = [_label(a) for a in (master, slave) if a.heartbeat_at is None or a.balance <= 0]
+        if missing:
+            raise CopyError(
+                f"Percent mode needs both balances from the latest heartbeat; {', '.join(missing)} has not reported "
+                "a balance yet."
+            )
+        raw = slave.balance / master.balance * event.volume * pair.multiplier
+    volume = raw.quantize(LOT, rounding=ROUND_FLOOR)
+    if volume <= 0:
+        raise CopyError(f"The rule gives {raw.normalize():f} lots, less than any symbol's minimum.")
+    return volume
+
+
+def _slave_symbol(symbol: str, pair: CopyPair) -> tuple[str, str]:
+    """(requested, mapped) for the slave: the pair's map, then the account's own mappings and
+    automatic rules; mapped is "" when the slave's symbol list is not known yet (the
+    execution maps it then)."""
+    slave = pair.slave
+    requested = pair.symbol_map.get(symbol, symbol)
+    if not slave.symbols:
+        return requested, ""
+    if not pair.auto_symbol_map:
+        if requested in slave.symbols:
+            return requested, requested
+        raise CopyError(f"{requested} is not offered on {_label(slave)}, and automatic symbol mapping is off.")
+    try:
+        return requested, symbol_resolve(account=slave, requested=requested, available=slave.symbols)
+    except SymbolError as error:
+        raise CopyError(f"{_label(slave)}: {error}") from None
+
+
+def _open_order(
+    row: CopyEvent, event: MasterEvent, pair: CopyPair, execution: CopyExecution, link: CopyLink | None
+) -> Order:
+    if link is not None:
+        raise _Skip(f"Order {event.order_id} is already copied to this slave.")
+    requested, symbol = _slave_symbol(event.symbol, pair)
+    execution.symbol = symbol or requested
+    volume = _slave_volume(event, pair)
+    execution.volume_before = volume
+    return _order(
+        row,
+        pair,
+        action=Order.Action.OPEN,
+        side=event.side,
+        requested_symbol=requested,
+        symbol=symbol,
+        volume=volume,
+        sl=event.sl if pair.copy_sl_tp else None,
+        tp=event.tp if pair.copy_sl_tp else None,
+    )
+
+
+def _link(links: dict[int, CopyLink], pair: CopyPair, event: MasterEvent) -> CopyLink:
+    link = links.get(pair.pk)
+    if link is None or link.closed_at is not None:
+        raise _Skip(f"Nothing of order {event.order_id} is open on this slave.")
+    return link
+
+
+def _close_order(
+    row: CopyEvent,
+    event: MasterEvent,
+    pair: CopyPair,
+    execution: CopyExecution,
+    link: CopyLink,
+    open_before: Decimal,
+    full: bool,
+) -> Order:
+    opener = link.open_order
+    execution.symbol = opener.symbol or opener.requested_symbol
+    fraction = None
+    if full:
+        CopyLink.objects.filter(pk=link.pk).update(closed_at=timezone.now(), master_volume=0)
+    else:
+        # The same share of the slave's position as of the master's, measured when it executes.
+        fraction = (event.volume / open_before).quantize(Decimal("0.00000001"), rounding=ROUND_FLOOR)
+        CopyLink.objects.filter(pk=link.pk).update(master_volume=open_before - event.volume)
+        if link.volume is not None:
+            execution.volume_before = (link.volume * fraction).quantize(LOT, rounding=ROUND_FLOOR)
+    return _order(
+        row,
+        pair,
+        action=Order.Action.CLOSE_TICKET,
+        requested_symbol=opener.requested_symbol,
+        symbol=opener.symbol,
+        position_ticket=link.slave_ticket,
+        position_of=opener,
+        close_fraction=fraction,
+    )
+
+
+def _modify_order(
+    row: CopyEvent, event: MasterEvent, pair: CopyPair, execution: CopyExecution, links: dict[int, CopyLink]
+) -> Order:
+    if not pair.copy_sl_tp:
+        raise _Skip("TP/SL copying is off for this pair.")
+    link = _link(links, pair, event)
+    opener = link.open_order
+    execution.symbol = opener.symbol or opener.requested_symbol
+    return _order(
+        row,
+        pair,
+        action=Order.Action.MODIFY_SLTP,
+        requested_symbol=opener.requested_symbol,
+        symbol=opener.symbol,
+        position_ticket=link.slave_ticket,
+        position_of=opener,
+        sl=event.sl,
+        tp=event.tp,
+    )
+
+
+def copy_event_payload(row: CopyEvent, executions: list[CopyExecution] | None = None) -> dict:
+    executions = list(row.executions.all()) if executions is None else executions
+    return {
+        "id": row.pk,
+        "event": row.kind,
+        "master": row.master_id,
+        "order_id": row.order_id,
+        "symbol": row.symbol,
+        "status": row.status,
+        "reason": row.reason,
+        "pairs_processed": row.pairs_processed,
+        "executions": [execution_payload(e) for e in executions],
+    }
+
+
+def execution_payload(execution: CopyExecution) -> dict:
+    return {
+        "id": execution.pk,
+        "pair": execution.pair_id,
+        "slave": execution.slave_id,
+        "order": execution.order_id,
+        "status": execution.status,
+        "error": execution.error,
+        "symbol": execution.symbol,
+        "master_volume": _text(execution.master_volume),
+        "volume_before": _text(execution.volume_before),
+        "volume_after": _text(execution.volume_after),
+        "latency_ms": execution.latency_ms,
+    }
+
+
+def _text(value: Decimal | None) -> str | None:
+    return None if value is None else f"{value.normalize():f}"
+
+
+# --- outcomes and cascades -----------------------------------------------------------
+
+
+def copy_order_finished(sender, *, order: Order, **kwargs) -> None:
+    """terminals.execution.order_finished: record a copied order's outcome on its execution
+    and link, and pass a fill on to the slave's own slaves.
+
+    One transaction, claimed by the execution's `pending` state: a second announcement of the
+    same outcome (copy_outcomes_sweep after a worker died here) changes nothing, and a run
+    that died half-way left nothing behind, so the sweep redoes all of it."""
+    if order.source != Order.Source.COPY:
+        return
+    filled = order.status == Order.Status.FILLED
+    with transaction.atomic():
+        claimed = CopyExecution.objects.filter(order_id=order.pk, status=Status.PENDING).update(
+            status=Status.SUCCESS if filled else Status.ERROR,
+            error="" if filled else (order.status_reason or order.status)[:300],
+            volume_after=order.filled_volume if filled else None,
+            symbol=order.symbol or F("symbol"),
+            done_at=order.done_at or timezone.now(),
+        )
+        if not claimed:
+            return
+        link = _link_of(order)
+        if link is not None:
+            _link_update(link, order, filled)
+            if filled and link.slave_ticket is not None:
+                _cascade(order, link)
+        event = CopyEvent.objects.get(executions__order_id=order.pk)
+        publish_to_user(order.owner_id, "copy_event", copy_event_payload(event))
+
+
+def copy_outcomes_sweep(*, accounts=None) -> int:
+    """Outcomes of copied orders (of `accounts`, default all) that reached a final state
+    without being recorded (the worker died between the two); returns how many were recorded now."""
+    stranded = CopyExecution.objects.filter(status=Status.PENDING, order__status__in=Order.FINAL)
+    if accounts is not None:
+        stranded = stranded.filter(slave__in=accounts)
+    orders = Order.objects.filter(pk__in=stranded.values("order_id")).select_related("account")
+    for order in orders:
+        copy_order_finished(Order, order=order)
+    return len(orders)
+
+
+def _link_of(order: Order) -> CopyLink | None:
+    if order.action == Order.Action.OPEN:
+        return CopyLink.objects.filter(open_order_id=order.pk).first()
+    return CopyLink.objects.filter(open_order_id=order.position_of_id).first() if order.position_of_id else None
+
+
+def _link_update(link: CopyLink, order: Order, filled: bool) -> None:
+    if order.action == Order.Action.OPEN:
+        if filled:
+            link.slave_ticket, link.volume = order.ticket, order.filled_volume or order.volume
+        else:
+            link.closed_at = timezone.now()  # nothing was opened: later closes have nothing to do
+        CopyLink.objects.filter(pk=link.pk).update(
+            slave_ticket=link.slave_ticket, volume=link.volume, closed_at=link.closed_at
+        )
+    elif order.action == Order.Action.CLOSE_TICKET and filled:
+        if order.close_fraction is None or (
+            link.volume is not None and order.filled_volume is not None and order.filled_volume >= link.volume
+        ):
+            link.volume, link.closed_at = Decimal(0), link.closed_at or timezone.now()
+        elif link.volume is not None and order.filled_volume is not None:
+            link.volume -= order.filled_volume
+        CopyLink.objects.filter(pk=link.pk).update(volume=link.volume, closed_at=link.closed_at)
+
+
+def _cascade(order: Order, link: CopyLink) -> None:
+    """The slave that filled is a master itself: its fill is its own master event,
+    idempotent by this order's id (a redelivered outcome copies once)."""
+    slave = order.account
+    if not CopyPair.objects.filter(master_id=slave.pk).active().exists():
+        return
+    position = str(link.slave_ticket)
+    if order.action == Order.Action.OPEN:
+        event = MasterEvent(
+            CopyEvent.Kind.DEAL_ADD,
+            position,
+            symbol=order.symbol,
+            side=order.side,
+            volume=order.filled_volume or order.volume,
+            sl=order.sl,
+            tp=order.tp,
+            sequence=f"order-{order.pk}",
+        )
+    elif order.action == Order.Action.CLOSE_TICKET:
+        partial = order.close_fraction is not None and link.closed_at is None
+        volume = order.filled_volume if partial else None
+        event = MasterEvent(CopyEvent.Kind.DEAL_CLOSE, position, volume=volume, sequence=f"order-{order.pk}")
+    else:
+        event = MasterEvent(
+            CopyEvent.Kind.POSITION_MODIFY, position, sl=order.sl, tp=order.tp, sequence=f"order-{order.pk}"
+        )
+    copy_event_receive(master=slave, event=event, source=CopyEvent.Source.CASCADE)

@@ -1,0 +1,106 @@
+"""The host-side master watcher: trades made on a master terminal itself (by hand, by
+another EA) become master events without an EA of ours, within one host agent round.
+
+terminals.agent sends account_read each round with the open driver; for a `simulated` or
+`mt5` master of an active pair this reads the deals after the cursor and the positions'
+SL/TP, and feeds copy_event_receive, the code path of POST /api/copy/trade. Idempotent by
+deal ticket, so a restarted agent that reads a deal again copies it once.
+"""
+
+from datetime import timedelta
+from decimal import Decimal
+
+from django.utils import timezone
+
+from terminals.drivers.base import DealEntry, Driver, OrderType
+from terminals.models import TradingAccount
+
+from .models import CopyEvent, CopyPair, MasterCursor
+from .services import MasterEvent, copy_event_receive, copy_outcomes_sweep
+
+WATCHED = (TradingAccount.Kind.SIMULATED, TradingAccount.Kind.MT5)
+# Deals are asked for from the last round minus this: a broker may book a deal with a time a
+# little before the moment it shows it. Tickets, not times, decide what is new.
+OVERLAP = timedelta(hours=1)
+# Our own copies carry their link; the copy that filled already passed them on (cascades).
+COPY_PREFIX = "COPY_"
+# A master whose EA posted to /api/copy/trade this recently is the EA's to report: read here
+# too, a close the EA sent without the deal ticket could not be told from the same close read
+# from the terminal, and the slaves would close twice.
+EA_REPORTS_FOR = timedelta(hours=24)
+
+
+def master_watch(sender, *, account: TradingAccount, driver: Driver, **kwargs) -> None:
+    if account.kind not in WATCHED or not CopyPair.objects.filter(master=account).active().exists():
+        return
+    now = timezone.now()
+    api = CopyEvent.objects.filter(master=account, source=CopyEvent.Source.API, received_at__gte=now - EA_REPORTS_FOR)
+    if api.exists():
+        MasterCursor.objects.filter(account=account).delete()  # when the EA stops, watching starts afresh
+        return
+    cursor = MasterCursor.objects.filter(account=account).first()
+    if cursor is None:
+        # Watching starts now: what the master traded before is not copied.
+        deals = driver.deals(since=now - OVERLAP, until=now + timedelta(days=1))
+        stops = {str(p.ticket): [p.sl, p.tp] for p in driver.positions()}
+        MasterCursor.objects.create(
+            owner_id=account.owner_id, account=account, read_at=now, stops=stops,
+            last_deal=max((d.ticket for d in deals), default=0),
+        )  # fmt: skip
+        return
+    deals = driver.deals(since=cursor.read_at - OVERLAP, until=now + timedelta(days=1))
+    last = cursor.last_deal
+    for deal in sorted(deals, key=lambda d: d.ticket):
+        if deal.ticket <= cursor.last_deal:
+            continue
+        last = max(last, deal.ticket)
+        if deal.comment.startswith(COPY_PREFIX) or deal.type not in (OrderType.BUY, OrderType.SELL):
+            continue
+        if (event := _deal_event(deal, driver)) is not None:
+            copy_event_receive(master=account, event=event, source=CopyEvent.Source.WATCHER)
+    stops = _stops_changed(account, driver, cursor.stops)
+    MasterCursor.objects.filter(pk=cursor.pk).update(last_deal=last, read_at=now, stops=stops)
+
+
+def _deal_event(deal, driver: Driver) -> MasterEvent | None:
+    position = str(deal.position_id)
+    volume = _lots(deal.volume)
+    if deal.entry == DealEntry.IN:
+        opened = driver.positions(ticket=deal.position_id)
+        sl, tp = (opened[0].sl, opened[0].tp) if opened else (0.0, 0.0)
+        return MasterEvent(
+            CopyEvent.Kind.DEAL_ADD, position, symbol=deal.symbol.upper(),
+            side="buy" if deal.type == OrderType.BUY else "sell", volume=volume,
+            sl=_price(sl), tp=_price(tp), sequence=str(deal.ticket),
+        )  # fmt: skip
+    if deal.entry in (DealEntry.OUT, DealEntry.OUT_BY):
+        return MasterEvent(CopyEvent.Kind.DEAL_CLOSE, position, volume=volume, sequence=str(deal.ticket))
+    if deal.entry == DealEntry.INOUT:
+        # A netting reversal: the old position is gone; its other half is a new open.
+        return MasterEvent(CopyEvent.Kind.DEAL_CLOSE, position, volume=None, sequence=str(deal.ticket))
+    return None
+
+
+def _stops_changed(account: TradingAccount, driver: Driver, seen: dict) -> dict:
+    """Send position_modify for positions whose SL/TP moved since the last round; returns what is seen now."""
+    now = {}
+    for position in driver.positions():
+        key = str(position.ticket)
+        now[key] = [position.sl, position.tp]
+        if key in seen and seen[key] != now[key] and not position.comment.startswith(COPY_PREFIX):
+            event = MasterEvent(CopyEvent.Kind.POSITION_MODIFY, key, sl=_price(position.sl), tp=_price(position.tp))
+            copy_event_receive(master=account, event=event, source=CopyEvent.Source.WATCHER)
+    return now
+
+
+def _lots(value: float) -> Decimal:
+    return Decimal(str(value))
+
+
+def _price(value: float) -> Decimal | None:
+    return Decimal(str(value)) if value else None
+
+
+def outcomes_sweep(sender, *, host, accounts, **kwargs) -> None:
+    """terminals.agent.round_done: copy outcomes a dead worker left unrecorded."""
+    copy_outcomes_sweep(accounts=accounts)

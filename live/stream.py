@@ -1,0 +1,241 @@
+"""What the SSE view and the WebSocket consumer share: who may subscribe, to what, and the
+per-connection delivery (catch-up from the table, then live messages, de-duplicated by id)."""
+
+import asyncio
+import logging
+import re
+import weakref
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+
+from channels.db import database_sync_to_async
+from channels.layers import InMemoryChannelLayer, get_channel_layer
+from django.conf import settings
+from rest_framework import exceptions
+
+from mt5saas.authentication import ApiTokenAuthentication
+from mt5saas.events import STAFF_GROUP, user_group
+
+from . import selectors
+
+log = logging.getLogger(__name__)
+
+OVERFLOW = object()  # queued after the last message a connection may hold
+_ID = re.compile(r"[0-9]{1,18}")  # fits a BigAutoField
+
+
+class Refused(Exception):
+    """Not allowed to subscribe; `status` is the HTTP status, 4000 + status the close code."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status, self.detail = status, detail
+
+
+def parse_since(*values: str | None) -> int:
+    """The first given cursor (Last-Event-ID before ?since=); 0 when none. Refused(400) if not a number."""
+    for value in values:
+        if value is None or value == "":
+            continue
+        if not _ID.fullmatch(value.strip()):
+            raise Refused(400, "The event id must be a whole number.")
+        return int(value)
+    return 0
+
+
+@database_sync_to_async
+def _user_from_token(key: str):
+    try:
+        user, _ = ApiTokenAuthentication().authenticate_credentials(key.encode())
+    except exceptions.PermissionDenied:
+        raise Refused(403, "This user is disabled.") from None
+    except exceptions.AuthenticationFailed:
+        raise Refused(401, "Invalid token.") from None
+    return user
+
+
+async def authenticate(*, session_user, authorization: str = "", token: str = ""):
+    """The API token if one is given (a wrong one is refused, never ignored), else the session."""
+    if authorization:
+        scheme, _, key = authorization.strip().partition(" ")
+        if scheme.lower() != "token" or not key.strip() or " " in key.strip():
+            raise Refused(401, "Use 'Authorization: Token <key>'.")
+        token = key.strip()
+    if token:
+        return await _user_from_token(token)
+    if session_user is None or not session_user.is_authenticated:
+        raise Refused(401, "Sign in or send an API token.")
+    if not session_user.is_active:
+        raise Refused(403, "This user is disabled.")
+    return session_user
+
+
+def check_all_tenants(user, value: str | None) -> bool:
+    if value in (None, "", "0"):
+        return False
+    if value != "1":
+        raise Refused(400, "all must be 0 or 1.")
+    if not user.is_staff:
+        raise Refused(403, "Only operators may follow all tenants.")
+    return True
+
+
+class Subscription:
+    """One client's stream. Messages from the channel layer are offered as they come; the
+    queue is bounded: a client that does not keep up is dropped (OVERFLOW) and comes back
+    with its last event id instead of making this process hold an ever longer backlog."""
+
+    def __init__(self, *, user, all_tenants: bool, kinds: frozenset[str] | None, since: int) -> None:
+        # Called once on overflow: the writer may be stuck sending to a client that does not read.
+        self.on_overflow: Callable[[], None] | None = None
+        self.user, self.all_tenants, self.kinds, self.since = user, all_tenants, kinds, since
+        self.group = STAFF_GROUP if all_tenants else user_group(user.pk)
+        self.limit: int = getattr(settings, "LIVE_QUEUE_SIZE", 500)
+        self.queue: asyncio.Queue = asyncio.Queue()
+        self.overflowed = False
+        # Each event comes once per path (direct and through the relay): remember recent ids.
+        self.recent: deque[int] = deque(maxlen=4096)
+        self.seen: set[int] = set()
+
+    def offer(self, message: dict) -> None:
+        if self.overflowed:
+            return
+        if self.queue.qsize() >= self.limit:
+            self.overflowed = True
+            self.queue.put_nowait(OVERFLOW)
+            if self.on_overflow is not None:
+                self.on_overflow()
+            return
+        self.queue.put_nowait(message)
+
+    def _fresh(self, event_id: int) -> bool:
+        if event_id <= self.since or event_id in self.seen:
+            return False
+        if len(self.recent) == self.recent.maxlen:
+            self.seen.discard(self.recent[0])
+        self.recent.append(event_id)
+        self.seen.add(event_id)
+        return True
+
+    def frame(self, message: dict) -> dict | None:
+        """The client's JSON for a layer message; None for a duplicate or another kind."""
+        event_id, payload = message.get("id"), message.get("payload") or {}
+        if not isinstance(event_id, int) or (self.kinds and payload.get("type") not in self.kinds):
+            return None
+        if not self.all_tenants and message.get("owner", self.user.pk) != self.user.pk:
+            return None  # belt and braces: the group is the user's own
+        if not self._fresh(event_id):
+            return None
+        data = {"event_id": event_id, **payload}
+        if self.all_tenants:
+            data["owner"] = message.get("owner")
+        return data
+
+    async def catch_up(self) -> AsyncIterator[dict]:
+        """Stored events after `since`, in pages (called after subscribing: no gap at the seam)."""
+        if not self.since:
+            return
+        cursor = self.since
+        while True:
+            rows = await database_sync_to_async(selectors.event_list_after)(
+                user=self.user, since=cursor, all_tenants=self.all_tenants, kinds=self.kinds
+            )
+            for row in rows:
+                cursor = row.pk
+                data = self.frame(_message(row))
+                if data is not None:
+                    yield data
+            if len(rows) < 500:
+                return
+
+    async def next(self, timeout: float) -> dict | object | None:
+        """The next fresh event, None after `timeout` seconds without one, or OVERFLOW."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            try:
+                message = await asyncio.wait_for(self.queue.get(), max(0.0, deadline - loop.time()))
+            except TimeoutError:
+                return None
+            if message is OVERFLOW:
+                return OVERFLOW
+            data = self.frame(message)
+            if data is not None:
+                return data
+
+
+def _message(row) -> dict:
+    return {"type": "event.publish", "id": row.pk, "owner": row.owner_id, "payload": {"type": row.kind, **row.payload}}
+
+
+# --- the relay: other processes' events into this process's in-memory layer ---------------
+
+
+class Relay:
+    """With the in-memory channel layer, events published by a qcluster worker or the host
+    agent never reach this process's layer. One relay per process (not per client) tails the
+    event table while any client is connected and sends the new rows to their groups; the
+    clients drop what they already got directly by id."""
+
+    LOOKBACK = 64  # PostgreSQL may commit a lower id after a higher one: look back a little
+
+    def __init__(self) -> None:
+        self.clients = 0
+        self.task: asyncio.Task | None = None
+        self.ready: asyncio.Event | None = None
+        self.cursor = 0
+        self.recent: deque[int] = deque(maxlen=8192)
+        self.relayed: set[int] = set()
+
+    async def attach(self) -> None:
+        """Count a client in; returns once the relay has its starting point, so that the
+        client's own catch-up read (after this) and the relay's tail leave no gap."""
+        self.clients += 1
+        if self.task is None or self.task.done():
+            self.ready = asyncio.Event()
+            self.task = asyncio.create_task(self._run())
+        await self.ready.wait()
+
+    def detach(self) -> None:
+        self.clients = max(0, self.clients - 1)
+
+    async def _run(self) -> None:
+        interval: float = getattr(settings, "LIVE_RELAY_INTERVAL", 0.2)
+        try:
+            self.cursor = await database_sync_to_async(selectors.event_latest_id)()
+        except Exception:  # a database that is down: the clients still get direct events
+            log.warning("live relay: could not read the event table", exc_info=True)
+        self.ready.set()
+        layer = get_channel_layer()
+        while self.clients > 0:
+            await asyncio.sleep(interval)
+            try:
+                rows = await database_sync_to_async(selectors.event_rows_after)(since=self.cursor - self.LOOKBACK)
+            except Exception:  # logged; the next round tries again
+                log.warning("live relay: reading new events failed", exc_info=True)
+                continue
+            for row in rows:
+                self.cursor = max(self.cursor, row.pk)
+                if row.pk in self.relayed:
+                    continue
+                if len(self.recent) == self.recent.maxlen:
+                    self.relayed.discard(self.recent[0])
+                self.recent.append(row.pk)
+                self.relayed.add(row.pk)
+                message = _message(row)
+                await layer.group_send(user_group(row.owner_id), message)
+                await layer.group_send(STAFF_GROUP, message)
+
+
+_relays: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Relay]" = weakref.WeakKeyDictionary()
+
+
+def relay_needed() -> bool:
+    return isinstance(get_channel_layer(), InMemoryChannelLayer) and getattr(settings, "LIVE_RELAY_INTERVAL", 0.2) > 0
+
+
+def process_relay() -> Relay:
+    loop = asyncio.get_running_loop()
+    if loop not in _relays:
+        _relays[loop] = Relay()
+    return _relays[loop]

@@ -1,0 +1,73 @@
+// Live updates for pages that carry [data-live-stream]: one EventSource on /events/.
+//
+// Order rows are not built here: the server's row template stays the one source of row
+// markup, so on an order event the page reloads its rows fragment through htmx (debounced,
+// one request for a burst of events). Account figures are plain numbers and are set from
+// the event JSON directly.
+(() => {
+  const root = document.querySelector("[data-live-stream]");
+  if (!root || !window.EventSource) return;
+  const indicator = document.querySelector("[data-live-status]");
+  let lastId = Number(root.dataset.liveSince || 0);
+  let source = null;
+  let refreshTimer = null;
+
+  function show(state) {
+    if (!indicator) return;
+    indicator.textContent = state;
+    indicator.dataset.liveState = state;
+    indicator.className = "badge " + (state === "connected" ? "text-bg-success" : "text-bg-warning");
+  }
+
+  function refreshRows() {
+    clearTimeout(refreshTimer);
+    refreshTimer = setTimeout(() => {
+      document.querySelectorAll("[data-live-rows]").forEach((box) => {
+        if (window.htmx) window.htmx.ajax("GET", box.dataset.liveRows, { target: box, swap: "innerHTML" });
+      });
+    }, 100);
+  }
+
+  function updateAccount(event) {
+    document.querySelectorAll(`[data-live-account="${event.account}"] [data-field]`).forEach((cell) => {
+      const value = event[cell.dataset.field];
+      if (value !== undefined && value !== null) cell.textContent = value;
+    });
+  }
+
+  function addToFeed(event) {
+    const feed = document.querySelector("[data-live-feed]");
+    if (!feed) return;
+    const item = document.createElement("li");
+    item.className = "list-group-item small";
+    const what = event.type === "signal" ? `${event.action || ""} ${event.symbol || ""}` : event.message || event.event || "";
+    item.textContent = `${new Date().toLocaleTimeString()} ${event.type} ${what}`.trim();
+    feed.prepend(item);
+    while (feed.children.length > 20) feed.lastElementChild.remove();
+  }
+
+  function handle(message) {
+    let event;
+    try { event = JSON.parse(message.data); } catch { return; }
+    if (event.event_id) lastId = Math.max(lastId, event.event_id);
+    if (event.type === "order" || event.type === "signal") refreshRows();
+    if (event.type === "account") updateAccount(event);
+    if (event.type !== "order" && event.type !== "account") addToFeed(event);
+  }
+
+  function connect() {
+    // EventSource resends Last-Event-ID itself after a drop; a new one starts from ?since=.
+    source = new EventSource(`/events/?since=${lastId}`);
+    source.onopen = () => { show("connected"); refreshRows(); };
+    source.onmessage = handle;
+    source.onerror = () => {
+      show("reconnecting");
+      if (source.readyState === EventSource.CLOSED) {
+        // The browser gave up (e.g. an error status while the server restarted): start again.
+        setTimeout(connect, 2000);
+      }
+    };
+  }
+  show("connecting");
+  connect();
+})();

@@ -1,0 +1,88 @@
+"""The dashboard follows orders live (GET /events/), also across a restart of the web server.
+
+pytest-django's live_server is WSGI and cannot stream, so this test runs the service's own
+processes on a database they share (tests/servers.py): daphne, a qcluster and the host
+agent, with the Redis broker and channel layer when REDIS_URL is set. On the embedded stack
+the qcluster worker's events reach daphne's in-memory layer through the event table relay.
+"""
+
+import json
+import urllib.request
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests import servers
+from tests.servers import Processes, SharedDatabase
+
+pytestmark = pytest.mark.browser
+
+TIMEOUT_MS = 20_000
+
+
+def send_order(webhook: str, login: str, number: int) -> int:
+    """A market order for one account through the webhook; the new order's id."""
+    body = {"action": "buy", "symbol": "BTCUSD", "volume": "0.01", "accounts": [login], "id": f"live-{number}"}
+    request = urllib.request.Request(
+        webhook, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}, method="POST"
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 202
+        reply = json.loads(response.read())
+    [order] = reply["orders"]
+    return order["id"]
+
+
+def expect_filled(page: Page, order_id: int) -> None:
+    row = page.get_by_test_id("live-orders").locator(f'tr[data-order="{order_id}"]')
+    expect(row.get_by_test_id("order-status")).to_have_text("filled", timeout=TIMEOUT_MS)
+
+
+def test_trader_sees_orders_fill_live_across_a_server_restart(browser, tmp_path):
+    database = SharedDatabase(tmp_path, prefix="browser")
+    env = servers.service_env(DATABASE_URL=database.url, PASSWORD_LOGIN="1", LOG_LEVEL="INFO")
+    processes = Processes(env, tmp_path)
+    context = None
+    try:
+        for command in (["migrate", "--noinput"], ["createcachetable"]):
+            done = servers.manage(*command, env=env)
+            assert done.returncode == 0, done.stderr
+        # DEBUG=1 as `make run` does: the pages' static files come from the finders, no collectstatic.
+        web, base = processes.daphne(DEBUG="1")
+        demo = servers.manage("demo", "--user", "livetrader", "--accounts", "1", "--base-url", base, "--json", env=env)
+        assert demo.returncode == 0, demo.stderr
+        trader = json.loads(demo.stdout)
+        login = trader["accounts"][0]["login"]
+        processes.start_cluster()
+        processes.start(["manage.py", "host_agent", "--interval", "1"], "host_agent")
+
+        context = browser.new_context(base_url=base)
+        page = context.new_page()
+        page.goto("/login")
+        page.get_by_label("Username").fill(trader["username"])
+        page.get_by_label("Password").fill(trader["password"])
+        page.get_by_role("button", name="Sign in with password").click()
+        expect(page).to_have_url(f"{base}/")
+        status = page.get_by_test_id("live-status")
+        expect(status).to_have_text("connected", timeout=TIMEOUT_MS)
+        # Gone if the page reloads: every change below must come from the live stream.
+        page.evaluate("window.liveTestMarker = 'same page'")
+
+        expect_filled(page, send_order(trader["webhook_url"], login, 1))
+
+        # The page's stream drops with the server; a new daphne takes over the same port.
+        servers.stop(web)
+        expect(status).to_have_text("reconnecting", timeout=TIMEOUT_MS)
+        port = int(base.rsplit(":", 1)[1])
+        processes.daphne(port=port, name="daphne-2", DEBUG="1")
+
+        expect_filled(page, send_order(trader["webhook_url"], login, 2))
+        expect(status).to_have_text("connected", timeout=TIMEOUT_MS)
+        assert page.evaluate("window.liveTestMarker") == "same page"
+    finally:
+        if context is not None:
+            context.close()
+        leftover = processes.stop_all()
+        database.drop()
+
+    assert not leftover, f"processes outlived the test: {leftover}"

@@ -1,0 +1,67 @@
+import json
+
+import pytest
+from django.test import Client
+
+from terminals import gateway
+from terminals.execution import account_drain
+from terminals.models import Order, TradingAccount
+from terminals.services import account_connect
+from tests.terminals.clocks import Clock
+
+
+@pytest.fixture(autouse=True)
+def open_market(monkeypatch):
+    """Every simulated terminal at Wednesday noon: gold and indices trade whatever day the suite runs."""
+    real = gateway.simulated_driver
+
+    def frozen(account):
+        driver = real(account)
+        driver.clock = Clock()
+        return driver
+
+    monkeypatch.setattr(gateway, "simulated_driver", frozen)
+
+
+_logins = iter(range(7_100_000, 7_200_000))
+
+
+@pytest.fixture
+def paper(alice):
+    """Alice's simulated accounts: name → account. 'std' accounts list XAUUSD/US30, 'brk' GOLD/US30.cash."""
+
+    def make(nickname: str, server: str = "SimStandard-Demo", owner=None) -> TradingAccount:
+        return account_connect(
+            owner=owner or alice, login=str(next(_logins)), password="pw", server=server, kind="simulated",
+            nickname=nickname,
+        )  # fmt: skip
+
+    return make
+
+
+def drain_all() -> None:
+    """Run every account's queue until nothing waits: copies that fill queue their cascades."""
+    for _ in range(10):
+        waiting = set(Order.objects.filter(status__in=["queued", "sending"]).values_list("account_id", flat=True))
+        if not waiting:
+            return
+        for account_id in waiting:
+            account_drain(account_id)
+    raise AssertionError("orders still waiting after 10 rounds")
+
+
+def positions(account):
+    return gateway.simulated_driver(account).positions()
+
+
+@pytest.fixture
+def trade():
+    def send(key: str | None, account: TradingAccount | str, *, headers: dict | None = None, **body):
+        payload = {"api_key": key, "account": getattr(account, "login", account), **body}
+        if key is None:
+            payload.pop("api_key")
+        return Client().post(
+            "/api/copy/trade", json.dumps(payload), content_type="application/json", headers=headers or {}
+        )
+
+    return send

@@ -1,0 +1,109 @@
+import asyncio
+
+import pytest
+from asgiref.sync import async_to_sync
+from django.test import Client
+
+from accounts.services import api_token_create
+from tests.factories import UserFactory
+
+
+@pytest.fixture(autouse=True)
+def _fast_relay(settings):
+    settings.LIVE_RELAY_INTERVAL = 0.05
+
+
+@pytest.fixture
+def trader(transactional_db):
+    return UserFactory(username="trader")
+
+
+@pytest.fixture
+def other(transactional_db):
+    return UserFactory(username="other")
+
+
+def session_cookie(user) -> bytes:
+    client = Client()
+    client.force_login(user)
+    return f"sessionid={client.cookies['sessionid'].value}".encode()
+
+
+def token_for(user) -> str:
+    return api_token_create(user=user)
+
+
+class SSE:
+    """GET a stream through the project's ASGI application in this process, as a server would."""
+
+    def __init__(self, path: str, headers: dict[str, str] | None = None) -> None:
+        from mt5saas.asgi import application
+
+        path, _, query = path.partition("?")
+        self.scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "GET",
+            "scheme": "http",
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": query.encode(),
+            "root_path": "",
+            "headers": [(b"host", b"127.0.0.1")]
+            + [(k.lower().encode(), v.encode() if isinstance(v, str) else v) for k, v in (headers or {}).items()],
+            "client": ("127.0.0.1", 50000),
+            "server": ("127.0.0.1", 80),
+        }
+        self.application = application
+        self.inbox: asyncio.Queue = asyncio.Queue()
+        self.outbox: asyncio.Queue = asyncio.Queue()
+        self.buffer = b""
+
+    async def open(self) -> tuple[int, dict[str, str]]:
+        await self.inbox.put({"type": "http.request", "body": b"", "more_body": False})
+        self.task = asyncio.ensure_future(self.application(self.scope, self.inbox.get, self.outbox.put))
+        start = await asyncio.wait_for(self.outbox.get(), 10)
+        headers = {k.decode().lower(): v.decode() for k, v in start.get("headers", [])}
+        return start["status"], headers
+
+    async def body(self, timeout: float = 5) -> bytes:
+        message = await asyncio.wait_for(self.outbox.get(), timeout)
+        return message.get("body", b"")
+
+    async def events(self, count: int, timeout: float = 5) -> list[tuple[int, dict]]:
+        """The next `count` events as (id, data); comments and retry lines skipped."""
+        import json
+
+        found: list[tuple[int, dict]] = []
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while len(found) < count:
+            while b"\n\n" not in self.buffer:
+                self.buffer += await self.body(max(0.01, deadline - loop.time()))
+            block, self.buffer = self.buffer.split(b"\n\n", 1)
+            lines = dict(
+                line.split(": ", 1) for line in block.decode().splitlines() if line and line[0] != ":" and ": " in line
+            )
+            if "data" in lines:
+                found.append((int(lines["id"]), json.loads(lines["data"])))
+        return found
+
+    async def nothing_more(self, wait: float = 0.4) -> bool:
+        """True if no event (only comments) arrives within `wait` seconds."""
+        try:
+            await self.events(1, timeout=wait)
+        except TimeoutError:
+            return True
+        return False
+
+    async def close(self) -> None:
+        await self.inbox.put({"type": "http.disconnect"})
+        try:
+            await asyncio.wait_for(self.task, 5)
+        except TimeoutError:
+            self.task.cancel()
+
+
+def run(coroutine_function):
+    return async_to_sync(coroutine_function)()

@@ -93,7 +93,7 @@ class PairAction(OwnedObjectMixin, View):
 
 @login_required
 def history_table(request: HttpRequest) -> HttpResponse:
-    """The history table alone, refreshed by htmx every few seconds."""
+    """The history table alone, reloaded by the page on each copy event."""
     status_filter = request.GET.get("status")
     status_filter = status_filter if status_filter in HISTORY_FILTERS else None
     history = history_list(user=request.user, status=status_filter)[:100]

@@ -5,6 +5,7 @@ import json
 from urllib.parse import parse_qs
 
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
 
 from .stream import (
     OVERFLOW,
@@ -18,6 +19,7 @@ from .stream import (
 )
 
 OVERFLOW_CLOSE_CODE = 4429  # did not keep up: reconnect with ?since=<last event_id>
+LIFETIME_CLOSE_CODE = 4408  # the stream's time is up: reconnect with ?since=<last event_id>
 
 
 class EventsConsumer(AsyncWebsocketConsumer):
@@ -55,13 +57,17 @@ class EventsConsumer(AsyncWebsocketConsumer):
     async def _write(self) -> None:
         async for data in self.subscription.catch_up():
             await self.send(json.dumps(data, default=str))
-        while True:
-            data = await self.subscription.next(30.0)
+        loop = asyncio.get_running_loop()
+        ends = loop.time() + settings.LIVE_STREAM_MAX_S
+        while (left := ends - loop.time()) > 0:
+            data = await self.subscription.next(min(30.0, left))
             if data is OVERFLOW:
                 await self.close(code=OVERFLOW_CLOSE_CODE)
                 return
             if data is not None:
                 await self.send(json.dumps(data, default=str))
+        # Lifetime reached (settings.LIVE_STREAM_MAX_S): the client reconnects with ?since=.
+        await self.close(code=LIFETIME_CLOSE_CODE)
 
     def _overflowed(self) -> None:
         # The writer may be stuck on a client that does not read: stop it, then close.

@@ -48,12 +48,15 @@ async def _stream(subscription: Subscription) -> AsyncIterator[bytes]:
         yield b"retry: 2000\n: connected\n\n"
         async for data in subscription.catch_up():
             yield _sse(data)
-        while True:
-            data = await subscription.next(heartbeat)
+        loop = asyncio.get_running_loop()
+        ends = loop.time() + settings.LIVE_STREAM_MAX_S
+        while (left := ends - loop.time()) > 0:
+            data = await subscription.next(min(heartbeat, left))
             if data is OVERFLOW:
                 # Dropped for not keeping up; EventSource reconnects with Last-Event-ID.
                 return
             yield _sse(data) if data is not None else b": keep-alive\n\n"
+        # Lifetime reached: EventSource comes back after `retry` with Last-Event-ID.
     finally:
         # Runs when the client leaves too (Django cancels the response on http.disconnect).
         pumping.cancel()

@@ -229,6 +229,9 @@ EA_LOGIN_TIMEOUT_S = env.float("EA_LOGIN_TIMEOUT_S", default=45.0)
 # Live events kept for catch-up (Last-Event-ID, ?since=): each user's newest N, none older than D days.
 LIVE_EVENTS_KEEP = env.int("LIVE_EVENTS_KEEP", default=1000)
 LIVE_EVENTS_DAYS = env.int("LIVE_EVENTS_DAYS", default=7)
+# A stream ends after this long and the client resumes from its last event id. daphne buffers
+# whatever a client does not read; this bounds that buffer to one stream's worth of events.
+LIVE_STREAM_MAX_S = env.float("LIVE_STREAM_MAX_S", default=600.0)
 
 # --- Auth ------------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [

@@ -230,3 +230,17 @@ def test_a_client_that_never_reads_is_dropped_with_bounded_memory(trader, settin
         return task.done()
 
     assert run(go)
+
+
+def test_a_stream_ends_after_its_lifetime_so_a_buffer_nobody_reads_stays_bounded(trader, settings):
+    settings.LIVE_STREAM_MAX_S = 0.3
+    cookie_trader = session_cookie(trader)
+
+    async def go():
+        stream = SSE("/events/", {"cookie": cookie_trader})
+        await stream.open()
+        await stream.body()
+        await asyncio.wait_for(stream.task, 3)  # the response ends by itself; EventSource resumes by id
+        return stream.task.done()
+
+    assert run(go)

@@ -92,3 +92,8 @@ def test_session_user_gets_live_events(trader):
         return got
 
     assert run(go)["message"] == "hello"
+
+
+def test_a_socket_is_closed_after_its_lifetime_with_4408(trader, settings):
+    settings.LIVE_STREAM_MAX_S = 0.3
+    assert closed_with("/ws/events/", [(b"cookie", session_cookie(trader))]) == 4408

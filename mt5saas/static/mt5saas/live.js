@@ -50,7 +50,7 @@
     let event;
     try { event = JSON.parse(message.data); } catch { return; }
     if (event.event_id) lastId = Math.max(lastId, event.event_id);
-    if (event.type === "order" || event.type === "signal") refreshRows();
+    if (["order", "signal", "copy_event"].includes(event.type)) refreshRows();
     if (event.type === "account") updateAccount(event);
     if (event.type !== "order" && event.type !== "account") addToFeed(event);
   }

@@ -522,11 +522,14 @@ class SessionDirectory:
         self.registry, self.queue = registry, queue
         self.path = directory_path(queue)
         self._listener: Listener | None = None
+        self._acceptor: threading.Thread | None = None
         self._closed = threading.Event()
 
     def open(self) -> None:
         self._listener = Listener(("127.0.0.1", 0), authkey=directory_authkey(self.queue))
-        threading.Thread(target=self._accept, args=(self._listener,), name="session-directory", daemon=True).start()
+        self._acceptor = threading.Thread(target=self._accept, args=(self._listener,), name="session-directory")
+        self._acceptor.daemon = True
+        self._acceptor.start()
         # The pid tells close() whether the file is still this agent's.
         _write_atomically(self.path, json.dumps({"address": list(self._listener.address), "pid": os.getpid()}))
 
@@ -537,7 +540,13 @@ class SessionDirectory:
             if json.loads(self.path.read_text())["pid"] == os.getpid():
                 self.path.unlink()
         if self._listener is not None:
+            # Closing a socket does not wake a thread blocked in accept() on Linux, and the socket
+            # keeps listening while it waits: a bare connection (no handshake, nothing waits on
+            # it) makes accept() return, and the loop sees _closed and ends.
+            with contextlib.suppress(OSError):
+                socket.create_connection(self._listener.address, timeout=1).close()
             self._listener.close()
+            self._acceptor.join(timeout=5)  # once it has returned, nothing listens on the port
 
     def __enter__(self) -> SessionDirectory:
         self.open()
@@ -554,6 +563,9 @@ class SessionDirectory:
                 continue  # a caller without the key, or one that hung up mid-handshake
             except OSError:
                 return  # closed
+            if self._closed.is_set():
+                connection.close()  # close()'s wake-up call, or a caller too late
+                return
             threading.Thread(target=self._answer, args=(connection,), daemon=True).start()
 
     def _answer(self, connection: Connection) -> None:

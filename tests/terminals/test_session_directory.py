@@ -36,6 +36,7 @@ from terminals.models import TerminalHost, TradingAccount
 from terminals.sessions import (
     SessionClient,
     SessionDirectory,
+    SessionError,
     SessionRegistry,
     directory_authkey,
     directory_path,
@@ -250,6 +251,8 @@ def test_a_file_left_by_a_dead_agent_reads_as_no_agent(settings, tmp_path, worke
     worker_of(queue)
     served = SessionDirectory(SessionRegistry({}.__getitem__), queue)
     served.open()
+    with pytest.raises(SessionError):  # it answers (no such account): its loop waits in accept() again
+        directory_session(queue, 1)
     left_behind = served.path.read_text()
     served.close()
     served.path.write_text(left_behind)  # as after a SIGKILL: nobody listens there any more

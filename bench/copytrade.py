@@ -1,7 +1,7 @@
 """Copy trading: master event received → slave filled for 1, 10 and 50 slaves, and the
 host-side watcher's detection time.
 
-    python bench/copy.py [--quick] [--scaled]
+    python bench/copytrade.py [--quick] [--scaled]
 
 Starts the service as bench/webhook.py does (one daphne, one qcluster, the simulated host's
 agent, DEBUG=0, a throwaway database: SQLite by default, PostgreSQL + Redis with --scaled),

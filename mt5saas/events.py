@@ -6,7 +6,7 @@ import os
 import threading
 from collections.abc import Callable, Coroutine
 
-from asgiref.sync import async_to_sync
+from asgiref.sync import SyncToAsync, async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.db import transaction
 
@@ -83,15 +83,33 @@ def _process_sender() -> _Sender:
         return _sender
 
 
+async def _logged(send: Callable[[], Coroutine]) -> None:
+    try:
+        await send()
+    except Exception:  # logged; events tell what happened, they must not undo it
+        log.warning("publishing events failed", exc_info=True)
+
+
+_sending: set[asyncio.Task] = set()  # the loop keeps only weak references to its tasks
+
+
+def _start(loop: asyncio.AbstractEventLoop, send: Callable[[], Coroutine]) -> None:
+    task = loop.create_task(_logged(send))
+    _sending.add(task)
+    task.add_done_callback(_sending.discard)
+
+
 def _run(send: Callable[[], Coroutine]) -> None:
-    if isinstance(get_channel_layer(), InMemoryChannelLayer):
-        # Its queues belong to the server's own loop, which async_to_sync reaches.
-        try:
-            async_to_sync(send)()
-        except Exception:  # logged; events tell what happened, they must not undo it
-            log.warning("publishing events failed", exc_info=True)
+    if not isinstance(get_channel_layer(), InMemoryChannelLayer):
+        _process_sender().submit(send)
         return
-    _process_sender().submit(send)
+    # The in-memory layer's queues belong to the server's own loop. In a request, hand the send
+    # to that loop and go on (tasks start in the order handed over); elsewhere, wait for it.
+    server_loop = getattr(SyncToAsync.threadlocal, "main_event_loop", None)
+    if server_loop is not None and server_loop.is_running():
+        server_loop.call_soon_threadsafe(_start, server_loop, send)
+    else:
+        async_to_sync(_logged)(send)
 
 
 def events_flush(timeout: float = SEND_TIMEOUT_S) -> bool:

@@ -10,6 +10,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 
+from django.db.models import OuterRef, QuerySet, Subquery
 from rapidfuzz import fuzz, process
 
 from .models import SymbolMapping, TradingAccount
@@ -298,7 +299,42 @@ def _remember(*, account: TradingAccount, requested: str, symbol: str, mapping: 
         SymbolMapping.objects.filter(pk=mapping.pk).update(broker_symbol=symbol)
 
 
-def symbol_resolve(*, account: TradingAccount, requested: str, available: Sequence[str]) -> str:
+READ = object()  # symbol_resolve's default: read the account's mapping for the name itself
+
+
+def mappings_annotated(accounts: QuerySet[TradingAccount], requested: str) -> QuerySet[TradingAccount]:
+    """`accounts` with each one's stored mapping for `requested` read in the same query, for
+    symbol_resolve(mapping=mapping_of(account)): a signal to many accounts costs no query each."""
+    try:
+        requested = symbol_normalize(requested)
+    except SymbolError:
+        return accounts  # symbol_resolve explains what is wrong with the name
+    rows = SymbolMapping.objects.filter(account=OuterRef("pk"), requested=requested)
+    return accounts.annotate(
+        mapping_pk=Subquery(rows.values("pk")[:1]),
+        mapping_symbol=Subquery(rows.values("broker_symbol")[:1]),
+        mapping_source=Subquery(rows.values("source")[:1]),
+    )
+
+
+def mapping_of(account: TradingAccount) -> SymbolMapping | object | None:
+    """The mapping mappings_annotated() read with the account (None: it has none), or READ."""
+    if not hasattr(account, "mapping_pk"):
+        return READ
+    if account.mapping_pk is None:
+        return None
+    return SymbolMapping(
+        pk=account.mapping_pk,
+        account=account,
+        owner_id=account.owner_id,
+        broker_symbol=account.mapping_symbol,
+        source=account.mapping_source,
+    )
+
+
+def symbol_resolve(
+    *, account: TradingAccount, requested: str, available: Sequence[str], mapping: SymbolMapping | object | None = READ
+) -> str:
     """The broker's spelling of `requested` among `available` (the terminal's symbol list).
 
     Rules in order: custom mapping, learned mapping still listed, exact name (any case),
@@ -312,7 +348,10 @@ def symbol_resolve(*, account: TradingAccount, requested: str, available: Sequen
     """
     requested = symbol_normalize(requested)
     listed = {symbol: symbol.upper() for symbol in available if isinstance(symbol, str) and symbol}
-    mapping = SymbolMapping.objects.filter(account=account, requested=requested).first()
+    if mapping is READ:
+        mapping = SymbolMapping.objects.filter(account=account, requested=requested).first()
+    elif mapping is not None:
+        mapping.requested = requested
     if mapping is not None:
         found = _find(mapping.broker_symbol, listed)
         if mapping.source == SymbolMapping.Source.CUSTOM:

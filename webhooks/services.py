@@ -15,7 +15,7 @@ from django.utils import timezone
 from mt5saas.events import publish_many
 from terminals.execution import order_event, orders_enqueue, queued_stamp
 from terminals.models import Order, TradingAccount
-from terminals.symbols import SymbolError, symbol_resolve
+from terminals.symbols import SymbolError, mapping_of, mappings_annotated, symbol_resolve
 
 from .models import Signal
 from .payload import PayloadError, SignalRequest, parse_signal
@@ -41,6 +41,8 @@ def _targets(user, request: SignalRequest) -> list[TradingAccount]:
         # What intake reads: a full row (money figures, limits, secrets) costs as much again.
         .only("owner_id", "login", "kind", "host_id", "status", "max_lot", "symbols")
     )
+    if request.symbol:
+        accounts = mappings_annotated(accounts, request.symbol)
     if not request.accounts:
         if not (everyone := list(accounts)):
             raise Invalid(
@@ -77,7 +79,9 @@ def _mapped_symbols(request: SignalRequest, accounts: list[TradingAccount]) -> d
         if not account.symbols:
             continue
         try:
-            mapped[account.pk] = symbol_resolve(account=account, requested=request.symbol, available=account.symbols)
+            mapped[account.pk] = symbol_resolve(
+                account=account, requested=request.symbol, available=account.symbols, mapping=mapping_of(account)
+            )
         except SymbolError as error:
             errors.append(f"Account {account.login}: {error}")
     if errors:

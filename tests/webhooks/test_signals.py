@@ -72,6 +72,35 @@ def test_symbols_are_mapped_per_account_at_intake(hook, paper):
 
 
 @pytest.mark.django_db
+def test_custom_and_learned_mappings_are_read_with_the_accounts_in_one_query(hook, paper, alice):
+    from django.test.utils import CaptureQueriesContext
+
+    from terminals.models import SymbolMapping
+    from terminals.symbols import symbol_mapping_set
+
+    more = [
+        account_connect(owner=alice, login=f"89000{n}", password="pw", server="SimStandard-Demo", kind="simulated")
+        for n in range(10, 18)
+    ]
+    # The trader chose GOLD's other name on one account; the learned GOLD on the other stays.
+    symbol_mapping_set(account=more[0], requested="GOLD", broker_symbol="XAUUSD")
+    first = hook({"action": "sell", "symbol": "gold", "volume": 0.01}).json()  # the alias is learned
+
+    with CaptureQueriesContext(connection) as queries:
+        body = hook({"action": "sell", "symbol": "gold", "volume": 0.01}).json()
+
+    for signal in (first, body):
+        symbols = {o.account_id: o.symbol for o in Order.objects.filter(signal_id=signal["signal"])}
+        assert symbols[more[0].pk] == "XAUUSD" and symbols[paper[0].pk] == "GOLD"
+        assert {symbols[a.pk] for a in [paper[1], *more[1:]]} == {"XAUUSD"} and len(symbols) == 10
+    learned = SymbolMapping.objects.filter(source="learned", requested="GOLD")
+    assert learned.count() == 8 and {m.broker_symbol for m in learned} == {"XAUUSD"}
+    assert SymbolMapping.objects.get(account=more[0]).source == "custom"
+    mapping_reads = [q["sql"] for q in queries if q["sql"].startswith('SELECT "terminals_symbolmapping"')]
+    assert mapping_reads == []  # none per account: each account's came with the accounts query
+
+
+@pytest.mark.django_db
 def test_a_subset_of_accounts_by_login_or_id(hook, paper):
     by_login = hook({"action": "buy", "symbol": "BTCUSD", "volume": 0.01, "accounts": ["8900002"]}).json()
     by_id = hook({"action": "buy", "symbol": "BTCUSD", "volume": 0.01, "accounts": [paper[0].pk]}).json()

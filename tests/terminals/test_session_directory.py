@@ -65,20 +65,6 @@ class GatedPaperDriver(SimulatedDriver):
         return super().connect(login=login, password=password, server=server)
 
 
-@pytest.fixture(scope="module")
-def children_database(tmp_path_factory) -> str:
-    url = f"sqlite:///{tmp_path_factory.mktemp('directory') / 'db.sqlite3'}"
-    migrated = servers.manage("migrate", "--noinput", env=servers.service_env(DATABASE_URL=url))
-    assert migrated.returncode == 0, migrated.stderr
-    return url
-
-
-@pytest.fixture
-def children_env(children_database, monkeypatch) -> None:
-    # Inherited by every session this test spawns.
-    monkeypatch.setenv("DATABASE_URL", children_database)
-
-
 @pytest.fixture
 def worker_of(monkeypatch):
     """Makes this process a worker of a host queue: open_driver finds the directory by it."""

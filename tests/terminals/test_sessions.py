@@ -30,7 +30,6 @@ from terminals.sessions import (
     account_session_spec,
     start_session,
 )
-from tests import servers
 from tests.factories import TradingAccountFactory
 from tests.fakes.mt5_env import FAKES
 
@@ -46,20 +45,6 @@ class TimedPaperDriver(SimulatedDriver):
         time.sleep(0.02)
         result = super().order_send(request)
         return dataclasses.replace(result, deal=started, order=time.monotonic_ns())
-
-
-@pytest.fixture(scope="module")
-def children_database(tmp_path_factory) -> str:
-    url = f"sqlite:///{tmp_path_factory.mktemp('sessions') / 'db.sqlite3'}"
-    migrated = servers.manage("migrate", "--noinput", env=servers.service_env(DATABASE_URL=url))
-    assert migrated.returncode == 0, migrated.stderr
-    return url
-
-
-@pytest.fixture
-def children_env(children_database, monkeypatch) -> None:
-    # Inherited by every session this test spawns.
-    monkeypatch.setenv("DATABASE_URL", children_database)
 
 
 @pytest.fixture

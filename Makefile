@@ -15,6 +15,9 @@ $(VENV)/.installed: requirements.txt
 
 # DEBUG=1 for a local trial: generated keys in var/, password sign-in on. `make run DEMO=1`
 # also prints a demo trader's credentials.
+# On exit the trap runs once and gives the qcluster 10 s: django-q2's qcluster can deadlock in
+# its signal handler when signals reach it and its children together (Ctrl-C reaches the whole
+# group), and would then outlive `make run`; it is killed after that.
 run: $(VENV)/.installed
 	DEBUG=$${DEBUG:-1} $(PY) manage.py migrate --noinput
 	DEBUG=$${DEBUG:-1} $(PY) manage.py createcachetable
@@ -22,7 +25,9 @@ run: $(VENV)/.installed
 	@export DEBUG=$${DEBUG:-1}; \
 	$(PY) manage.py qcluster & qcluster=$$!; \
 	$(PY) manage.py host_agent & agent=$$!; \
-	trap 'kill $$qcluster $$agent 2>/dev/null; wait $$qcluster $$agent 2>/dev/null' EXIT INT TERM; \
+	trap 'trap - EXIT INT TERM; kill $$qcluster $$agent 2>/dev/null; \
+		for i in 1 2 3 4 5 6 7 8 9 10; do kill -0 $$qcluster 2>/dev/null || break; sleep 1; done; \
+		kill -9 $$qcluster 2>/dev/null; wait $$qcluster $$agent 2>/dev/null' EXIT INT TERM; \
 	echo "mt5saas on http://$(HOST):$(PORT)/  (Ctrl-C stops daphne, the qcluster and the host agent)"; \
 	$(PY) -m mt5saas.serve -b $(HOST) -p $(PORT) mt5saas.asgi:application
 

@@ -39,26 +39,11 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import urlsplit
-
-from cryptography.fernet import Fernet
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.webhook import (
-    POSTGRES,
-    REDIS,
-    Client,
-    create_postgres,
-    drop_postgres,
-    prepare,
-    progress,
-    refuse_shared_queue,
-    stats,
-    wait_healthy,
-)
-from tests.servers import service_env, start, start_daphne, stop
+from bench.webhook import REDIS, Client, progress, service_stack, stats
 
 SLAVES = (1, 10, 50)
 GAP = 0.2
@@ -159,15 +144,13 @@ def bench_fanout(port: int, master, key: str, sizes: Sizes) -> list[FanoutRow]:
 
 
 def bench_watcher(master, rounds: int) -> list[float]:
-    """Trades made on the master terminal itself; detection = deal time → copy event stored."""
-    from copytrading.models import CopyEvent, CopyPair
+    """Trades made on the master terminal itself; detection = deal time → copy event stored.
+    `master` must be one no EA posted for: the watcher stands aside for those for a day."""
+    from copytrading.models import CopyEvent
     from terminals.drivers.base import OrderRequest, OrderType, TradeAction
     from terminals.gateway import simulated_driver
     from terminals.models import Order
 
-    first = CopyPair.objects.filter(master=master).order_by("pk").first()
-    CopyPair.objects.filter(master=master).update(active=False)
-    CopyPair.objects.filter(pk=first.pk).update(active=True)
     time.sleep(12)  # two rounds of the agent: it starts watching this master
     detections = []
     for r in range(rounds):
@@ -256,65 +239,36 @@ def report(mode: str, rows: list[FanoutRow], watcher: list[float], interval: flo
 
 def run(args, directory: Path) -> None:
     sizes = QUICK if args.quick else FULL
-    keys = {"SECRET_KEY": "bench-" + secrets.token_urlsafe(40), "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode()}
-    overrides = {**keys, "WEBHOOK_RATE_LIMIT": "1000000/m", "API_RATE_LIMIT": "1000000/m"}
-    database_name = ""
-    if args.scaled:
-        refuse_shared_queue(args.redis_url)
-        database_name = create_postgres()
-        env = service_env(DATABASE_URL=f"{POSTGRES}/{database_name}", REDIS_URL=args.redis_url, **overrides)
-        mode, mode_key = "PostgreSQL + Redis", "postgres-redis"
-    else:
-        env = service_env(DATABASE_URL=f"sqlite:///{directory / 'bench.sqlite3'}", REDIS_URL="", **overrides)
-        mode, mode_key = "embedded defaults (SQLite WAL, ORM broker, in-memory channel layer)", "sqlite"
-    mode += f"; host agent every {args.agent_interval:g} s"
-    processes = {}
-    try:
-        print(f"setting up: {mode}", file=sys.stderr)
-        demo = prepare(env)
-        logs = {name: directory / f"{name}.log" for name in ("daphne", "qcluster", "host_agent")}
-        daphne, base = start_daphne(env, logs["daphne"])
-        processes["daphne"] = (daphne, logs["daphne"])
-        processes["qcluster"] = (start(["manage.py", "qcluster"], env, logs["qcluster"]), logs["qcluster"])
-        agent = start(["manage.py", "host_agent", "--interval", str(args.agent_interval)], env, logs["host_agent"])
-        processes["host_agent"] = (agent, logs["host_agent"])
-        port = urlsplit(base).port
-        wait_healthy(port, processes)
-        django_setup(env)
-        from copytrading.services import pair_create
-        from terminals.models import TradingAccount
+    with service_stack(args, directory) as stack:
+        django_setup(stack.env)
+        try:
+            from copytrading.services import pair_create
+            from terminals.models import TradingAccount
 
-        accounts = list(TradingAccount.objects.filter(pk__in=[a["id"] for a in demo["accounts"]]).order_by("pk"))
-        master, slaves = accounts[0], accounts[1 : 1 + max(SLAVES)]
-        key = ""
-        for slave in slaves:
-            _, made = pair_create(owner=master.owner, master=master, slave=slave)
-            key = key or made
-        rows = bench_fanout(port, master, key, sizes)
-        watcher = bench_watcher(master, sizes.watcher) if sizes.watcher else []
-        for name, (process, log) in processes.items():
-            if process.poll() is not None:
-                raise SystemExit(f"{name} exited during the run:\n{log.read_text()[-3000:]}")
-        summary = report(mode, rows, watcher, args.agent_interval, args.scaled)
-        results = ROOT / "bench" / "results"
-        results.mkdir(exist_ok=True)
-        saved = results / f"copy-{mode_key}-{datetime.now():%Y%m%d-%H%M%S}.json"
-        saved.write_text(
-            json.dumps({"bench": "copy", "mode": mode, "quick": args.quick, "summary": summary}, indent=2, default=str)
-        )
-        print(f"\nresults: {saved.relative_to(ROOT)}")
-    except SystemExit:
-        for name, (_, log) in processes.items():
-            print(f"\n--- {name} log (tail) ---\n{log.read_text()[-1500:]}", file=sys.stderr)
-        raise
-    finally:
-        for process, _ in processes.values():
-            stop(process)
-        if database_name:
+            demo_ids = [a["id"] for a in stack.demo["accounts"]]
+            accounts = list(TradingAccount.objects.filter(pk__in=demo_ids).order_by("pk"))
+            master, slaves = accounts[0], accounts[1 : 1 + max(SLAVES)]
+            key = ""
+            for slave in slaves:
+                _, made = pair_create(owner=master.owner, master=master, slave=slave)
+                key = key or made
+            rows = bench_fanout(stack.port, master, key, sizes)
+            # The fan-out master's events came through the API: the watcher gets a master of its own.
+            watched, follower = accounts[1 + max(SLAVES)], accounts[2 + max(SLAVES)]
+            pair_create(owner=watched.owner, master=watched, slave=follower)
+            watcher = bench_watcher(watched, sizes.watcher) if sizes.watcher else []
+            stack.check_alive()
+            summary = report(stack.mode, rows, watcher, args.agent_interval, args.scaled)
+            results = ROOT / "bench" / "results"
+            results.mkdir(exist_ok=True)
+            saved = results / f"copy-{stack.mode_key}-{datetime.now():%Y%m%d-%H%M%S}.json"
+            body = {"bench": "copy", "mode": stack.mode, "quick": args.quick, "summary": summary}
+            saved.write_text(json.dumps(body, indent=2, default=str))
+            print(f"\nresults: {saved.relative_to(ROOT)}")
+        finally:
             from django.db import connections
 
-            connections.close_all()
-            drop_postgres(database_name)
+            connections.close_all()  # before a PostgreSQL database is dropped
 
 
 def main() -> None:

@@ -40,6 +40,8 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -722,11 +724,34 @@ def e2e_rows(traces: list[Trace], usage: Usage) -> list[Row]:
     ]
 
 
-def run(args, directory: Path) -> None:
-    sizes = QUICK if args.quick else FULL
+@dataclass
+class Stack:
+    """The service started as `make run` starts it, for one bench run."""
+
+    env: dict[str, str]
+    demo: dict  # `manage.py demo --json`: the trader, its webhook URL and accounts
+    port: int
+    processes: dict[str, tuple]  # name → (Popen, log path)
+    mode: str
+    mode_key: str
+    database_url: str  # PostgreSQL's, or "" for the SQLite file
+    sqlite_path: Path
+
+    def check_alive(self) -> None:
+        for name, (process, log) in self.processes.items():
+            if process.poll() is not None:
+                raise SystemExit(f"{name} exited during the run:\n{log.read_text()[-3000:]}")
+
+
+@contextmanager
+def service_stack(args, directory: Path) -> Iterator[Stack]:
+    """daphne, a qcluster and the host agent on a throwaway database (a fresh PostgreSQL one
+    with Redis for --scaled), with the demo trader; process logs are shown if the run fails,
+    and everything is stopped and dropped afterwards."""
     keys = {"SECRET_KEY": "bench-" + secrets.token_urlsafe(40), "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode()}
     overrides = {**keys, "WEBHOOK_RATE_LIMIT": "1000000/m", "API_RATE_LIMIT": "1000000/m"}
-    database_name = ""
+    database_name, url = "", ""
+    sqlite_path = directory / "bench.sqlite3"
     if args.scaled:
         refuse_shared_queue(args.redis_url)
         database_name = create_postgres()
@@ -735,19 +760,14 @@ def run(args, directory: Path) -> None:
         mode, mode_key = "PostgreSQL + Redis (broker, channel layer, cache)", "postgres-redis"
     else:
         # A SQLite DATABASE_URL keeps the embedded options (WAL, IMMEDIATE, a connection per request).
-        sqlite_path = directory / "bench.sqlite3"
         env = service_env(DATABASE_URL=f"sqlite:///{sqlite_path}", REDIS_URL="", **overrides)
         mode, mode_key = "embedded defaults (SQLite WAL, ORM broker, in-memory channel layer)", "sqlite"
     mode += f"; host agent every {args.agent_interval:g} s"
     processes: dict[str, tuple] = {}
-    db = None
-    memory = None
     try:
         print(f"setting up: {mode}", file=sys.stderr)
         setup_started = time.perf_counter()
         demo = prepare(env)
-        logins = [a["login"] for a in demo["accounts"]]
-        path = urlsplit(demo["webhook_url"]).path
         logs = {name: directory / f"{name}.log" for name in ("daphne", "qcluster", "host_agent")}
         daphne, base = start_daphne(env, logs["daphne"])
         processes["daphne"] = (daphne, logs["daphne"])
@@ -757,41 +777,48 @@ def run(args, directory: Path) -> None:
         port = urlsplit(base).port
         wait_healthy(port, processes)
         print(f"set up in {time.perf_counter() - setup_started:.0f} s", file=sys.stderr)
-        db = Database(url=url) if args.scaled else Database(sqlite_path=sqlite_path)
-        memory = Memory({name: process.pid for name, (process, _) in processes.items()})
-        load_before = os.getloadavg()
-        signals = Signals(path, logins)
-
-        rows = {"health": bench_health(port, sizes.health, memory)}
-        rows["between"], rows["single"] = bench_single(port, signals, sizes.single, memory)
-        rows["many"], order_ids = bench_concurrent(port, signals, sizes.per_sender, memory)
-        backlog = bench_backlog(db, order_ids, memory)
-        close_all(port, signals, db)
-        traces, usage = bench_e2e(port, signals, db, sizes.e2e, memory)
-        e2e = [*e2e_rows(traces, usage), backlog]
-        fanout = bench_fanout(port, signals, db, sizes.fanout, memory)
-        load = (load_before, os.getloadavg())
-        for name, (process, log) in processes.items():
-            if process.poll() is not None:
-                raise SystemExit(f"{name} exited during the run:\n{log.read_text()[-3000:]}")
-        summary = report(mode, args.scaled, rows, e2e, fanout, memory, load)
-        summary["swept_orders"] = swept = sweeps(logs["host_agent"])
-        print(f"  orders the host agent's sweep executed because the queue had not: {swept}")
-        saved = save(mode_key, mode, sizes, rows, e2e, fanout, memory, summary, load, args.quick)
-        print(f"\nresults: {saved.relative_to(ROOT)}")
+        yield Stack(env, demo, port, processes, mode, mode_key, url, sqlite_path)
     except SystemExit:
         for name, (_, log) in processes.items():
             print(f"\n--- {name} log (tail) ---\n{log.read_text()[-1500:]}", file=sys.stderr)
         raise
     finally:
-        if memory is not None:
-            memory.stop()
-        if db is not None:
-            db.close()
         for process, _ in processes.values():
             stop(process)
         if database_name:
             drop_postgres(database_name)
+
+
+def run(args, directory: Path) -> None:
+    sizes = QUICK if args.quick else FULL
+    with service_stack(args, directory) as stack:
+        port = stack.port
+        logins = [a["login"] for a in stack.demo["accounts"]]
+        path = urlsplit(stack.demo["webhook_url"]).path
+        db = Database(url=stack.database_url) if args.scaled else Database(sqlite_path=stack.sqlite_path)
+        memory = Memory({name: process.pid for name, (process, _) in stack.processes.items()})
+        try:
+            load_before = os.getloadavg()
+            signals = Signals(path, logins)
+
+            rows = {"health": bench_health(port, sizes.health, memory)}
+            rows["between"], rows["single"] = bench_single(port, signals, sizes.single, memory)
+            rows["many"], order_ids = bench_concurrent(port, signals, sizes.per_sender, memory)
+            backlog = bench_backlog(db, order_ids, memory)
+            close_all(port, signals, db)
+            traces, usage = bench_e2e(port, signals, db, sizes.e2e, memory)
+            e2e = [*e2e_rows(traces, usage), backlog]
+            fanout = bench_fanout(port, signals, db, sizes.fanout, memory)
+            load = (load_before, os.getloadavg())
+            stack.check_alive()
+            summary = report(stack.mode, args.scaled, rows, e2e, fanout, memory, load)
+            summary["swept_orders"] = swept = sweeps(stack.processes["host_agent"][1])
+            print(f"  orders the host agent's sweep executed because the queue had not: {swept}")
+            saved = save(stack.mode_key, stack.mode, sizes, rows, e2e, fanout, memory, summary, load, args.quick)
+            print(f"\nresults: {saved.relative_to(ROOT)}")
+        finally:
+            memory.stop()
+            db.close()
 
 
 def main() -> None:

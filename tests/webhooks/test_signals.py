@@ -13,7 +13,7 @@ from accounts.services import webhook_token_reveal
 from terminals.execution import account_drain
 from terminals.gateway import simulated_driver
 from terminals.models import Order
-from terminals.services import account_connect
+from terminals.services import account_connect, account_delete, account_set_status
 from tests.factories import TradingAccountFactory
 from webhooks.models import Signal
 
@@ -119,6 +119,23 @@ def test_another_traders_account_in_the_subset_places_nothing_for_anyone(hook, p
     assert response.json()["errors"] == {"accounts": ["Not one of your active accounts: 8900099."]}
     assert not Order.objects.exists()
     assert Signal.objects.get().status == "rejected"
+
+
+@pytest.mark.django_db
+def test_stopped_deleted_and_other_traders_accounts_are_never_targets(hook, paper, alice, bob):
+    stopped = account_connect(owner=alice, login="8900003", password="pw", server="SimBroker-Demo", kind="simulated")
+    account_set_status(account=stopped, status="stopped")
+    gone = account_connect(owner=alice, login="8900004", password="pw", server="SimBroker-Demo", kind="simulated")
+    account_delete(account=gone, confirm=True)
+    theirs = TradingAccountFactory(owner=bob, login="8900005")
+
+    everyone = hook({"action": "buy", "symbol": "BTCUSD", "volume": 0.01}).json()
+    assert [o["account"] for o in everyone["orders"]] == [paper[0].pk, paper[1].pk]
+    for reference in (stopped.login, gone.login, str(stopped.pk), str(gone.pk), theirs.login, str(theirs.pk)):
+        response = hook({"action": "buy", "symbol": "BTCUSD", "volume": 0.01, "accounts": [reference]})
+        assert response.status_code == 400, reference
+        assert response.json()["errors"] == {"accounts": [f"Not one of your active accounts: {reference}."]}
+    assert Order.objects.count() == 2
 
 
 @pytest.mark.django_db

@@ -10,6 +10,7 @@ from django_q.brokers import get_broker
 from django_q.signing import SignedPackage
 
 from accounts.services import webhook_token_reveal
+from mt5saas.events import user_group
 from terminals.execution import account_drain
 from terminals.gateway import simulated_driver
 from terminals.models import Order
@@ -220,3 +221,16 @@ def test_closes_and_close_all(hook, paper):
 
     assert close_buys.status_code == 202 and [p.type for p in remaining] == [1]
     assert close_all.status_code == 202 and simulated_driver(paper[0]).positions() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_signal_and_its_orders_reach_the_owners_live_stream(hook, paper, alice):
+    from tests.mt5saas.test_events import listen, received
+
+    channel = listen(user_group(alice.pk))
+    body = hook({"action": "buy", "symbol": "BTCUSD", "volume": 0.01}).json()
+
+    events = received(channel, 3)
+    assert events[0] == {"type": "signal", "id": body["signal"], "action": "open", "symbol": "BTCUSD"}
+    orders = [("order", order["id"], "queued") for order in body["orders"]]
+    assert [(event["type"], event["id"], event["status"]) for event in events[1:]] == orders

@@ -182,9 +182,12 @@ class SimulatedDriver(Driver):
     def shutdown(self) -> None:
         self.account_id = None
 
-    def _account(self, *, lock: bool = False) -> SimAccount:
+    def _connected(self) -> None:
         if self.account_id is None:
             raise TerminalError(-10004, "Not connected to a terminal")
+
+    def _account(self, *, lock: bool = False) -> SimAccount:
+        self._connected()
         accounts = SimAccount.objects.select_for_update() if lock else SimAccount.objects
         return accounts.get(pk=self.account_id)
 
@@ -212,17 +215,18 @@ class SimulatedDriver(Driver):
             margin_mode=MarginMode.RETAIL_HEDGING if account.hedging else MarginMode.RETAIL_NETTING,
         )
 
+    # Symbols and quotes are the server's, not the account's: no read of the account for them.
     def symbols(self) -> list[str]:
-        self._account()
+        self._connected()
         return list(SERVERS[self.server])
 
     def symbol_info(self, symbol: str) -> SymbolInfo | None:
-        self._account()
+        self._connected()
         spec = self._spec(symbol)
         return spec.info if spec else None
 
     def tick(self, symbol: str) -> Tick | None:
-        self._account()
+        self._connected()
         spec = self._spec(symbol)
         if spec is None:
             return None

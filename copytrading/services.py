@@ -265,16 +265,24 @@ def event_parse(data: dict) -> MasterEvent:
 
 
 def _opened(master: TradingAccount, order_id: str) -> tuple[CopyEvent | None, Decimal]:
-    """The master's deal_add of order_id and what is still open of it."""
+    """The master's first deal_add of order_id and what is still open of it: every deal_add
+    (a netting account adds to its one position per symbol) less the closes."""
     events = CopyEvent.objects.filter(master=master, order_id=order_id)
-    opened = events.filter(kind=CopyEvent.Kind.DEAL_ADD).order_by("pk").first()
-    if opened is None:
+    adds = list(events.filter(kind=CopyEvent.Kind.DEAL_ADD).order_by("pk").values_list("pk", "volume"))
+    if not adds:
         return None, Decimal(0)
+    opened = CopyEvent.objects.get(pk=adds[0][0])
     closes = events.filter(kind=CopyEvent.Kind.DEAL_CLOSE).exclude(status=CopyEvent.Status.ERROR)
     if closes.filter(volume__isnull=True).exists():
         return opened, Decimal(0)
     closed = closes.aggregate(total=Sum("volume"))["total"] or Decimal(0)
-    return opened, max(Decimal(0), (opened.volume or Decimal(0)) - closed)
+    return opened, max(Decimal(0), sum((v or Decimal(0) for _, v in adds), Decimal(0)) - closed)
+
+
+def master_open_volume(*, master: TradingAccount, order_id: str) -> Decimal | None:
+    """What the master still has open of order_id by its events; None if it never reported opening it."""
+    opened, open_volume = _opened(master, order_id)
+    return None if opened is None else open_volume
 
 
 def event_never_opened(row: CopyEvent) -> bool:
@@ -364,58 +372,125 @@ def _fan_out(
     if not pairs:
         _settle_event(row, CopyEvent.Status.SKIPPED, "No active pair copies this master.")
         return [], []
-    full_close = event.kind == CopyEvent.Kind.DEAL_CLOSE and (event.volume is None or event.volume >= open_before)
-    # One read of every pair's link to this order, whatever the number of slaves.
-    links = {
-        link.pair_id: link
-        for link in CopyLink.objects.filter(pair__in=pairs, master_order_id=event.order_id).select_related("open_order")
-    }
+    # One read of every pair's links to this order, whatever the number of slaves.
+    links: dict[int, list[CopyLink]] = {}
+    for link in (
+        CopyLink.objects.filter(pair__in=pairs, master_order_id=event.order_id)
+        .select_related("open_order")
+        .order_by("pk")
+    ):
+        links.setdefault(link.pair_id, []).append(link)
+    fan = _Fan(row, event, open_before)
     executions, orders, new_links = [], [], []
     for pair in pairs:
-        execution = CopyExecution(
-            owner_id=row.owner_id, event=row, pair=pair, slave=pair.slave, master_volume=event.volume
-        )
-        try:
-            if event.kind == CopyEvent.Kind.DEAL_ADD:
-                order = _open_order(row, event, pair, execution, links.get(pair.pk))
-            elif event.kind == CopyEvent.Kind.DEAL_CLOSE:
-                link = _link(links, pair, event)
-                order = _close_order(row, event, pair, execution, link, open_before, full_close)
-            else:
-                order = _modify_order(row, event, pair, execution, links)
-        except CopyError as error:
-            execution.status, execution.error, execution.done_at = Status.ERROR, error.message[:300], timezone.now()
-            order = None
-        except _Skip as skip:
-            execution.status, execution.error, execution.done_at = Status.SKIPPED, str(skip)[:300], timezone.now()
-            order = None
-        if order is not None:
-            execution.order = order
-            orders.append(order)
-            if event.kind == CopyEvent.Kind.DEAL_ADD:
-                new_links.append(
-                    CopyLink(
-                        owner_id=row.owner_id,
-                        pair=pair,
-                        master_order_id=event.order_id,
-                        slave=pair.slave,
-                        open_order=order,
-                        master_volume=event.volume,
-                    )
-                )
-        executions.append(execution)
+        for execution, order, link in fan.pair(pair, links.get(pair.pk, [])):
+            if order is not None:
+                execution.order = order
+                orders.append(order)
+            if link is not None:
+                new_links.append(link)
+            executions.append(execution)
     # One statement each; bulk_create sets the orders' keys (PostgreSQL, SQLite ≥ 3.35), which the
     # links and executions then take up.
     Order.objects.bulk_create(orders)
     CopyLink.objects.bulk_create(new_links)
     CopyExecution.objects.bulk_create(executions)
     if orders:
-        _settle_event(row, CopyEvent.Status.PROCESSED, "", pairs=len(orders))
+        _settle_event(row, CopyEvent.Status.PROCESSED, "", pairs=len({e.pair_id for e in executions if e.order}))
     elif any(e.status == Status.ERROR for e in executions):
         _settle_event(row, CopyEvent.Status.ERROR, "No slave could copy this event; see each slave's error.")
     else:
         _settle_event(row, CopyEvent.Status.SKIPPED, executions[0].error if executions else "Nothing to copy.")
     return executions, orders
+
+
+class _Fan:
+    """What one master event asks of each pair: an execution per slave order (a close or
+    modify reaches every position linked to the master's order), or one that says why not."""
+
+    def __init__(self, row: CopyEvent, event: MasterEvent, open_before: Decimal) -> None:
+        self.row, self.event, self.open_before = row, event, open_before
+        kind = event.kind
+        # A deal_add of an order the master still has open: a netting account added to its position.
+        self.adding = kind == CopyEvent.Kind.DEAL_ADD and open_before > 0
+        self.full_close = kind == CopyEvent.Kind.DEAL_CLOSE and (event.volume is None or event.volume >= open_before)
+
+    def _execution(self, pair: CopyPair) -> CopyExecution:
+        row = self.row
+        return CopyExecution(
+            owner_id=row.owner_id, event=row, pair=pair, slave=pair.slave, master_volume=self.event.volume
+        )
+
+    def pair(self, pair: CopyPair, links: list[CopyLink]) -> list[tuple[CopyExecution, Order | None, CopyLink | None]]:
+        event, kind = self.event, self.event.kind
+        open_links = [link for link in links if link.closed_at is None]
+        execution = self._execution(pair)
+        try:
+            if kind == CopyEvent.Kind.DEAL_ADD and not self.adding:
+                if links:
+                    raise _Skip(f"Order {event.order_id} is already copied to this slave.")
+                order = _open_order(self.row, event, pair, execution)
+                return [(execution, order, self._new_link(pair, order))]
+            if not open_links:
+                raise _Skip(f"Nothing of order {event.order_id} is open on this slave.")
+            if kind == CopyEvent.Kind.POSITION_MODIFY and not pair.copy_sl_tp:
+                raise _Skip("TP/SL copying is off for this pair.")
+            if self.adding:
+                return [self._add(pair, open_links, execution)]
+        except (CopyError, _Skip) as error:
+            return [(self._failed(execution, error), None, None)]
+        made = []
+        for index, link in enumerate(open_links):
+            execution = execution if index == 0 else self._execution(pair)
+            if kind == CopyEvent.Kind.DEAL_CLOSE:
+                order = _close_order(self.row, event, pair, execution, link, self.open_before, self.full_close)
+            else:
+                order = _modify_order(self.row, event, pair, execution, link)
+            made.append((execution, order, None))
+        return made
+
+    def _add(
+        self, pair: CopyPair, open_links: list[CopyLink], execution: CopyExecution
+    ) -> tuple[CopyExecution, Order, CopyLink | None]:
+        """The master added to its position: the slave adds the rule's volume of the added
+        lots. A netting slave's order joins the linked position (the link's volume grows when
+        it fills); on a hedging slave it opens a position of its own, linked to the same master
+        order, so closes and modifies reach both."""
+        first = open_links[0].open_order
+        execution.symbol = first.symbol or first.requested_symbol
+        volume = execution.volume_before = _slave_volume(self.event, pair)
+        netting = not pair.slave.hedging
+        order = _order(
+            self.row,
+            pair,
+            action=Order.Action.OPEN,
+            side=first.side,
+            requested_symbol=first.requested_symbol,
+            symbol=first.symbol,
+            volume=volume,
+            position_of=first if netting else None,
+        )
+        master_volume = self.open_before + (self.event.volume or 0)
+        CopyLink.objects.filter(pk__in=[link.pk for link in open_links]).update(master_volume=master_volume)
+        return execution, order, None if netting else self._new_link(pair, order)
+
+    def _new_link(self, pair: CopyPair, order: Order) -> CopyLink:
+        return CopyLink(
+            owner_id=self.row.owner_id,
+            pair=pair,
+            master_order_id=self.event.order_id,
+            slave=pair.slave,
+            open_order=order,
+            master_volume=self.event.volume,
+        )
+
+    @staticmethod
+    def _failed(execution: CopyExecution, error: Exception) -> CopyExecution:
+        skipped = isinstance(error, _Skip)
+        execution.status = Status.SKIPPED if skipped else Status.ERROR
+        execution.error = (str(error) if skipped else error.message)[:300]
+        execution.done_at = timezone.now()
+        return execution
 
 
 class _Skip(Exception):
@@ -480,11 +555,7 @@ def _slave_symbol(symbol: str, pair: CopyPair) -> tuple[str, str]:
         raise CopyError(f"{_label(slave)}: {error}") from None
 
 
-def _open_order(
-    row: CopyEvent, event: MasterEvent, pair: CopyPair, execution: CopyExecution, link: CopyLink | None
-) -> Order:
-    if link is not None:
-        raise _Skip(f"Order {event.order_id} is already copied to this slave.")
+def _open_order(row: CopyEvent, event: MasterEvent, pair: CopyPair, execution: CopyExecution) -> Order:
     requested, symbol = _slave_symbol(event.symbol, pair)
     execution.symbol = symbol or requested
     volume = _slave_volume(event, pair)
@@ -500,13 +571,6 @@ def _open_order(
         sl=event.sl if pair.copy_sl_tp else None,
         tp=event.tp if pair.copy_sl_tp else None,
     )
-
-
-def _link(links: dict[int, CopyLink], pair: CopyPair, event: MasterEvent) -> CopyLink:
-    link = links.get(pair.pk)
-    if link is None or link.closed_at is not None:
-        raise _Skip(f"Nothing of order {event.order_id} is open on this slave.")
-    return link
 
 
 def _close_order(
@@ -542,11 +606,8 @@ def _close_order(
 
 
 def _modify_order(
-    row: CopyEvent, event: MasterEvent, pair: CopyPair, execution: CopyExecution, links: dict[int, CopyLink]
+    row: CopyEvent, event: MasterEvent, pair: CopyPair, execution: CopyExecution, link: CopyLink
 ) -> Order:
-    if not pair.copy_sl_tp:
-        raise _Skip("TP/SL copying is off for this pair.")
-    link = _link(links, pair, event)
     opener = link.open_order
     execution.symbol = opener.symbol or opener.requested_symbol
     return _order(
@@ -642,13 +703,20 @@ def copy_outcomes_sweep(*, accounts=None) -> int:
 
 
 def _link_of(order: Order) -> CopyLink | None:
-    if order.action == Order.Action.OPEN:
-        return CopyLink.objects.filter(open_order_id=order.pk).first()
+    """The link an order opened, or the one whose position it acts on (a close, a modify, or
+    an addition on a netting slave)."""
+    if order.action == Order.Action.OPEN and (link := CopyLink.objects.filter(open_order_id=order.pk).first()):
+        return link
     return CopyLink.objects.filter(open_order_id=order.position_of_id).first() if order.position_of_id else None
 
 
 def _link_update(link: CopyLink, order: Order, filled: bool) -> None:
-    if order.action == Order.Action.OPEN:
+    if order.action == Order.Action.OPEN and link.open_order_id != order.pk:
+        # An addition on a netting slave: it joined the linked position.
+        if filled and link.volume is not None:
+            link.volume += order.filled_volume or order.volume
+            CopyLink.objects.filter(pk=link.pk).update(volume=link.volume)
+    elif order.action == Order.Action.OPEN:
         if filled:
             link.slave_ticket, link.volume = order.ticket, order.filled_volume or order.volume
         else:

@@ -308,9 +308,9 @@ def account_drain(account_id: int) -> int:
             try:
                 for order in _pending(account_id).select_related("account").order_by("created_at", "pk"):
                     if driver is None:
-                        driver = _attach(order)
+                        driver, ended = _attach(order)
                         if driver is None:
-                            return done  # the terminal is away; orders wait for the sweeper
+                            return done + ended  # refused, or the terminal is away: orders wait for the sweeper
                     finished = order_execute(order=order, driver=driver)
                     done += finished
                     leased = _lease_extend(account_id, leased)
@@ -323,22 +323,25 @@ def account_drain(account_id: int) -> int:
     return done
 
 
-def _attach(order: Order) -> Driver | None:
+def _attach(order: Order) -> tuple[Driver | None, int]:
+    """The account's driver, or None and how many waiting orders that ended (refused or failed)."""
     account = order.account
     if account.status in (TradingAccount.Status.STOPPED, TradingAccount.Status.ERROR) or account.deleted_at:
         # Not to be traded: every waiting order is refused with the reason.
         reason = f"Account {account.login} is {account.status}: {account.status_reason or 'not trading'}"
-        for waiting in _pending(account.pk).filter(status=Status.QUEUED):
+        refused = list(_pending(account.pk).filter(status=Status.QUEUED))
+        for waiting in refused:
             _finish(waiting, Status.REJECTED, reason=reason)
-        return None
+        return None, len(refused)
     try:
-        return open_driver(account)
+        return open_driver(account), 0
     except TerminalError as error:
         log.warning("account %s: terminal unavailable (%s); orders wait", account.pk, error.message)
         queued = _pending(account.pk).filter(status=Status.QUEUED)
-        for waiting in queued.filter(created_at__lt=timezone.now() - STALE_QUEUED * 4):
+        stale = list(queued.filter(created_at__lt=timezone.now() - STALE_QUEUED * 4))
+        for waiting in stale:
             _finish(waiting, Status.FAILED, reason=f"The terminal did not answer: {error.message}")
-        return None
+        return None, len(stale)
 
 
 # --- one order -------------------------------------------------------------------------

@@ -177,7 +177,7 @@ class SimulatedDriver(Driver):
         if not created and not _password_ok(password, account.password_hash):
             raise TerminalError(AUTH_FAILED, "Authorization failed: invalid account or password")
         self.account_id, self.server = account.pk, server
-        return self.account_info()
+        return self.account_info(account)
 
     def shutdown(self) -> None:
         self.account_id = None
@@ -196,8 +196,8 @@ class SimulatedDriver(Driver):
 
     # --- reads -----------------------------------------------------------------
 
-    def account_info(self) -> AccountInfo:
-        account, positions = self._settle()
+    def account_info(self, account: SimAccount | None = None) -> AccountInfo:
+        account, positions = self._settle(account)
         profit = sum(self._profit(p) for p in positions)
         margin = sum(self._margin(p.symbol, float(p.volume), p.price_open, account.leverage) for p in positions)
         equity = float(account.balance) + profit
@@ -292,9 +292,9 @@ class SimulatedDriver(Driver):
         return OrderResult(retcode=code or 0, bid=bid, ask=ask, volume=request.volume)
 
     def order_send(self, request: OrderRequest) -> OrderResult:
-        self._settle()
         with transaction.atomic():
             account = self._account(lock=True)
+            self._fill_due(account, self.clock())  # what the market did before this request
             if account.inject_retcodes:
                 code, *rest = account.inject_retcodes
                 account.inject_retcodes = rest
@@ -491,36 +491,40 @@ class SimulatedDriver(Driver):
             time_msc=self.clock(),
         )
 
-    def _settle(self) -> tuple[SimAccount, list[SimPosition]]:
+    def _settle(self, account: SimAccount | None = None) -> tuple[SimAccount, list[SimPosition]]:
         """What the market did since the last look: pending orders that triggered and
         positions whose stop loss or take profit was reached. Returns the account and its
-        open positions (oldest first) as they are afterwards."""
+        open positions (oldest first) as they are afterwards. `account`: its row, just read."""
         at = self.clock()
         # Look first without the write lock: most calls find nothing to do, and readers
         # must not queue behind each other for SQLite's one writer.
-        account = self._account()
+        account = account or self._account()
         positions = list(account.positions.order_by("pk"))
         if not any(self._due(account, positions, at)):
             return account, positions
         with transaction.atomic():
-            account = self._account(lock=True)
-            orders, due = self._due(account, list(account.positions.all()), at)
-            for order, price in orders:
-                self._fill(account, order, price, position_id=None)
-            for position, exit_price, hit_sl in due:
-                closer = SimOrder.objects.create(
-                    account=account,
-                    symbol=position.symbol,
-                    type=OrderType.SELL if position.type == OrderType.BUY else OrderType.BUY,
-                    volume=position.volume,
-                    price_open=exit_price,
-                    comment=("[sl " if hit_sl else "[tp ") + f"{exit_price}]",
-                    time_setup_msc=at,
-                    active=False,
-                )
-                self._fill(account, closer, exit_price, position_id=position.pk)
+            self._fill_due(self._account(lock=True), at)
         account = self._account()
         return account, list(account.positions.order_by("pk"))
+
+    def _fill_due(self, account: SimAccount, at: int) -> None:
+        """Fill the triggered pending orders and close the positions whose SL or TP was hit;
+        in the caller's transaction, with the account's row locked."""
+        orders, due = self._due(account, list(account.positions.all()), at)
+        for order, price in orders:
+            self._fill(account, order, price, position_id=None)
+        for position, exit_price, hit_sl in due:
+            closer = SimOrder.objects.create(
+                account=account,
+                symbol=position.symbol,
+                type=OrderType.SELL if position.type == OrderType.BUY else OrderType.BUY,
+                volume=position.volume,
+                price_open=exit_price,
+                comment=("[sl " if hit_sl else "[tp ") + f"{exit_price}]",
+                time_setup_msc=at,
+                active=False,
+            )
+            self._fill(account, closer, exit_price, position_id=position.pk)
 
     def _due(self, account: SimAccount, open_positions: list[SimPosition], at: int) -> tuple[list, list]:
         """Pending orders whose price was reached (with the fill price) and positions whose

@@ -2,8 +2,9 @@
 
 - New orders enqueue a drain of their accounts on each account's host queue: one task per
   account for a few accounts, and for a fan-out (one signal or master event to many accounts)
-  a few tasks that each drain a share of the accounts one after the other (BATCH), so that
-  the queue's per-task overhead is paid a few times, not once per account. A
+  a task per worker that drains its share of the accounts one after the other (one task on
+  SQLite, whose one writer makes parallel drains wait on each other), so that the queue's
+  per-task overhead is paid once or twice, not once per account. A
   drain takes the account's drain lock (released by the database server or the operating
   system when its holder dies) and lease (a conditional UPDATE: of two drains exactly one
   wins), then executes that account's orders oldest first until none is left. So orders of
@@ -74,7 +75,9 @@ LEASE = timedelta(seconds=120)  # a drain whose holder may be alive: longer than
 SETTLE = timedelta(seconds=60)
 MAX_SENDS = 3  # per order: the first send plus bounded retries after requotes or a checked ambiguity
 MAX_CHECKS = 5  # drains that may find an order's fate unknown before it is declared failed
-BATCH = 25  # accounts one drain task serves at most, one after the other
+# Accounts one drain task serves at most, one after the other: it must end well within the
+# task timeout (60 s) on real terminals; simulated orders (SQLite) take milliseconds.
+BATCH, SQLITE_BATCH = 25, 100
 MAGIC = 520_617  # marks our orders on a terminal, beside the client id in the comment
 STALE_QUEUED = timedelta(seconds=15)
 Status = Order.Status
@@ -107,15 +110,22 @@ def queued_stamp() -> datetime | None:
     return timezone.now() if settings.Q_CLUSTER.get("orm") == "default" else None
 
 
-def _workers(queue: str) -> int:
+def _parallel(queue: str) -> tuple[int, int]:
+    """How many drain tasks of a queue may run side by side, and how many accounts one takes.
+
+    SQLite has one writer: drains side by side wait on each other's writes, and its busy wait
+    backs off up to 100 ms at a time, so one drain there does a fan-out several times sooner
+    than two. Elsewhere each of the queue's workers takes a share."""
+    if connection.vendor == "sqlite":
+        return 1, SQLITE_BATCH
     cluster = settings.Q_CLUSTER.get("ALT_CLUSTERS", {}).get(queue, {})
-    return max(1, int(cluster.get("workers", settings.Q_CLUSTER.get("workers", 1))))
+    return max(1, int(cluster.get("workers", settings.Q_CLUSTER.get("workers", 1)))), BATCH
 
 
-def drain_batches(account_ids: list[int], *, workers: int) -> list[list[int]]:
+def drain_batches(account_ids: list[int], *, workers: int, size: int = 0) -> list[list[int]]:
     """A queue's accounts split into drain tasks: one per worker at least (they run side by
-    side), and no task with more than BATCH accounts (a task must end well within its timeout)."""
-    count = min(len(account_ids), max(workers, math.ceil(len(account_ids) / BATCH)))
+    side), and none with more than `size` accounts (a task must end well within its timeout)."""
+    count = min(len(account_ids), max(workers, math.ceil(len(account_ids) / (size or BATCH))))
     return [account_ids[i::count] for i in range(count)]
 
 
@@ -139,7 +149,8 @@ def orders_enqueue(*, orders: list[Order]) -> None:
         # the database connection for every task.
         with transaction.atomic(savepoint=False):  # inside the orders' transaction: all or nothing
             for queue, account_ids in targets.items():
-                for batch in drain_batches(account_ids, workers=_workers(queue)):
+                workers, size = _parallel(queue)
+                for batch in drain_batches(account_ids, workers=workers, size=size):
                     # save=False: a drain's result is in its orders; nobody fetches it.
                     many = len(batch) > 1
                     async_task(

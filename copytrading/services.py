@@ -686,8 +686,11 @@ def copy_order_finished(sender, *, order: Order, **kwargs) -> None:
             _link_update(link, order, filled)
             if filled and link.slave_ticket is not None:
                 _cascade(order, link)
-        event = CopyEvent.objects.get(executions__order_id=order.pk)
-        publish_to_user(order.owner_id, "copy_event", copy_event_payload(event))
+        # The event and all its executions in one read (the event joined to each).
+        executions = list(
+            CopyExecution.objects.filter(event__executions__order_id=order.pk).select_related("event").order_by("pk")
+        )
+        publish_to_user(order.owner_id, "copy_event", copy_event_payload(executions[0].event, executions))
 
 
 def copy_outcomes_sweep(*, accounts=None) -> int:

@@ -165,6 +165,10 @@ class SimulatedDriver(Driver):
     # --- session ---------------------------------------------------------------
 
     def connect(self, *, login: int, password: str, server: str) -> AccountInfo:
+        return self.account_info(self.log_in(login=login, password=password, server=server))
+
+    def log_in(self, *, login: int, password: str, server: str) -> SimAccount:
+        """connect() without reading the account's figures (what the order pipeline needs)."""
         if server not in SERVERS:
             raise TerminalError(AUTH_FAILED, f"Authorization failed: unknown trade server {server[:100]!r}")
         # A plain read first: the write transaction (SQLite's one writer) only for a new account.
@@ -177,7 +181,7 @@ class SimulatedDriver(Driver):
         if not created and not _password_ok(password, account.password_hash):
             raise TerminalError(AUTH_FAILED, "Authorization failed: invalid account or password")
         self.account_id, self.server = account.pk, server
-        return self.account_info(account)
+        return account
 
     def shutdown(self) -> None:
         self.account_id = None

@@ -5,6 +5,13 @@ a slave that is itself a master) is stored once, by (master, kind, order id, seq
 in the same transaction becomes one order per active pair of that master, through the
 order pipeline every other order takes (terminals.execution: ordering, at most once, risk
 guards, volume normalised to the slave symbol's step/min/max, retcodes in words).
+
+A netting master has one position per symbol: a deal_add of an order it still has open (a
+new deal) is an addition, which each slave copies by the pair's rule into its linked
+position (a netting slave's order joins it; a hedging slave's opens a second position,
+linked to the same master order, so closes and modifies reach both). A reversal reaches
+the slaves as a full close of the old order and a deal_add of the new one (the watcher
+splits the reversing deal so).
 """
 
 import hmac

@@ -6,10 +6,11 @@
   SQLite, whose one writer makes parallel drains wait on each other), so that the queue's
   per-task overhead is paid once or twice, not once per account. A
   drain takes the account's drain lock (released by the database server or the operating
-  system when its holder dies) and lease (a conditional UPDATE: of two drains exactly one
-  wins), then executes that account's orders oldest first until none is left. So orders of
-  one account never run at once, whichever broker redelivers which task; and a drain killed
-  mid-way holds the account up only until the sweeper's next round, not for the lease.
+  system when its holder dies; where there is none, an in-memory SQLite database, a lease
+  stands in: a conditional UPDATE, of two drains exactly one wins), then executes that
+  account's orders oldest first until none is left. So orders of one account never run at
+  once, whichever broker redelivers which task; and a drain killed mid-way holds the
+  account up only until the sweeper's next round.
 - An order moves queued → sending in a committed UPDATE before the terminal is called.
   A drain that finds an order already `sending` (a worker died mid-call, the broker
   redelivered) asks the terminal for the order's client id before anything is sent; a real
@@ -262,16 +263,11 @@ def _drain_lock(account_id: int) -> Iterator[bool | None]:
         os.close(fd)
 
 
-def _lease_take(account_id: int, *, holder_gone: bool = False) -> bool:
-    """The lease, if free or expired; or at once when its holder is known to be dead."""
+def _lease_take(account_id: int) -> bool:
+    """The lease, if free or expired."""
     now = timezone.now()
-    accounts = TradingAccount.objects.filter(pk=account_id)
-    if accounts.filter(Q(drain_until__isnull=True) | Q(drain_until__lt=now)).update(drain_until=now + LEASE):
-        return True
-    if holder_gone and accounts.update(drain_until=now + LEASE):
-        log.warning("account %s: the drain that held it died; this drain carries on", account_id)
-        return True
-    return False
+    free = TradingAccount.objects.filter(pk=account_id).filter(Q(drain_until__isnull=True) | Q(drain_until__lt=now))
+    return bool(free.update(drain_until=now + LEASE))
 
 
 def _lease_extend(account_id: int, taken: datetime) -> datetime:
@@ -311,26 +307,31 @@ def account_drain(account_id: int) -> int:
     done = 0
     while _pending(account_id).exists():
         with _drain_lock(account_id) as locked:
-            # Holding the lock proves that whoever left the lease behind is dead: take it over.
-            if locked is False or not _lease_take(account_id, holder_gone=bool(locked)):
+            # The lock admits one drain and goes with its holder; the lease (two writes per
+            # drain) stands in for it only where there is none.
+            leased = timezone.now() if locked is None else None
+            if locked is False or (leased and not _lease_take(account_id)):
                 return done  # another drain holds the account; it loops until nothing waits
-            leased = timezone.now()
-            driver = None
+            driver, stale = None, False
             try:
                 for order in _pending(account_id).select_related("account").order_by("created_at", "pk"):
                     if driver is None:
+                        # A lease left by a drain that died (without a lock, it waited to expire): cleared below.
+                        stale = order.account.drain_until is not None
                         driver, ended = _attach(order)
                         if driver is None:
                             return done + ended  # refused, or the terminal is away: orders wait for the sweeper
                     finished = order_execute(order=order, driver=driver)
                     done += finished
-                    leased = _lease_extend(account_id, leased)
+                    if leased:
+                        leased = _lease_extend(account_id, leased)
                     if not finished and _pending(account_id).filter(pk=order.pk).exists():
                         return done  # its fate is not known yet: the orders after it wait for the sweeper
             finally:
                 if driver is not None:
                     driver.shutdown()
-                _lease_release(account_id)
+                if leased or stale:
+                    _lease_release(account_id)
     return done
 
 

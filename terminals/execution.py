@@ -303,7 +303,7 @@ def accounts_drain(account_ids: list[int]) -> int:
 
 def account_drain(account_id: int) -> int:
     """Execute the account's waiting orders, oldest first; returns how many reached a final
-    state. Safe to call any number of times at once: only the lock and lease holder works."""
+    state. Safe to call any number of times at once: only the holder of its lock (or lease) works."""
     done = 0
     while _pending(account_id).exists():
         with _drain_lock(account_id) as locked:

@@ -17,6 +17,7 @@ splits the reversing deal so).
 import hmac
 import logging
 import secrets
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import ROUND_FLOOR, Decimal, InvalidOperation
@@ -29,7 +30,7 @@ from django.utils import timezone
 from mt5saas.crypto import decrypt, encrypt, secret_digest, secret_digests
 from mt5saas.events import publish_many, publish_to_user
 from terminals.execution import order_event, orders_enqueue, queued_stamp
-from terminals.models import Order, TradingAccount
+from terminals.models import Order, SymbolMapping, TradingAccount
 from terminals.symbols import SymbolError, symbol_normalize, symbol_resolve
 
 from .models import CopyEvent, CopyExecution, CopyLink, CopyPair
@@ -387,7 +388,7 @@ def _fan_out(
         .order_by("pk")
     ):
         links.setdefault(link.pair_id, []).append(link)
-    fan = _Fan(row, event, open_before)
+    fan = _Fan(row, event, open_before, pairs)
     executions, orders, new_links = [], [], []
     for pair in pairs:
         for execution, order, link in fan.pair(pair, links.get(pair.pk, [])):
@@ -415,12 +416,14 @@ class _Fan:
     """What one master event asks of each pair: an execution per slave order (a close or
     modify reaches every position linked to the master's order), or one that says why not."""
 
-    def __init__(self, row: CopyEvent, event: MasterEvent, open_before: Decimal) -> None:
+    def __init__(self, row: CopyEvent, event: MasterEvent, open_before: Decimal, pairs: list[CopyPair]) -> None:
         self.row, self.event, self.open_before = row, event, open_before
         kind = event.kind
         # A deal_add of an order the master still has open: a netting account added to its position.
         self.adding = kind == CopyEvent.Kind.DEAL_ADD and open_before > 0
         self.full_close = kind == CopyEvent.Kind.DEAL_CLOSE and (event.volume is None or event.volume >= open_before)
+        opens = kind == CopyEvent.Kind.DEAL_ADD and not self.adding
+        self.mappings = _slave_mappings(pairs, event.symbol) if opens else {}
 
     def _execution(self, pair: CopyPair) -> CopyExecution:
         row = self.row
@@ -436,7 +439,7 @@ class _Fan:
             if kind == CopyEvent.Kind.DEAL_ADD and not self.adding:
                 if links:
                     raise _Skip(f"Order {event.order_id} is already copied to this slave.")
-                order = _open_order(self.row, event, pair, execution)
+                order = _open_order(self.row, event, pair, execution, self.mappings)
                 return [(execution, order, self._new_link(pair, order))]
             if not open_links:
                 raise _Skip(f"Nothing of order {event.order_id} is open on this slave.")
@@ -544,10 +547,21 @@ def _slave_volume(event: MasterEvent, pair: CopyPair) -> Decimal:
     return volume
 
 
-def _slave_symbol(symbol: str, pair: CopyPair) -> tuple[str, str]:
-    """(requested, mapped) for the slave: the pair's map, then the account's own mappings and
-    automatic rules; mapped is "" when the slave's symbol list is not known yet (the
-    execution maps it then)."""
+def _slave_mappings(pairs: list[CopyPair], symbol: str) -> dict[tuple[int, str], SymbolMapping]:
+    """Each slave's stored mapping of the name asked of it, in one read: symbol_resolve
+    would read one per slave."""
+    wanted = {}
+    for pair in pairs:
+        with suppress(SymbolError):  # symbol_resolve explains what is wrong with the name
+            wanted[pair.slave_id] = symbol_normalize(pair.symbol_map.get(symbol, symbol))
+    rows = SymbolMapping.objects.filter(account_id__in=wanted, requested__in=set(wanted.values()))
+    return {(row.account_id, row.requested): row for row in rows}
+
+
+def _slave_symbol(symbol: str, pair: CopyPair, mappings: dict[tuple[int, str], SymbolMapping]) -> tuple[str, str]:
+    """(requested, mapped) for the slave: the pair's map, then the account's own mappings
+    (`mappings`, from _slave_mappings) and automatic rules; mapped is "" when the slave's
+    symbol list is not known yet (the execution maps it then)."""
     slave = pair.slave
     requested = pair.symbol_map.get(symbol, symbol)
     if not slave.symbols:
@@ -557,13 +571,20 @@ def _slave_symbol(symbol: str, pair: CopyPair) -> tuple[str, str]:
             return requested, requested
         raise CopyError(f"{requested} is not offered on {_label(slave)}, and automatic symbol mapping is off.")
     try:
-        return requested, symbol_resolve(account=slave, requested=requested, available=slave.symbols)
+        mapping = mappings.get((slave.pk, symbol_normalize(requested)))
+        return requested, symbol_resolve(account=slave, requested=requested, available=slave.symbols, mapping=mapping)
     except SymbolError as error:
         raise CopyError(f"{_label(slave)}: {error}") from None
 
 
-def _open_order(row: CopyEvent, event: MasterEvent, pair: CopyPair, execution: CopyExecution) -> Order:
-    requested, symbol = _slave_symbol(event.symbol, pair)
+def _open_order(
+    row: CopyEvent,
+    event: MasterEvent,
+    pair: CopyPair,
+    execution: CopyExecution,
+    mappings: dict[tuple[int, str], SymbolMapping],
+) -> Order:
+    requested, symbol = _slave_symbol(event.symbol, pair, mappings)
     execution.symbol = symbol or requested
     volume = _slave_volume(event, pair)
     execution.volume_before = volume

@@ -276,6 +276,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer rounds: about two minutes")
     parser.add_argument("--scaled", action="store_true", help="PostgreSQL + Redis instead of the embedded defaults")
     parser.add_argument("--redis-url", default=REDIS, help=f"with --scaled (default {REDIS})")
+    parser.add_argument("--database-prefix", default="bench", help="with --scaled: prefix of the throwaway database")
     parser.add_argument("--agent-interval", type=float, default=5.0, help="host agent heartbeat, s (default 5)")
     args = parser.parse_args()
     started = time.perf_counter()

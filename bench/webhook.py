@@ -503,11 +503,11 @@ def bench_fanout(port: int, signals: Signals, db: Database, sizes: dict[int, int
 # --- setting up and tearing down ----------------------------------------------------------
 
 
-def create_postgres() -> str:
+def create_postgres(prefix: str = "bench") -> str:
     import psycopg
     from psycopg import sql
 
-    name = f"bench_{secrets.token_hex(4)}"
+    name = f"{prefix}_{secrets.token_hex(4)}"
     with psycopg.connect(f"{POSTGRES}/postgres", autocommit=True) as connection:
         connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     return name
@@ -754,7 +754,7 @@ def service_stack(args, directory: Path) -> Iterator[Stack]:
     sqlite_path = directory / "bench.sqlite3"
     if args.scaled:
         refuse_shared_queue(args.redis_url)
-        database_name = create_postgres()
+        database_name = create_postgres(args.database_prefix)
         url = f"{POSTGRES}/{database_name}"
         env = service_env(DATABASE_URL=url, REDIS_URL=args.redis_url, **overrides)
         mode, mode_key = "PostgreSQL + Redis (broker, channel layer, cache)", "postgres-redis"
@@ -826,6 +826,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer samples: about two minutes")
     parser.add_argument("--scaled", action="store_true", help="PostgreSQL + Redis instead of the embedded defaults")
     parser.add_argument("--redis-url", default=REDIS, help=f"with --scaled (default {REDIS})")
+    parser.add_argument("--database-prefix", default="bench", help="with --scaled: prefix of the throwaway database")
     parser.add_argument(
         "--agent-interval", type=float, default=5.0, help="host agent heartbeat, s (default 5, as `make run`)"
     )

@@ -147,8 +147,8 @@ class CopyExecution(OwnedModel):
 
 
 class CopyLink(OwnedModel):
-    """A master's order and the slave position a pair opened for it: close and modify find
-    the slave position here, also after restarts."""
+    """A master's order and a slave position a pair opened for it: close and modify find
+    the slave positions here, also after restarts."""
 
     pair = models.ForeignKey(CopyPair, on_delete=models.CASCADE, related_name="links")
     master_order_id = models.CharField(max_length=64)
@@ -161,7 +161,10 @@ class CopyLink(OwnedModel):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["pair", "master_order_id"], name="copylink_unique_order")]
+        # A master order may link several positions of one slave: a netting master added to
+        # its position and the hedging slave opened a second one. Each is opened by one order.
+        constraints = [models.UniqueConstraint(fields=["open_order"], name="copylink_unique_open_order")]
+        indexes = [models.Index(fields=["pair", "master_order_id"])]
 
     def __str__(self) -> str:
         return f"link {self.master_order_id} → {self.slave_ticket}"

@@ -5,11 +5,19 @@ a slave that is itself a master) is stored once, by (master, kind, order id, seq
 in the same transaction becomes one order per active pair of that master, through the
 order pipeline every other order takes (terminals.execution: ordering, at most once, risk
 guards, volume normalised to the slave symbol's step/min/max, retcodes in words).
+
+A netting master has one position per symbol: a deal_add of an order it still has open (a
+new deal) is an addition, which each slave copies by the pair's rule into its linked
+position (a netting slave's order joins it; a hedging slave's opens a second position,
+linked to the same master order, so closes and modifies reach both). A reversal reaches
+the slaves as a full close of the old order and a deal_add of the new one (the watcher
+splits the reversing deal so).
 """
 
 import hmac
 import logging
 import secrets
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import ROUND_FLOOR, Decimal, InvalidOperation
@@ -22,7 +30,7 @@ from django.utils import timezone
 from mt5saas.crypto import decrypt, encrypt, secret_digest, secret_digests
 from mt5saas.events import publish_many, publish_to_user
 from terminals.execution import order_event, orders_enqueue, queued_stamp
-from terminals.models import Order, TradingAccount
+from terminals.models import Order, SymbolMapping, TradingAccount
 from terminals.symbols import SymbolError, symbol_normalize, symbol_resolve
 
 from .models import CopyEvent, CopyExecution, CopyLink, CopyPair
@@ -265,16 +273,24 @@ def event_parse(data: dict) -> MasterEvent:
 
 
 def _opened(master: TradingAccount, order_id: str) -> tuple[CopyEvent | None, Decimal]:
-    """The master's deal_add of order_id and what is still open of it."""
+    """The master's first deal_add of order_id and what is still open of it: every deal_add
+    (a netting account adds to its one position per symbol) less the closes."""
     events = CopyEvent.objects.filter(master=master, order_id=order_id)
-    opened = events.filter(kind=CopyEvent.Kind.DEAL_ADD).order_by("pk").first()
-    if opened is None:
+    adds = list(events.filter(kind=CopyEvent.Kind.DEAL_ADD).order_by("pk").values_list("pk", "volume"))
+    if not adds:
         return None, Decimal(0)
+    opened = CopyEvent.objects.get(pk=adds[0][0])
     closes = events.filter(kind=CopyEvent.Kind.DEAL_CLOSE).exclude(status=CopyEvent.Status.ERROR)
     if closes.filter(volume__isnull=True).exists():
         return opened, Decimal(0)
     closed = closes.aggregate(total=Sum("volume"))["total"] or Decimal(0)
-    return opened, max(Decimal(0), (opened.volume or Decimal(0)) - closed)
+    return opened, max(Decimal(0), sum((v or Decimal(0) for _, v in adds), Decimal(0)) - closed)
+
+
+def master_open_volume(*, master: TradingAccount, order_id: str) -> Decimal | None:
+    """What the master still has open of order_id by its events; None if it never reported opening it."""
+    opened, open_volume = _opened(master, order_id)
+    return None if opened is None else open_volume
 
 
 def event_never_opened(row: CopyEvent) -> bool:
@@ -364,58 +380,127 @@ def _fan_out(
     if not pairs:
         _settle_event(row, CopyEvent.Status.SKIPPED, "No active pair copies this master.")
         return [], []
-    full_close = event.kind == CopyEvent.Kind.DEAL_CLOSE and (event.volume is None or event.volume >= open_before)
-    # One read of every pair's link to this order, whatever the number of slaves.
-    links = {
-        link.pair_id: link
-        for link in CopyLink.objects.filter(pair__in=pairs, master_order_id=event.order_id).select_related("open_order")
-    }
+    # One read of every pair's links to this order, whatever the number of slaves.
+    links: dict[int, list[CopyLink]] = {}
+    for link in (
+        CopyLink.objects.filter(pair__in=pairs, master_order_id=event.order_id)
+        .select_related("open_order")
+        .order_by("pk")
+    ):
+        links.setdefault(link.pair_id, []).append(link)
+    fan = _Fan(row, event, open_before, pairs)
     executions, orders, new_links = [], [], []
     for pair in pairs:
-        execution = CopyExecution(
-            owner_id=row.owner_id, event=row, pair=pair, slave=pair.slave, master_volume=event.volume
-        )
-        try:
-            if event.kind == CopyEvent.Kind.DEAL_ADD:
-                order = _open_order(row, event, pair, execution, links.get(pair.pk))
-            elif event.kind == CopyEvent.Kind.DEAL_CLOSE:
-                link = _link(links, pair, event)
-                order = _close_order(row, event, pair, execution, link, open_before, full_close)
-            else:
-                order = _modify_order(row, event, pair, execution, links)
-        except CopyError as error:
-            execution.status, execution.error, execution.done_at = Status.ERROR, error.message[:300], timezone.now()
-            order = None
-        except _Skip as skip:
-            execution.status, execution.error, execution.done_at = Status.SKIPPED, str(skip)[:300], timezone.now()
-            order = None
-        if order is not None:
-            execution.order = order
-            orders.append(order)
-            if event.kind == CopyEvent.Kind.DEAL_ADD:
-                new_links.append(
-                    CopyLink(
-                        owner_id=row.owner_id,
-                        pair=pair,
-                        master_order_id=event.order_id,
-                        slave=pair.slave,
-                        open_order=order,
-                        master_volume=event.volume,
-                    )
-                )
-        executions.append(execution)
+        for execution, order, link in fan.pair(pair, links.get(pair.pk, [])):
+            if order is not None:
+                execution.order = order
+                orders.append(order)
+            if link is not None:
+                new_links.append(link)
+            executions.append(execution)
     # One statement each; bulk_create sets the orders' keys (PostgreSQL, SQLite ≥ 3.35), which the
     # links and executions then take up.
     Order.objects.bulk_create(orders)
     CopyLink.objects.bulk_create(new_links)
     CopyExecution.objects.bulk_create(executions)
     if orders:
-        _settle_event(row, CopyEvent.Status.PROCESSED, "", pairs=len(orders))
+        _settle_event(row, CopyEvent.Status.PROCESSED, "", pairs=len({e.pair_id for e in executions if e.order}))
     elif any(e.status == Status.ERROR for e in executions):
         _settle_event(row, CopyEvent.Status.ERROR, "No slave could copy this event; see each slave's error.")
     else:
         _settle_event(row, CopyEvent.Status.SKIPPED, executions[0].error if executions else "Nothing to copy.")
     return executions, orders
+
+
+class _Fan:
+    """What one master event asks of each pair: an execution per slave order (a close or
+    modify reaches every position linked to the master's order), or one that says why not."""
+
+    def __init__(self, row: CopyEvent, event: MasterEvent, open_before: Decimal, pairs: list[CopyPair]) -> None:
+        self.row, self.event, self.open_before = row, event, open_before
+        kind = event.kind
+        # A deal_add of an order the master still has open: a netting account added to its position.
+        self.adding = kind == CopyEvent.Kind.DEAL_ADD and open_before > 0
+        self.full_close = kind == CopyEvent.Kind.DEAL_CLOSE and (event.volume is None or event.volume >= open_before)
+        opens = kind == CopyEvent.Kind.DEAL_ADD and not self.adding
+        self.mappings = _slave_mappings(pairs, event.symbol) if opens else {}
+
+    def _execution(self, pair: CopyPair) -> CopyExecution:
+        row = self.row
+        return CopyExecution(
+            owner_id=row.owner_id, event=row, pair=pair, slave=pair.slave, master_volume=self.event.volume
+        )
+
+    def pair(self, pair: CopyPair, links: list[CopyLink]) -> list[tuple[CopyExecution, Order | None, CopyLink | None]]:
+        event, kind = self.event, self.event.kind
+        open_links = [link for link in links if link.closed_at is None]
+        execution = self._execution(pair)
+        try:
+            if kind == CopyEvent.Kind.DEAL_ADD and not self.adding:
+                if links:
+                    raise _Skip(f"Order {event.order_id} is already copied to this slave.")
+                order = _open_order(self.row, event, pair, execution, self.mappings)
+                return [(execution, order, self._new_link(pair, order))]
+            if not open_links:
+                raise _Skip(f"Nothing of order {event.order_id} is open on this slave.")
+            if kind == CopyEvent.Kind.POSITION_MODIFY and not pair.copy_sl_tp:
+                raise _Skip("TP/SL copying is off for this pair.")
+            if self.adding:
+                return [self._add(pair, open_links, execution)]
+        except (CopyError, _Skip) as error:
+            return [(self._failed(execution, error), None, None)]
+        made = []
+        for index, link in enumerate(open_links):
+            execution = execution if index == 0 else self._execution(pair)
+            if kind == CopyEvent.Kind.DEAL_CLOSE:
+                order = _close_order(self.row, event, pair, execution, link, self.open_before, self.full_close)
+            else:
+                order = _modify_order(self.row, event, pair, execution, link)
+            made.append((execution, order, None))
+        return made
+
+    def _add(
+        self, pair: CopyPair, open_links: list[CopyLink], execution: CopyExecution
+    ) -> tuple[CopyExecution, Order, CopyLink | None]:
+        """The master added to its position: the slave adds the rule's volume of the added
+        lots. A netting slave's order joins the linked position (the link's volume grows when
+        it fills); on a hedging slave it opens a position of its own, linked to the same master
+        order, so closes and modifies reach both."""
+        first = open_links[0].open_order
+        execution.symbol = first.symbol or first.requested_symbol
+        volume = execution.volume_before = _slave_volume(self.event, pair)
+        netting = not pair.slave.hedging
+        order = _order(
+            self.row,
+            pair,
+            action=Order.Action.OPEN,
+            side=first.side,
+            requested_symbol=first.requested_symbol,
+            symbol=first.symbol,
+            volume=volume,
+            position_of=first if netting else None,
+        )
+        master_volume = self.open_before + (self.event.volume or 0)
+        CopyLink.objects.filter(pk__in=[link.pk for link in open_links]).update(master_volume=master_volume)
+        return execution, order, None if netting else self._new_link(pair, order)
+
+    def _new_link(self, pair: CopyPair, order: Order) -> CopyLink:
+        return CopyLink(
+            owner_id=self.row.owner_id,
+            pair=pair,
+            master_order_id=self.event.order_id,
+            slave=pair.slave,
+            open_order=order,
+            master_volume=self.event.volume,
+        )
+
+    @staticmethod
+    def _failed(execution: CopyExecution, error: Exception) -> CopyExecution:
+        skipped = isinstance(error, _Skip)
+        execution.status = Status.SKIPPED if skipped else Status.ERROR
+        execution.error = (str(error) if skipped else error.message)[:300]
+        execution.done_at = timezone.now()
+        return execution
 
 
 class _Skip(Exception):
@@ -462,10 +547,21 @@ def _slave_volume(event: MasterEvent, pair: CopyPair) -> Decimal:
     return volume
 
 
-def _slave_symbol(symbol: str, pair: CopyPair) -> tuple[str, str]:
-    """(requested, mapped) for the slave: the pair's map, then the account's own mappings and
-    automatic rules; mapped is "" when the slave's symbol list is not known yet (the
-    execution maps it then)."""
+def _slave_mappings(pairs: list[CopyPair], symbol: str) -> dict[tuple[int, str], SymbolMapping]:
+    """Each slave's stored mapping of the name asked of it, in one read: symbol_resolve
+    would read one per slave."""
+    wanted = {}
+    for pair in pairs:
+        with suppress(SymbolError):  # symbol_resolve explains what is wrong with the name
+            wanted[pair.slave_id] = symbol_normalize(pair.symbol_map.get(symbol, symbol))
+    rows = SymbolMapping.objects.filter(account_id__in=wanted, requested__in=set(wanted.values()))
+    return {(row.account_id, row.requested): row for row in rows}
+
+
+def _slave_symbol(symbol: str, pair: CopyPair, mappings: dict[tuple[int, str], SymbolMapping]) -> tuple[str, str]:
+    """(requested, mapped) for the slave: the pair's map, then the account's own mappings
+    (`mappings`, from _slave_mappings) and automatic rules; mapped is "" when the slave's
+    symbol list is not known yet (the execution maps it then)."""
     slave = pair.slave
     requested = pair.symbol_map.get(symbol, symbol)
     if not slave.symbols:
@@ -475,17 +571,20 @@ def _slave_symbol(symbol: str, pair: CopyPair) -> tuple[str, str]:
             return requested, requested
         raise CopyError(f"{requested} is not offered on {_label(slave)}, and automatic symbol mapping is off.")
     try:
-        return requested, symbol_resolve(account=slave, requested=requested, available=slave.symbols)
+        mapping = mappings.get((slave.pk, symbol_normalize(requested)))
+        return requested, symbol_resolve(account=slave, requested=requested, available=slave.symbols, mapping=mapping)
     except SymbolError as error:
         raise CopyError(f"{_label(slave)}: {error}") from None
 
 
 def _open_order(
-    row: CopyEvent, event: MasterEvent, pair: CopyPair, execution: CopyExecution, link: CopyLink | None
+    row: CopyEvent,
+    event: MasterEvent,
+    pair: CopyPair,
+    execution: CopyExecution,
+    mappings: dict[tuple[int, str], SymbolMapping],
 ) -> Order:
-    if link is not None:
-        raise _Skip(f"Order {event.order_id} is already copied to this slave.")
-    requested, symbol = _slave_symbol(event.symbol, pair)
+    requested, symbol = _slave_symbol(event.symbol, pair, mappings)
     execution.symbol = symbol or requested
     volume = _slave_volume(event, pair)
     execution.volume_before = volume
@@ -500,13 +599,6 @@ def _open_order(
         sl=event.sl if pair.copy_sl_tp else None,
         tp=event.tp if pair.copy_sl_tp else None,
     )
-
-
-def _link(links: dict[int, CopyLink], pair: CopyPair, event: MasterEvent) -> CopyLink:
-    link = links.get(pair.pk)
-    if link is None or link.closed_at is not None:
-        raise _Skip(f"Nothing of order {event.order_id} is open on this slave.")
-    return link
 
 
 def _close_order(
@@ -542,11 +634,8 @@ def _close_order(
 
 
 def _modify_order(
-    row: CopyEvent, event: MasterEvent, pair: CopyPair, execution: CopyExecution, links: dict[int, CopyLink]
+    row: CopyEvent, event: MasterEvent, pair: CopyPair, execution: CopyExecution, link: CopyLink
 ) -> Order:
-    if not pair.copy_sl_tp:
-        raise _Skip("TP/SL copying is off for this pair.")
-    link = _link(links, pair, event)
     opener = link.open_order
     execution.symbol = opener.symbol or opener.requested_symbol
     return _order(
@@ -563,7 +652,10 @@ def _modify_order(
 
 
 def copy_event_payload(row: CopyEvent, executions: list[CopyExecution] | None = None) -> dict:
-    executions = list(row.executions.all()) if executions is None else executions
+    if executions is None:
+        items = [_execution_item(values) for values in row.executions.order_by("pk").values(*EXECUTION_FIELDS)]
+    else:
+        items = [execution_payload(e) for e in executions]
     return {
         "id": row.pk,
         "event": row.kind,
@@ -573,23 +665,36 @@ def copy_event_payload(row: CopyEvent, executions: list[CopyExecution] | None = 
         "status": row.status,
         "reason": row.reason,
         "pairs_processed": row.pairs_processed,
-        "executions": [execution_payload(e) for e in executions],
+        "executions": items,
     }
 
 
+EXECUTION_FIELDS = (
+    "id", "pair_id", "slave_id", "order_id", "status", "error", "symbol",
+    "master_volume", "volume_before", "volume_after", "created_at", "done_at",
+)  # fmt: skip
+
+
 def execution_payload(execution: CopyExecution) -> dict:
+    return _execution_item({name: getattr(execution, name) for name in EXECUTION_FIELDS})
+
+
+def _execution_item(values: dict) -> dict:
+    """An execution as the live event and the history show it, from its field values (an
+    event's executions are read as values: each copy outcome sends all of them)."""
+    done = values["done_at"]
     return {
-        "id": execution.pk,
-        "pair": execution.pair_id,
-        "slave": execution.slave_id,
-        "order": execution.order_id,
-        "status": execution.status,
-        "error": execution.error,
-        "symbol": execution.symbol,
-        "master_volume": _text(execution.master_volume),
-        "volume_before": _text(execution.volume_before),
-        "volume_after": _text(execution.volume_after),
-        "latency_ms": execution.latency_ms,
+        "id": values["id"],
+        "pair": values["pair_id"],
+        "slave": values["slave_id"],
+        "order": values["order_id"],
+        "status": values["status"],
+        "error": values["error"],
+        "symbol": values["symbol"],
+        "master_volume": _text(values["master_volume"]),
+        "volume_before": _text(values["volume_before"]),
+        "volume_after": _text(values["volume_after"]),
+        "latency_ms": None if done is None else round((done - values["created_at"]).total_seconds() * 1000, 1),
     }
 
 
@@ -642,13 +747,20 @@ def copy_outcomes_sweep(*, accounts=None) -> int:
 
 
 def _link_of(order: Order) -> CopyLink | None:
-    if order.action == Order.Action.OPEN:
-        return CopyLink.objects.filter(open_order_id=order.pk).first()
+    """The link an order opened, or the one whose position it acts on (a close, a modify, or
+    an addition on a netting slave)."""
+    if order.action == Order.Action.OPEN and (link := CopyLink.objects.filter(open_order_id=order.pk).first()):
+        return link
     return CopyLink.objects.filter(open_order_id=order.position_of_id).first() if order.position_of_id else None
 
 
 def _link_update(link: CopyLink, order: Order, filled: bool) -> None:
-    if order.action == Order.Action.OPEN:
+    if order.action == Order.Action.OPEN and link.open_order_id != order.pk:
+        # An addition on a netting slave: it joined the linked position.
+        if filled and link.volume is not None:
+            link.volume += order.filled_volume or order.volume
+            CopyLink.objects.filter(pk=link.pk).update(volume=link.volume)
+    elif order.action == Order.Action.OPEN:
         if filled:
             link.slave_ticket, link.volume = order.ticket, order.filled_volume or order.volume
         else:

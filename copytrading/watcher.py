@@ -16,7 +16,7 @@ from terminals.drivers.base import DealEntry, Driver, OrderType
 from terminals.models import TradingAccount
 
 from .models import CopyEvent, CopyPair, MasterCursor
-from .services import MasterEvent, copy_event_receive, copy_outcomes_sweep
+from .services import MasterEvent, copy_event_receive, copy_outcomes_sweep, master_open_volume
 
 WATCHED = (TradingAccount.Kind.SIMULATED, TradingAccount.Kind.MT5)
 # Deals are asked for from the last round minus this: a broker may book a deal with a time a
@@ -56,29 +56,45 @@ def master_watch(sender, *, account: TradingAccount, driver: Driver, **kwargs) -
         last = max(last, deal.ticket)
         if deal.comment.startswith(COPY_PREFIX) or deal.type not in (OrderType.BUY, OrderType.SELL):
             continue
-        if (event := _deal_event(deal, driver)) is not None:
+        for event in _deal_events(account, deal, driver):
             copy_event_receive(master=account, event=event, source=CopyEvent.Source.WATCHER)
     stops = _stops_changed(account, driver, cursor.stops)
     MasterCursor.objects.filter(pk=cursor.pk).update(last_deal=last, read_at=now, stops=stops)
 
 
-def _deal_event(deal, driver: Driver) -> MasterEvent | None:
+def _deal_events(account: TradingAccount, deal, driver: Driver) -> list[MasterEvent]:
     position = str(deal.position_id)
     volume = _lots(deal.volume)
+    side = "buy" if deal.type == OrderType.BUY else "sell"
     if deal.entry == DealEntry.IN:
+        # A new position, or (netting) an addition to the open one: the same event, told apart by the history.
         opened = driver.positions(ticket=deal.position_id)
         sl, tp = (opened[0].sl, opened[0].tp) if opened else (0.0, 0.0)
-        return MasterEvent(
-            CopyEvent.Kind.DEAL_ADD, position, symbol=deal.symbol.upper(),
-            side="buy" if deal.type == OrderType.BUY else "sell", volume=volume,
-            sl=_price(sl), tp=_price(tp), sequence=str(deal.ticket),
-        )  # fmt: skip
+        return [
+            MasterEvent(
+                CopyEvent.Kind.DEAL_ADD, position, symbol=deal.symbol.upper(), side=side, volume=volume,
+                sl=_price(sl), tp=_price(tp), sequence=str(deal.ticket),
+            )
+        ]  # fmt: skip
     if deal.entry in (DealEntry.OUT, DealEntry.OUT_BY):
-        return MasterEvent(CopyEvent.Kind.DEAL_CLOSE, position, volume=volume, sequence=str(deal.ticket))
+        return [MasterEvent(CopyEvent.Kind.DEAL_CLOSE, position, volume=volume, sequence=str(deal.ticket))]
     if deal.entry == DealEntry.INOUT:
-        # A netting reversal: the old position is gone; its other half is a new open.
-        return MasterEvent(CopyEvent.Kind.DEAL_CLOSE, position, volume=None, sequence=str(deal.ticket))
-    return None
+        # A netting reversal: the position is closed and the rest of the deal opens the other
+        # way, as a new position (its ticket is the reversing order's).
+        closed = master_open_volume(master=account, order_id=position)
+        if closed is None:  # opened before watching began: what is open now of the new position
+            reopened = driver.positions(ticket=deal.order)
+            closed = volume - _lots(reopened[0].volume) if reopened else volume
+        events = [MasterEvent(CopyEvent.Kind.DEAL_CLOSE, position, volume=None, sequence=str(deal.ticket))]
+        if (rest := volume - closed) > 0:
+            events.append(
+                MasterEvent(
+                    CopyEvent.Kind.DEAL_ADD, str(deal.order), symbol=deal.symbol.upper(), side=side, volume=rest,
+                    sequence=str(deal.ticket),
+                )
+            )  # fmt: skip
+        return events
+    return []
 
 
 def _stops_changed(account: TradingAccount, driver: Driver, seen: dict) -> dict:

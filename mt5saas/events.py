@@ -47,7 +47,15 @@ def publish_many(user_id: int, events: list[tuple[str, dict]]) -> None:
             await layer.group_send(user_group(user_id), message)
             await layer.group_send(STAFF_GROUP, message)
 
-    transaction.on_commit(lambda: _run(send_all))
+    def send() -> None:
+        layer = get_channel_layer()
+        # The in-memory layer reaches only this process's consumers: with none listening (a
+        # task worker), sending would only start a loop for nothing.
+        if isinstance(layer, InMemoryChannelLayer) and not layer.groups:
+            return
+        _run(send_all)
+
+    transaction.on_commit(send)
 
 
 class _Sender:

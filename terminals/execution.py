@@ -1,11 +1,16 @@
 """Order execution (DESIGN §7): at most once, one account at a time, in arrival order.
 
-- Every new order enqueues `account_drain(account_id)` on the account's host queue. A
+- New orders enqueue a drain of their accounts on each account's host queue: one task per
+  account for a few accounts, and for a fan-out (one signal or master event to many accounts)
+  a task per worker that drains its share of the accounts one after the other (one task on
+  SQLite, whose one writer makes parallel drains wait on each other), so that the queue's
+  per-task overhead is paid once or twice, not once per account. A
   drain takes the account's drain lock (released by the database server or the operating
-  system when its holder dies) and lease (a conditional UPDATE: of two drains exactly one
-  wins), then executes that account's orders oldest first until none is left. So orders of
-  one account never run at once, whichever broker redelivers which task; and a drain killed
-  mid-way holds the account up only until the sweeper's next round, not for the lease.
+  system when its holder dies; where there is none, an in-memory SQLite database, a lease
+  stands in: a conditional UPDATE, of two drains exactly one wins), then executes that
+  account's orders oldest first until none is left. So orders of one account never run at
+  once, whichever broker redelivers which task; and a drain killed mid-way holds the
+  account up only until the sweeper's next round.
 - An order moves queued → sending in a committed UPDATE before the terminal is called.
   A drain that finds an order already `sending` (a worker died mid-call, the broker
   redelivered) asks the terminal for the order's client id before anything is sent; a real
@@ -20,6 +25,7 @@
 """
 
 import logging
+import math
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -70,6 +76,9 @@ LEASE = timedelta(seconds=120)  # a drain whose holder may be alive: longer than
 SETTLE = timedelta(seconds=60)
 MAX_SENDS = 3  # per order: the first send plus bounded retries after requotes or a checked ambiguity
 MAX_CHECKS = 5  # drains that may find an order's fate unknown before it is declared failed
+# Accounts one drain task serves at most, one after the other: it must end well within the
+# task timeout (60 s) on real terminals; simulated orders (SQLite) take milliseconds.
+BATCH, SQLITE_BATCH = 25, 100
 MAGIC = 520_617  # marks our orders on a terminal, beside the client id in the comment
 STALE_QUEUED = timedelta(seconds=15)
 Status = Order.Status
@@ -80,9 +89,11 @@ REJECTED_CODES = frozenset(
 )
 
 
-# Sent after an order reached its final state (its row committed), with `order`. The copy
+# Sent when an order reaches its final state, with `order`, inside the transaction that
+# records it (so what a receiver writes commits with the state, in one write). The copy
 # trading app listens: a copied order that filled links the slave position and passes the
-# trade on to the slave's own slaves. Receivers must not raise: the drain goes on regardless.
+# trade on to the slave's own slaves. Receivers must not raise, and must not wait on anything
+# outside the database (the transaction holds SQLite's one writer): the drain goes on regardless.
 order_finished = Signal()
 
 
@@ -100,33 +111,57 @@ def queued_stamp() -> datetime | None:
     return timezone.now() if settings.Q_CLUSTER.get("orm") == "default" else None
 
 
+def _parallel(queue: str) -> tuple[int, int]:
+    """How many drain tasks of a queue may run side by side, and how many accounts one takes.
+
+    SQLite has one writer: drains side by side wait on each other's writes, and its busy wait
+    backs off up to 100 ms at a time, so one drain there does a fan-out several times sooner
+    than two. Elsewhere each of the queue's workers takes a share."""
+    if connection.vendor == "sqlite":
+        return 1, SQLITE_BATCH
+    cluster = settings.Q_CLUSTER.get("ALT_CLUSTERS", {}).get(queue, {})
+    return max(1, int(cluster.get("workers", settings.Q_CLUSTER.get("workers", 1)))), BATCH
+
+
+def drain_batches(account_ids: list[int], *, workers: int, size: int = 0) -> list[list[int]]:
+    """A queue's accounts split into drain tasks: one per worker at least (they run side by
+    side), and none with more than `size` accounts (a task must end well within its timeout)."""
+    count = min(len(account_ids), max(workers, math.ceil(len(account_ids) / (size or BATCH))))
+    return [account_ids[i::count] for i in range(count)]
+
+
 def orders_enqueue(*, orders: list[Order]) -> None:
     """Wake the accounts of orders just created in the caller's transaction: at once when
     their tasks can commit with them (queued_stamp), else right after the commit."""
     default = settings.Q_CLUSTER["name"]
     host_ids = {o.account.host_id for o in orders if o.account.kind != TradingAccount.Kind.SIMULATED}
     queues = dict(TerminalHost.objects.filter(pk__in=host_ids).values_list("pk", "queue_name")) if host_ids else {}
-    targets = {}
+    targets: dict[str, list[int]] = {}
     for order in orders:
         account = order.account
         simulated = account.kind == TradingAccount.Kind.SIMULATED
-        targets[account.pk] = default if simulated else queues.get(account.host_id, default)
+        queue = default if simulated else queues.get(account.host_id, default)
+        if account.pk not in targets.setdefault(queue, []):
+            targets[queue].append(account.pk)
     unstamped = [order for order in orders if order.queued_at is None]
 
     def enqueue() -> None:
         # One transaction for all: outside one, django-q2's ORM broker closes and reopens
         # the database connection for every task.
         with transaction.atomic(savepoint=False):  # inside the orders' transaction: all or nothing
-            for account_id, queue in targets.items():
-                # save=False: a drain's result is in its orders; nobody fetches it.
-                async_task(
-                    "terminals.tasks.account_drain",
-                    account_id,
-                    cluster=queue,
-                    task_name=f"drain-{account_id}",
-                    save=False,
-                    broker=queue_broker(queue),
-                )
+            for queue, account_ids in targets.items():
+                workers, size = _parallel(queue)
+                for batch in drain_batches(account_ids, workers=workers, size=size):
+                    # save=False: a drain's result is in its orders; nobody fetches it.
+                    many = len(batch) > 1
+                    async_task(
+                        "terminals.tasks.accounts_drain" if many else "terminals.tasks.account_drain",
+                        batch if many else batch[0],
+                        cluster=queue,
+                        task_name=f"drain-{batch[0]}" + (f"+{len(batch) - 1}" if many else ""),
+                        save=False,
+                        broker=queue_broker(queue),
+                    )
             if unstamped:
                 now = timezone.now()
                 Order.objects.filter(pk__in=[order.pk for order in unstamped]).update(queued_at=now)
@@ -228,20 +263,21 @@ def _drain_lock(account_id: int) -> Iterator[bool | None]:
         os.close(fd)
 
 
-def _lease_take(account_id: int, *, holder_gone: bool = False) -> bool:
-    """The lease, if free or expired; or at once when its holder is known to be dead."""
+def _lease_take(account_id: int) -> bool:
+    """The lease, if free or expired."""
     now = timezone.now()
-    accounts = TradingAccount.objects.filter(pk=account_id)
-    if accounts.filter(Q(drain_until__isnull=True) | Q(drain_until__lt=now)).update(drain_until=now + LEASE):
-        return True
-    if holder_gone and accounts.update(drain_until=now + LEASE):
-        log.warning("account %s: the drain that held it died; this drain carries on", account_id)
-        return True
-    return False
+    free = TradingAccount.objects.filter(pk=account_id).filter(Q(drain_until__isnull=True) | Q(drain_until__lt=now))
+    return bool(free.update(drain_until=now + LEASE))
 
 
-def _lease_extend(account_id: int) -> None:
-    TradingAccount.objects.filter(pk=account_id).update(drain_until=timezone.now() + LEASE)
+def _lease_extend(account_id: int, taken: datetime) -> datetime:
+    """Renew the lease once a quarter of it has gone by (a write per order would cost every
+    order a transaction); returns when it was last renewed."""
+    now = timezone.now()
+    if now - taken < LEASE / 4:
+        return taken
+    TradingAccount.objects.filter(pk=account_id).update(drain_until=now + LEASE)
+    return now
 
 
 def _lease_release(account_id: int) -> None:
@@ -252,50 +288,72 @@ def _pending(account_id: int):
     return Order.objects.filter(account_id=account_id, status__in=[Status.QUEUED, Status.SENDING])
 
 
+def accounts_drain(account_ids: list[int]) -> int:
+    """account_drain for each account in turn (a fan-out's share of accounts on one queue);
+    returns how many orders reached a final state. One account's failure does not keep the
+    others waiting: its orders stay for the sweeper."""
+    done = 0
+    for account_id in account_ids:
+        try:
+            done += account_drain(account_id)
+        except Exception:
+            log.exception("the drain of account %s failed", account_id)
+    return done
+
+
 def account_drain(account_id: int) -> int:
     """Execute the account's waiting orders, oldest first; returns how many reached a final
-    state. Safe to call any number of times at once: only the lock and lease holder works."""
+    state. Safe to call any number of times at once: only the holder of its lock (or lease) works."""
     done = 0
     while _pending(account_id).exists():
         with _drain_lock(account_id) as locked:
-            # Holding the lock proves that whoever left the lease behind is dead: take it over.
-            if locked is False or not _lease_take(account_id, holder_gone=bool(locked)):
+            # The lock admits one drain and goes with its holder; the lease (two writes per
+            # drain) stands in for it only where there is none.
+            leased = timezone.now() if locked is None else None
+            if locked is False or (leased and not _lease_take(account_id)):
                 return done  # another drain holds the account; it loops until nothing waits
-            driver = None
+            driver, stale = None, False
             try:
-                for order in _pending(account_id).order_by("created_at", "pk"):
+                for order in _pending(account_id).select_related("account").order_by("created_at", "pk"):
                     if driver is None:
-                        driver = _attach(order)
+                        # A lease left by a drain that died (without a lock, it waited to expire): cleared below.
+                        stale = order.account.drain_until is not None
+                        driver, ended = _attach(order)
                         if driver is None:
-                            return done  # the terminal is away; orders wait for the sweeper
+                            return done + ended  # refused, or the terminal is away: orders wait for the sweeper
                     finished = order_execute(order=order, driver=driver)
                     done += finished
-                    _lease_extend(account_id)
+                    if leased:
+                        leased = _lease_extend(account_id, leased)
                     if not finished and _pending(account_id).filter(pk=order.pk).exists():
                         return done  # its fate is not known yet: the orders after it wait for the sweeper
             finally:
                 if driver is not None:
                     driver.shutdown()
-                _lease_release(account_id)
+                if leased or stale:
+                    _lease_release(account_id)
     return done
 
 
-def _attach(order: Order) -> Driver | None:
+def _attach(order: Order) -> tuple[Driver | None, int]:
+    """The account's driver, or None and how many waiting orders that ended (refused or failed)."""
     account = order.account
     if account.status in (TradingAccount.Status.STOPPED, TradingAccount.Status.ERROR) or account.deleted_at:
         # Not to be traded: every waiting order is refused with the reason.
         reason = f"Account {account.login} is {account.status}: {account.status_reason or 'not trading'}"
-        for waiting in _pending(account.pk).filter(status=Status.QUEUED):
+        refused = list(_pending(account.pk).filter(status=Status.QUEUED))
+        for waiting in refused:
             _finish(waiting, Status.REJECTED, reason=reason)
-        return None
+        return None, len(refused)
     try:
-        return open_driver(account)
+        return open_driver(account), 0
     except TerminalError as error:
         log.warning("account %s: terminal unavailable (%s); orders wait", account.pk, error.message)
         queued = _pending(account.pk).filter(status=Status.QUEUED)
-        for waiting in queued.filter(created_at__lt=timezone.now() - STALE_QUEUED * 4):
+        stale = list(queued.filter(created_at__lt=timezone.now() - STALE_QUEUED * 4))
+        for waiting in stale:
             _finish(waiting, Status.FAILED, reason=f"The terminal did not answer: {error.message}")
-        return None
+        return None, len(stale)
 
 
 # --- one order -------------------------------------------------------------------------
@@ -322,12 +380,13 @@ def order_event(order: Order) -> dict:
 def _claim(order: Order) -> bool:
     """queued → sending, committed before the terminal is called; False if it was not queued."""
     now = timezone.now()
-    claimed = Order.objects.filter(pk=order.pk, status=Status.QUEUED).update(
-        status=Status.SENDING, sent_at=now, attempts=order.attempts + 1
-    )
-    if claimed:
-        order.status, order.sent_at, order.attempts = Status.SENDING, now, order.attempts + 1
-        publish_to_user(order.owner_id, "order", order_event(order))
+    with transaction.atomic():  # the state and its event: one write
+        claimed = Order.objects.filter(pk=order.pk, status=Status.QUEUED).update(
+            status=Status.SENDING, sent_at=now, attempts=order.attempts + 1
+        )
+        if claimed:
+            order.status, order.sent_at, order.attempts = Status.SENDING, now, order.attempts + 1
+            publish_to_user(order.owner_id, "order", order_event(order))
     return bool(claimed)
 
 
@@ -339,16 +398,29 @@ def _finish(order: Order, status: str, *, reason: str = "", result: OrderResult 
         order.fill_price = Decimal(str(result.price)) if result.price else order.fill_price
         order.filled_volume = Decimal(str(result.volume)).quantize(Decimal("0.0001")) if result.volume else None
     fields = ["status", "status_reason", "done_at", "retcode", "ticket", "fill_price", "filled_volume", "symbol"]
-    updated = Order.objects.filter(pk=order.pk, status__in=[Status.QUEUED, Status.SENDING]).update(
-        **{name: getattr(order, name) for name in fields}
-    )
-    if updated:
+    # The state, its event, the signal's outcome and the receivers' bookkeeping: one write.
+    with transaction.atomic():
+        updated = Order.objects.filter(pk=order.pk, status__in=[Status.QUEUED, Status.SENDING]).update(
+            **{name: getattr(order, name) for name in fields}
+        )
+        if not updated:
+            return
         publish_to_user(order.owner_id, "order", order_event(order))
         if order.signal_id is not None:
             _signal_outcome(order)
-        for receiver, outcome in order_finished.send_robust(sender=Order, order=order):
-            if isinstance(outcome, Exception):
-                log.error("order %s: %s failed", order.pk, receiver, exc_info=outcome)
+        _announce(order)
+
+
+def _announce(order: Order) -> None:
+    """order_finished, inside the transaction that records the final state. A receiver's
+    failure is logged and undoes only the receivers' writes (a savepoint), never the state."""
+    try:
+        with transaction.atomic():
+            for receiver, outcome in order_finished.send_robust(sender=Order, order=order):
+                if isinstance(outcome, Exception):
+                    log.error("order %s: %s failed", order.pk, receiver, exc_info=outcome)
+    except DatabaseError:
+        log.exception("order %s: the receivers of its final state left the database in error", order.pk)
 
 
 def _signal_outcome(order: Order) -> None:

@@ -20,7 +20,7 @@ def simulated_driver(account: TradingAccount) -> Driver:
     from .drivers.simulated import SimulatedDriver
 
     driver = SimulatedDriver()
-    driver.connect(login=int(account.login), password=decrypt(account.password), server=account.server)
+    driver.log_in(login=int(account.login), password=decrypt(account.password), server=account.server)
     return driver
 
 

@@ -7,8 +7,8 @@ Every task gateway.host_call sends (verify_credentials, terminal_read, instance_
 takes `deadline` (epoch seconds): the moment its caller stops waiting. Work the host
 reaches after it is refused with -10005 and "expired" before anything touches a terminal.
 The host's clock and the caller's are assumed to agree (NTP); a skew of a few seconds
-moves the cut-off by as much. account_drain has none: nobody waits for it, its orders
-wait in the database until the host gets to them.
+moves the cut-off by as much. account_drain and accounts_drain have none: nobody waits for
+them, their orders wait in the database until the host gets to them.
 """
 
 import time
@@ -131,3 +131,10 @@ def account_drain(account_id: int) -> int:
     from .execution import account_drain as drain
 
     return drain(account_id)
+
+
+def accounts_drain(account_ids: list[int]) -> int:
+    """Execute the waiting orders of several accounts, one account after the other (a fan-out's share)."""
+    from .execution import accounts_drain as drain
+
+    return drain(account_ids)

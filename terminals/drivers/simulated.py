@@ -165,6 +165,10 @@ class SimulatedDriver(Driver):
     # --- session ---------------------------------------------------------------
 
     def connect(self, *, login: int, password: str, server: str) -> AccountInfo:
+        return self.account_info(self.log_in(login=login, password=password, server=server))
+
+    def log_in(self, *, login: int, password: str, server: str) -> SimAccount:
+        """connect() without reading the account's figures (what the order pipeline needs)."""
         if server not in SERVERS:
             raise TerminalError(AUTH_FAILED, f"Authorization failed: unknown trade server {server[:100]!r}")
         # A plain read first: the write transaction (SQLite's one writer) only for a new account.
@@ -177,14 +181,17 @@ class SimulatedDriver(Driver):
         if not created and not _password_ok(password, account.password_hash):
             raise TerminalError(AUTH_FAILED, "Authorization failed: invalid account or password")
         self.account_id, self.server = account.pk, server
-        return self.account_info()
+        return account
 
     def shutdown(self) -> None:
         self.account_id = None
 
-    def _account(self, *, lock: bool = False) -> SimAccount:
+    def _connected(self) -> None:
         if self.account_id is None:
             raise TerminalError(-10004, "Not connected to a terminal")
+
+    def _account(self, *, lock: bool = False) -> SimAccount:
+        self._connected()
         accounts = SimAccount.objects.select_for_update() if lock else SimAccount.objects
         return accounts.get(pk=self.account_id)
 
@@ -193,8 +200,8 @@ class SimulatedDriver(Driver):
 
     # --- reads -----------------------------------------------------------------
 
-    def account_info(self) -> AccountInfo:
-        account, positions = self._settle()
+    def account_info(self, account: SimAccount | None = None) -> AccountInfo:
+        account, positions = self._settle(account)
         profit = sum(self._profit(p) for p in positions)
         margin = sum(self._margin(p.symbol, float(p.volume), p.price_open, account.leverage) for p in positions)
         equity = float(account.balance) + profit
@@ -212,17 +219,18 @@ class SimulatedDriver(Driver):
             margin_mode=MarginMode.RETAIL_HEDGING if account.hedging else MarginMode.RETAIL_NETTING,
         )
 
+    # Symbols and quotes are the server's, not the account's: no read of the account for them.
     def symbols(self) -> list[str]:
-        self._account()
+        self._connected()
         return list(SERVERS[self.server])
 
     def symbol_info(self, symbol: str) -> SymbolInfo | None:
-        self._account()
+        self._connected()
         spec = self._spec(symbol)
         return spec.info if spec else None
 
     def tick(self, symbol: str) -> Tick | None:
-        self._account()
+        self._connected()
         spec = self._spec(symbol)
         if spec is None:
             return None
@@ -288,9 +296,9 @@ class SimulatedDriver(Driver):
         return OrderResult(retcode=code or 0, bid=bid, ask=ask, volume=request.volume)
 
     def order_send(self, request: OrderRequest) -> OrderResult:
-        self._settle()
         with transaction.atomic():
             account = self._account(lock=True)
+            self._fill_due(account, self.clock())  # what the market did before this request
             if account.inject_retcodes:
                 code, *rest = account.inject_retcodes
                 account.inject_retcodes = rest
@@ -487,36 +495,40 @@ class SimulatedDriver(Driver):
             time_msc=self.clock(),
         )
 
-    def _settle(self) -> tuple[SimAccount, list[SimPosition]]:
+    def _settle(self, account: SimAccount | None = None) -> tuple[SimAccount, list[SimPosition]]:
         """What the market did since the last look: pending orders that triggered and
         positions whose stop loss or take profit was reached. Returns the account and its
-        open positions (oldest first) as they are afterwards."""
+        open positions (oldest first) as they are afterwards. `account`: its row, just read."""
         at = self.clock()
         # Look first without the write lock: most calls find nothing to do, and readers
         # must not queue behind each other for SQLite's one writer.
-        account = self._account()
+        account = account or self._account()
         positions = list(account.positions.order_by("pk"))
         if not any(self._due(account, positions, at)):
             return account, positions
         with transaction.atomic():
-            account = self._account(lock=True)
-            orders, due = self._due(account, list(account.positions.all()), at)
-            for order, price in orders:
-                self._fill(account, order, price, position_id=None)
-            for position, exit_price, hit_sl in due:
-                closer = SimOrder.objects.create(
-                    account=account,
-                    symbol=position.symbol,
-                    type=OrderType.SELL if position.type == OrderType.BUY else OrderType.BUY,
-                    volume=position.volume,
-                    price_open=exit_price,
-                    comment=("[sl " if hit_sl else "[tp ") + f"{exit_price}]",
-                    time_setup_msc=at,
-                    active=False,
-                )
-                self._fill(account, closer, exit_price, position_id=position.pk)
+            self._fill_due(self._account(lock=True), at)
         account = self._account()
         return account, list(account.positions.order_by("pk"))
+
+    def _fill_due(self, account: SimAccount, at: int) -> None:
+        """Fill the triggered pending orders and close the positions whose SL or TP was hit;
+        in the caller's transaction, with the account's row locked."""
+        orders, due = self._due(account, list(account.positions.all()), at)
+        for order, price in orders:
+            self._fill(account, order, price, position_id=None)
+        for position, exit_price, hit_sl in due:
+            closer = SimOrder.objects.create(
+                account=account,
+                symbol=position.symbol,
+                type=OrderType.SELL if position.type == OrderType.BUY else OrderType.BUY,
+                volume=position.volume,
+                price_open=exit_price,
+                comment=("[sl " if hit_sl else "[tp ") + f"{exit_price}]",
+                time_setup_msc=at,
+                active=False,
+            )
+            self._fill(account, closer, exit_price, position_id=position.pk)
 
     def _due(self, account: SimAccount, open_positions: list[SimPosition], at: int) -> tuple[list, list]:
         """Pending orders whose price was reached (with the fill price) and positions whose

@@ -21,13 +21,17 @@ def open_market():
 
 
 def by_hand(account, **fields) -> int:
-    """A trade made on the master terminal itself (no order of ours)."""
+    """A trade made on the master terminal itself (no order of ours); sent again at the new
+    price after a requote (the price moves every second, and a busy machine can be slower)."""
     driver = simulated_driver(account)
-    tick = driver.tick("BTCUSD")
-    request = {"action": TradeAction.DEAL, "symbol": "BTCUSD", "comment": "manual", **fields}
-    if request["action"] == TradeAction.DEAL:
-        request["price"] = tick.ask if request.get("type", OrderType.BUY) == OrderType.BUY else tick.bid
-    result = driver.order_send(OrderRequest(**request))
+    for _ in range(5):
+        tick = driver.tick("BTCUSD")
+        request = {"action": TradeAction.DEAL, "symbol": "BTCUSD", "comment": "manual", **fields}
+        if request["action"] == TradeAction.DEAL:
+            request["price"] = tick.ask if request.get("type", OrderType.BUY) == OrderType.BUY else tick.bid
+        result = driver.order_send(OrderRequest(**request))
+        if result.retcode != 10004:
+            break
     assert result.retcode == 10009, result
     return result.order
 

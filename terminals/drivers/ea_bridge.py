@@ -203,6 +203,7 @@ PROTOCOL_VERSION = 1
 STATUS_FILE = "status.json"
 COMMAND_PREFIXES = {"webhook": "webhook_command_", "slave": "slave_command_", "check": "check_command_"}
 COMMENT_LENGTH = 31  # MT5 cuts order comments to 31 characters
+LINK_PREFIX = "COPY_"
 # How long a reader waits for an unparseable file to become whole before calling it broken.
 PARTIAL_FILE_GRACE = 0.5
 
@@ -239,7 +240,14 @@ class EAStatus:
 
 def command_link(order_id: str) -> str:
     """The comment that ties a slave's position to its master's order (DESIGN §6.2)."""
-    return f"COPY_{order_id}"[:COMMENT_LENGTH]
+    return f"{LINK_PREFIX}{order_id}"[:COMMENT_LENGTH]
+
+
+def carries_link(comment: str, order_id: str) -> bool:
+    """Whether a comment's first word is the link to `order_id`, whole or cut to fit beside
+    a client id ("COPY_<order_id> mt5s1a2b", see docs/ea-protocol.md)."""
+    word = comment.split(" ", 1)[0]
+    return len(word) > len(LINK_PREFIX) and f"{LINK_PREFIX}{order_id}".startswith(word)
 
 
 def write_json_atomically(path: Path, data: dict[str, Any]) -> None:
@@ -681,6 +689,15 @@ _PENDING = {
 }
 
 
+def _command_comment(comment: str, copy_order_id: str) -> str:
+    """The request's comment; for a slave command one that begins with the link: the host's
+    own ("COPY_<order_id> <client id>", what reconciliation looks for) or else the link alone."""
+    comment = comment[:COMMENT_LENGTH]
+    if copy_order_id and not carries_link(comment, copy_order_id):
+        return command_link(copy_order_id)
+    return comment
+
+
 def _command_fields(request: OrderRequest, *, copy_order_id: str) -> dict[str, Any] | OrderResult:
     """The trade fields of a command, or the retcode for a request the protocol cannot carry."""
     base = {
@@ -692,7 +709,7 @@ def _command_fields(request: OrderRequest, *, copy_order_id: str) -> dict[str, A
         "ticket": 0,
         "deviation": request.deviation,
         "magic": request.magic,
-        "comment": command_link(copy_order_id) if copy_order_id else request.comment[:COMMENT_LENGTH],
+        "comment": _command_comment(request.comment, copy_order_id),
         "order_type": "market",
     }
     try:

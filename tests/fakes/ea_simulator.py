@@ -51,6 +51,7 @@ from terminals.drivers.ea_bridge import (
     EABridgeDriver,
     EAStatus,
     ProtocolError,
+    carries_link,
     command_link,
     field,
     load_json_object,
@@ -113,8 +114,9 @@ class EASimulator:
         self.delay = 0.0
         self.hold_results = False
         self.write_results_in_two_steps = False
-        # Every command file the EA read and could parse, oldest first.
+        # Every command file the EA read and could parse, oldest first, and every command file name it claimed.
         self.commands: list[dict[str, Any]] = []
+        self.command_files: list[str] = []
         self._rewrites: list[Callable[[dict[str, Any]], str]] = []
         self._held: list[tuple[Path, str]] = []
         self._half_written: list[tuple[Path, str]] = []
@@ -185,6 +187,7 @@ class EASimulator:
             path.unlink()  # the claim: a command the host withdrew first is not ours to run
         except FileNotFoundError:
             return
+        self.command_files.append(path.name)
         if self.delay:
             time.sleep(self.delay)
         result = {"command_id": command_id, **self._answer(text, kind, command_id)}
@@ -327,8 +330,13 @@ class EASimulator:
         filling = field(command, "filling", str)
         if filling not in FILLINGS:
             raise Refused(INVALID, f"unknown filling {filling!r}")
-        comment = field(command, "comment", str)
-        link = command_link(field(command, "order_id", str)) if kind == "slave" else ""
+        comment, order_id = field(command, "comment", str), ""
+        if kind == "slave":
+            order_id = field(command, "order_id", str)
+            if not 1 <= len(order_id) <= 64 or not order_id.isprintable():
+                raise Refused(INVALID, "order_id must be 1 to 64 printable characters")
+            if not carries_link(comment, order_id):
+                comment = command_link(order_id)  # the link is what later closes find the position by
         ticket = field(command, "ticket", int)
         common = {
             "symbol": field(command, "symbol", str),
@@ -339,14 +347,14 @@ class EASimulator:
             "deviation": field(command, "deviation", int),
             "type_filling": FILLINGS[filling],
             "magic": field(command, "magic", int),
-            "comment": link or comment,
+            "comment": comment[:31],
         }
         if action in ("BUY", "SELL") and order_type == "market":
             return OrderRequest(action=TradeAction.DEAL, type=OrderType[action], **common), 0
         if (action, order_type) in PENDING_TYPES:
             return OrderRequest(action=TradeAction.PENDING, type=PENDING_TYPES[action, order_type], **common), 0
         if action in ("CLOSE", "MODIFY"):
-            position = self._position(ticket, link)
+            position = self._position(ticket, order_id)
             common |= {"symbol": position.symbol, "position": position.ticket}
             if action == "MODIFY":
                 return OrderRequest(action=TradeAction.SLTP, **common), position.ticket
@@ -360,13 +368,15 @@ class EASimulator:
             return OrderRequest(action=TradeAction.REMOVE, symbol=order.symbol, order=ticket), ticket
         raise Refused(INVALID, f"unknown action {action!r} with order_type {order_type!r}")
 
-    def _position(self, ticket: int, link: str) -> Position:
+    def _position(self, ticket: int, order_id: str) -> Position:
         if ticket:
             found = self.terminal.positions(ticket=ticket)
             reason = f"position {ticket} is not open"
-        elif link:
-            found = [p for p in self.terminal.positions() if p.comment == link]
-            reason = f"no open position carries {link}"
+        elif order_id:
+            # The oldest position linked to the master's order.
+            linked = [p for p in self.terminal.positions() if carries_link(p.comment, order_id)]
+            found = sorted(linked, key=lambda p: (p.time_msc, p.ticket))
+            reason = f"no open position carries {command_link(order_id)}"
         else:
             raise Refused(INVALID, "CLOSE and MODIFY need a ticket")
         if not found:

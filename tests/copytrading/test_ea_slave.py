@@ -31,9 +31,7 @@ def ea_slave(transactional_db, tmp_path, monkeypatch, alice):
     ea.stop()
 
 
-def test_copy_to_an_ea_slave_is_a_slave_command_and_its_close_finds_the_linked_position(
-    ea_slave, paper, trade, alice
-):
+def test_copy_to_an_ea_slave_is_a_slave_command_and_its_close_finds_the_linked_position(ea_slave, paper, trade, alice):
     slave, ea = ea_slave
     master = paper("master")
     _, key = pair_create(owner=alice, master=master, slave=slave, volume_mode="multiply")

@@ -1,169 +1,27 @@
 """Driver for terminals run by our All-in-One EA: JSON files in the instance's MQL5/Files.
 
-The EA file bridge protocol, version 1
-======================================
+The protocol (version 1) is specified in docs/ea-protocol.md; the MQL5 EA (ea/) and the
+simulated EA of the tests (tests/fakes/ea_simulator.py) follow it too, and
+tests/ea/test_ea_source.py keeps the field names of the three and the document in step.
 
-Where
-    Every file lives in the instance's ``MQL5/Files`` directory
-    (``<instance_root>/<login>/MQL5/Files`` for a portable terminal): the sandbox where
-    MQL5's FileOpen reads and writes, never the terminal's ``Data`` folder.
+In short: the host writes a command as ``webhook_command_<id>.json`` (a trade),
+``slave_command_<id>.json`` (a copy, carrying the master's ``order_id``) or
+``check_command_<id>.json`` (MQL5 OrderCheck, never trades) into the instance's
+``MQL5/Files``, atomically (``<name>.tmp``, then a rename). The EA claims a command by
+deleting its file, executes it, rewrites ``status.json`` (account, symbols, positions,
+orders, deals, ``connected``, ``last_error``) and then writes ``result_<id>.json``
+(retcode, ticket, price, message). The host withdraws a command it stopped waiting for by
+deleting the file: exactly one of the two deletes succeeds, so a command runs at most once.
 
-Conventions
-    - UTF-8 JSON, one object per file; a reader accepts a leading BOM.
-    - Numbers are JSON numbers, never strings, and never NaN or Infinity. "int" fields
-      must be written without a fraction (``100``, not ``100.0``); "number" fields may be
-      either. Prices are in the symbol's quote currency, volumes in lots, distances in points,
-      money in the account currency, times in UTC epoch milliseconds (``*_msc``).
-    - Every file is written atomically: write ``<name>.tmp`` in the same directory, then
-      rename it over ``<name>`` (Python ``os.replace``; MQL5 ``FileMove(tmp, 0, name,
-      FILE_REWRITE)``). Readers ignore ``*.tmp``. A reader that still finds an
-      unparseable file under a final name gives the writer 0.5 s before calling it broken.
-      On Windows a rename over a file that someone is reading fails: the EA keeps its
-      ``status.json.tmp`` and tries again on its next poll.
-    - Unknown fields are ignored, so either side may add fields without a new version.
+order_send raises TerminalError only when the command certainly did not reach the EA. Once
+the file is visible to the EA every outcome is an OrderResult; 10012 (no result in time) and
+-10002 (an unreadable result) are ambiguous, and the caller reconciles against the snapshot
+by the request's comment before anything is resent. A result that arrives after its command
+timed out is logged and deleted, never taken for another command's.
 
-Commands (host → EA)
-    ``webhook_command_<command_id>.json``  a trade for this account (TradingView, API)
-    ``slave_command_<command_id>.json``    a copied trade (this account is a copy slave)
-    ``check_command_<command_id>.json``    "would this pass?" (MQL5 OrderCheck); never
-                                           trades. A prefix of its own so that an EA
-                                           that does not know it ignores it instead of
-                                           trading it.
-
-    ``command_id`` is 1 to 64 characters of ``[A-Za-z0-9_-]``. The driver writes
-    ``<13-digit epoch ms>-<12 hex>``, so sorting ids sorts commands by age; the EA
-    executes pending commands in ``command_id`` order, one at a time. Every field below
-    is always written (``order_id`` only in slave commands).
-
-    ================  ======  ===========================================================
-    field             type    meaning
-    ================  ======  ===========================================================
-    version           int     1
-    command_id        str     the id in the file name
-    timestamp         int     ms; when the host wrote the command
-    expires_msc       int     ms; the EA must not start the command after this moment
-                              and answers 10012 instead (the host has stopped waiting)
-    account           int     the login the command is for; an EA logged in to another
-                              account refuses it (10013)
-    action            str     BUY | SELL | CLOSE | MODIFY | CANCEL
-    order_type        str     market | limit | stop (BUY and SELL); market otherwise
-    symbol            str     the broker's symbol
-    original_symbol   str     what the signal or master asked for (logs only)
-    volume            number  lots; CLOSE: lots to close, 0 = the whole position;
-                              0 for MODIFY and CANCEL
-    price             number  limit/stop: the order price; market and CLOSE: the price
-                              the host saw, 0 = at market; 0 for MODIFY and CANCEL
-    stop_loss         number  price, 0 = none (BUY, SELL, MODIFY)
-    take_profit       number  price, 0 = none (BUY, SELL, MODIFY)
-    ticket            int     CLOSE and MODIFY: the position; CANCEL: the pending order;
-                              0 otherwise
-    deviation         int     points a market price may move from ``price``
-    filling           str     FOK | IOC | RETURN (ORDER_FILLING_*)
-    magic             int     the EA magic number to trade with
-    comment           str     at most 31 characters; carries the client id the host
-                              reconciles with
-    order_id          str     slave commands only: the master's order id. The EA trades
-                              with comment ``"COPY_" + order_id`` cut to 31 characters,
-                              and a slave CLOSE or MODIFY with ticket 0 acts on the
-                              oldest position carrying that comment.
-    ================  ======  ===========================================================
-
-    The EA claims a command by deleting its file: it reads the file, deletes it, and
-    executes it only if the delete succeeded. The host withdraws a command it stopped
-    waiting for by deleting the file too; exactly one of the two deletes succeeds, so a
-    withdrawn command never runs and gets no result.
-
-    A command the EA cannot accept (unparseable, wrong types, unknown action, another
-    account, unsupported version, expired) is answered like any other, with retcode
-    10013 (or 10012 when expired) and a message saying why.
-
-Results (EA → host): ``result_<command_id>.json``
-    The EA refreshes ``status.json`` first, then writes the result, so a host that has
-    the result sees the trade in the snapshot. The host deletes the result once read.
-    The EA always writes command_id, retcode, ticket, price and message; a reader
-    defaults a missing ticket or price to 0 and message to "".
-
-    ==========  ======  =====================================================================
-    field       type    meaning
-    ==========  ======  =====================================================================
-    command_id  str     required; must equal the id in the file name
-    retcode     int     required; MqlTradeResult.retcode (MqlTradeCheckResult.retcode for a
-                        check: 0 = would pass)
-    ticket      int     the position opened or acted on (market BUY/SELL, CLOSE, MODIFY), or
-                        the pending order (limit/stop, CANCEL); 0 = none
-    price       number  the fill price; 0 when nothing was filled
-    message     str     the broker's or the EA's words, shown to people
-    order       int     optional, default ``ticket``: the order ticket the request created
-    deal        int     optional, default 0: the deal ticket
-    volume      number  optional, default 0: lots executed or placed
-    bid, ask    number  optional, default 0: the quote when the request was handled
-    ==========  ======  =====================================================================
-
-Status snapshot (EA → host): ``status.json``
-    Rewritten by the EA on every poll (at least once a second) and before every result.
-    A snapshot whose ``time_msc`` is more than ``stale_after`` (default 10 s) off the
-    host clock means the EA is not running: the driver raises TerminalError(-10004).
-
-    - ``version`` int: 1 (another version: TerminalError(-5)).
-    - ``time_msc`` int: when the EA wrote it (``TimeGMT() * 1000`` is precise enough).
-    - ``connected`` bool: the terminal is logged in to ``account`` and connected to its
-      trade server (``TerminalInfoInteger(TERMINAL_CONNECTED)``). While it is false,
-      ``account`` names the login and server the terminal tries, and its figures, like
-      the arrays below, are not to be relied on. Added within version 1: a reader that
-      finds no ``connected`` knows nothing about it, and a login through the host
-      (below) cannot complete.
-    - ``last_error`` str: why the terminal is not connected, in the terminal's words,
-      once it has given up: ``"Invalid account"`` for a login or password the server
-      refused (MT5's journal: ``authorization on <server> failed (Invalid account)``).
-      ``""`` while connected or still trying. Never a password.
-    - ``account`` object: login int, server str, name str, currency str, leverage int,
-      balance, equity, margin, margin_free, profit numbers, margin_mode int
-      (ACCOUNT_MARGIN_MODE_*), trade_allowed bool (account, terminal AutoTrading and EA
-      may all trade, and the terminal is connected to the trade server).
-    - ``symbols`` array, every symbol in Market Watch: name str, description str, digits
-      int, point, trade_tick_size, trade_tick_value, trade_contract_size, volume_min,
-      volume_step, volume_max numbers, filling_mode int (SYMBOL_FILLING_* bits),
-      trade_stops_level int (points), trade_mode int (SYMBOL_TRADE_MODE_*),
-      currency_profit str; and the last quote: bid, ask numbers, time_msc int.
-    - ``positions`` array: ticket int, symbol str, type int (0 buy, 1 sell), volume,
-      price_open, price_current, sl, tp, profit numbers, magic int, comment str,
-      time_msc int, identifier int.
-    - ``orders`` array, the pending orders: ticket int, symbol str, type int
-      (ORDER_TYPE_*), volume_initial, volume_current, price_open, sl, tp numbers, magic
-      int, comment str, time_setup_msc int.
-    - ``deals`` array, the deals of at least the last 24 hours: ticket, order,
-      position_id int, symbol str, type, entry int (DEAL_ENTRY_*), volume, price, profit
-      numbers, magic int, comment str, time_msc int.
-
-Logging in (host, EA and terminal)
-    The EA cannot log its terminal in; the terminal logs in from a start-up
-    configuration. A driver made with the ``instance`` directory of a portable terminal
-    does this on connect(): it writes the configuration (terminals.instances:
-    ``[Common]`` Login, Password, Server; owner-only, atomic), stops the terminal,
-    deletes ``status.json`` (it speaks of the old process), starts
-    ``terminal64.exe /portable /config:<file>``, and waits up to ``login_timeout``
-    seconds for a snapshot that reports that login and server ``connected``. Then, and
-    on every failure, it deletes the configuration file: the terminal keeps the
-    credentials in its own encrypted store. A snapshot with a ``last_error`` is
-    TerminalError(-6, "Authorization failed: <last_error>"); no connection in time is
-    TerminalError(-10005). After a failure the terminal is stopped, so that it does not
-    keep trying a refused password. The password goes into that one file only: never
-    into a command, a result, ``status.json`` or a log line.
-
-    A driver made without ``instance`` attaches to whatever the EA's terminal is logged in
-    to (connect() checks login and server only): that is how a host reads and trades
-    for an account whose credentials were verified when it was registered.
-
-What order_send answers
-    It raises TerminalError only when the command certainly did not reach the EA (not
-    connected, EA not running, the file could not be written). Once the command file is
-    visible to the EA every outcome is an OrderResult, and two of them are ambiguous
-    (both in ``retcodes.AMBIGUOUS``): 10012 TIMEOUT when no result came within
-    ``timeout`` seconds, and -10002 when the EA answered with a file that cannot be read.
-    The caller reconciles before resending: positions, orders and deals carrying the
-    request's comment tell whether the trade happened. A 10012 whose comment says
-    "withdrawn" did not run; one that says "took" may have. A result that arrives after
-    its command timed out is logged and deleted, never taken for another command's.
+A driver made with the ``instance`` directory of a portable terminal logs the terminal in on
+connect() from a start-up configuration (see "Logging in" in the document); without it,
+connect() attaches to the terminal the EA runs.
 """
 
 import dataclasses

@@ -1,6 +1,6 @@
 """The EA's side of the file bridge, in Python, trading on the simulated paper broker.
 
-It follows the protocol in terminals/drivers/ea_bridge.py the way the MQL5 EA must: it
+It follows the protocol in docs/ea-protocol.md the way the MQL5 EA in ea/ does: it
 looks for command files in name order, claims each by deleting it, refuses what it
 cannot accept with a result saying why, executes the rest on a SimulatedDriver,
 refreshes status.json and then writes the result, all atomically.
@@ -63,6 +63,7 @@ from terminals.retcodes import retcode_text
 
 COMMAND_FILE = re.compile(r"^(webhook|slave|check)_command_([A-Za-z0-9_-]{1,64})\.json$")
 DAY_MSC = 24 * 3600 * 1000
+MAX_COMMAND_BYTES = 65536
 TIMEOUT, INVALID, NO_CONNECTION, INVALID_ORDER, POSITION_CLOSED = 10012, 10013, 10031, 10035, 10036
 # MT5's journal: "'<login>': authorization on <server> failed (Invalid account)".
 INVALID_ACCOUNT = "Invalid account"
@@ -183,10 +184,12 @@ class EASimulator:
 
     def _handle(self, path: Path, kind: str, command_id: str) -> None:
         try:
-            text = path.read_text(encoding="utf-8-sig")
+            data = path.read_bytes()
             path.unlink()  # the claim: a command the host withdrew first is not ours to run
         except FileNotFoundError:
             return
+        # As the EA: a file it cannot take is answered like any other unreadable command.
+        text = "" if len(data) > MAX_COMMAND_BYTES else data.decode("utf-8-sig", errors="replace")
         self.command_files.append(path.name)
         if self.delay:
             time.sleep(self.delay)
@@ -338,6 +341,19 @@ class EASimulator:
             if not carries_link(comment, order_id):
                 comment = command_link(order_id)  # the link is what later closes find the position by
         ticket = field(command, "ticket", int)
+        numbers = [
+            field(command, "volume", float),
+            field(command, "price", float),
+            field(command, "stop_loss", float),
+            field(command, "take_profit", float),
+            field(command, "ticket", int),
+            field(command, "deviation", int),
+            field(command, "magic", int),
+            field(command, "timestamp", int),
+        ]
+        field(command, "original_symbol", str)
+        if any(number < 0 for number in numbers):
+            raise Refused(INVALID, "volume, prices, ticket, deviation and magic must not be negative")
         common = {
             "symbol": field(command, "symbol", str),
             "volume": field(command, "volume", float),

@@ -145,18 +145,16 @@ def account_connect(
             info = _verify(host=host, kind=kind, credentials=Credentials(login, password, server))
         except TerminalError as error:
             raise AccountError(f"MT5 refused the login: {error.message} ({retcode_text(error.code)})") from None
-    account = TradingAccount(
-        owner=owner,
-        login=login,
-        server=server,
-        kind=kind,
-        broker=broker,
-        nickname=nickname,
-        is_demo=is_demo,
-        password=encrypt(password),
-        host=host,
-        logged_in_host=host if info is not None and kind == TradingAccount.Kind.EA_BRIDGE else None,
-    )
+    # An account imported from the single-user bot (no server yet) is completed, not doubled:
+    # its pairs, mappings and history stay with it.
+    imported = TradingAccount.objects.owned_by(owner).alive().filter(login=login, server="").first()
+    account = imported or TradingAccount(owner=owner, login=login)
+    account.server, account.kind, account.is_demo = server, kind, is_demo
+    account.broker = broker or account.broker
+    account.nickname = nickname or account.nickname
+    account.password, account.status_reason = encrypt(password), ""
+    account.host = host
+    account.logged_in_host = host if info is not None and kind == TradingAccount.Kind.EA_BRIDGE else None
     if info is None:
         account.status = Status.UNASSIGNED
         account.status_reason = f"No online {kind} host has room; the account connects when one does."

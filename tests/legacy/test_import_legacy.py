@@ -10,6 +10,7 @@ from django.core.management import CommandError, call_command
 from django.test import Client
 
 from accounts.services import webhook_token_adopt
+from terminals.services import account_connect
 from copytrading.models import CopyEvent, CopyExecution, CopyPair
 from terminals.models import SymbolMapping, TradingAccount
 from tests.factories import TradingAccountFactory, UserFactory
@@ -264,3 +265,18 @@ def test_unknown_user_or_folder_is_a_clear_error(folder, alice, tmp_path):
         run(folder, "nobody@example.com")
     with pytest.raises(CommandError, match="is not a folder"):
         run(tmp_path / "nowhere")
+
+
+def test_connecting_an_imported_account_completes_it_and_keeps_its_pairs(folder, alice):
+    run(folder)
+    imported = TradingAccount.objects.get(login="61000001")
+
+    connected = account_connect(
+        owner=alice, login="61000001", password="pw", server="SimStandard-Demo", kind="simulated"
+    )
+
+    assert connected.pk == imported.pk
+    assert (connected.server, connected.status, connected.status_reason) == ("SimStandard-Demo", "online", "")
+    assert connected.nickname == "Gold master"
+    assert TradingAccount.objects.filter(login="61000001").count() == 1
+    assert CopyPair.objects.filter(master=connected).count() == 2

@@ -10,9 +10,9 @@ from django.core.management import CommandError, call_command
 from django.test import Client
 
 from accounts.services import webhook_token_adopt
-from terminals.services import account_connect
 from copytrading.models import CopyEvent, CopyExecution, CopyPair
 from terminals.models import SymbolMapping, TradingAccount
+from terminals.services import account_connect
 from tests.factories import TradingAccountFactory, UserFactory
 
 TOKEN = "Lg7-bot_token.from~env-2024"

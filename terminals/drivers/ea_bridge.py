@@ -29,6 +29,7 @@ import json
 import logging
 import math
 import os
+import re
 import secrets
 import time
 from collections.abc import Callable
@@ -70,11 +71,49 @@ INVALID_PARAMS, INVALID_VERSION, AUTH_FAILED = -2, -5, -6
 SEND_FAILED, RECEIVE_FAILED, NO_IPC, LOGIN_TIMEOUT = -10001, -10002, -10004, -10005
 # How often a login looks at status.json: a terminal takes seconds to log in.
 LOGIN_POLL = 0.05
+# The terminal's journal, where MT5 writes "'<login>': authorization on <server> failed (<reason>)".
+JOURNAL_DIR = "logs"
+JOURNAL_READ_LIMIT = 1 << 20
+AUTHORIZATION_FAILED = re.compile(
+    r"'(?P<login>\d{1,20})': authorization on (?P<server>\S+) failed \((?P<reason>[^)\r\n]+)\)"
+)
 
 CommandKind = Literal["webhook", "slave"]
 T = TypeVar("T")
 
 _TYPE_WORDS = {int: "an integer", float: "a number", str: "a string", bool: "true or false", list: "an array"}
+
+
+class Journal:
+    """What the terminal's journal (``<instance>/logs/<yyyymmdd>.log``, UTF-16 as MT5 writes
+    it) says from now on: made before a terminal starts, it reads only lines written after."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.marks = {path.name: path.stat().st_size for path in self._files()}
+
+    def _files(self) -> list[Path]:
+        try:
+            return sorted(self.directory.glob("*.log"))[-2:]  # today's and, past midnight, yesterday's
+        except OSError:
+            return []
+
+    def refusal(self, login: int, server: str) -> str:
+        """The reason the trade server gave for refusing `login` on `server` ("Invalid
+        account"), or "" when the journal holds no such line since this Journal was made."""
+        for path in self._files():
+            start = self.marks.get(path.name, 0)
+            try:
+                with path.open("rb") as file:
+                    file.seek(start - start % 2)
+                    data = file.read(JOURNAL_READ_LIMIT)
+            except OSError:
+                continue
+            text = data.decode("utf-16" if data[:2] in (b"\xff\xfe", b"\xfe\xff") else "utf-16-le", errors="ignore")
+            for found in AUTHORIZATION_FAILED.finditer(text):
+                if (int(found["login"]), found["server"]) == (login, server):
+                    return found["reason"][:200]
+        return ""
 
 
 class ProtocolError(ValueError):
@@ -293,8 +332,9 @@ class EABridgeDriver(Driver):
             instances.instance_stop(root=root, login=name, timeout=self.stop_timeout)
             # Written by the process just stopped: it says nothing about this login.
             (self.files_dir / STATUS_FILE).unlink(missing_ok=True)
+            journal = Journal(self.instance / JOURNAL_DIR)
             instances.instance_start(root=root, login=name, config=config)
-            return self._await_login(login, server)
+            return self._await_login(login, server, journal)
         except instances.InstanceError as error:
             self._stop_quietly(root, name)
             raise TerminalError(NO_IPC, str(error)) from None
@@ -304,7 +344,7 @@ class EABridgeDriver(Driver):
         finally:
             config.unlink(missing_ok=True)
 
-    def _await_login(self, login: int, server: str) -> AccountInfo:
+    def _await_login(self, login: int, server: str, journal: "Journal") -> AccountInfo:
         give_up = time.monotonic() + self.login_timeout
         waiting_for = "the terminal to start"
         while True:
@@ -325,8 +365,9 @@ class EABridgeDriver(Driver):
                 if snapshot.connected:
                     other = f"{account.login} on {account.server}"
                     raise TerminalError(AUTH_FAILED, f"Authorization failed: the terminal logged in to {other}")
-                if snapshot.last_error:
-                    raise TerminalError(AUTH_FAILED, f"Authorization failed: {snapshot.last_error}")
+                # Our EA cannot read the journal and leaves last_error empty: the host reads it.
+                if reason := snapshot.last_error or journal.refusal(login, server):
+                    raise TerminalError(AUTH_FAILED, f"Authorization failed: {reason}")
                 waiting_for = f"the trade server {server}"
             if time.monotonic() >= give_up:
                 raise TerminalError(

@@ -101,6 +101,8 @@ class EASimulator:
         self.terminal = SimulatedDriver(clock=clock) if clock else SimulatedDriver()
         self.terminal.connect(login=login, password=password, server=server)
         self.login, self.server = login, server
+        # The real EA cannot read the terminal's journal and writes last_error "": False plays it.
+        self.reports_last_error = True
         self._password = password  # the broker's: what a start-up configuration must name
         self.instance = instance
         # Without an instance the terminal is run elsewhere and is logged in already.
@@ -222,11 +224,21 @@ class EASimulator:
             process = psutil.Process(status.pid)
             started = (status.pid, process.create_time())
             if started != self._process:
+                arguments = process.cmdline()
+                if not any(Path(argument).name == EXECUTABLE for argument in arguments):
+                    return False  # still starting (its command line is not readable yet): look again
                 self._process = started
-                self._terminal_start(process.cmdline())
+                self._terminal_start(arguments)
         except psutil.Error:
             return False
         return True
+
+    def _still_running(self) -> bool:
+        status = instance_status(root=self.instance.parent, login=self.instance.name)
+        try:
+            return status.running and (status.pid, psutil.Process(status.pid).create_time()) == self._process
+        except psutil.Error:
+            return False
 
     def _terminal_start(self, arguments: list[str]) -> None:
         """What MT5 does at start: log in from the start-up configuration, or else from saved credentials."""
@@ -254,8 +266,20 @@ class EASimulator:
                 self._saved = credentials
         else:
             self.connected, self.last_error = False, INVALID_ACCOUNT
+            self._journal(f"'{login}': authorization on {server} failed ({INVALID_ACCOUNT})")
+
+    def _journal(self, message: str) -> None:
+        """A line of the terminal's journal, <instance>/logs/<yyyymmdd>.log in UTF-16 as MT5 writes it."""
+        now = datetime.now()
+        path = self.instance / "logs" / f"{now:%Y%m%d}.log"
+        path.parent.mkdir(exist_ok=True)
+        line = f"QQ\t0\t{now:%H:%M:%S.%f}"[:-3] + f"\tNetwork\t{message}\r\n"
+        with path.open("ab") as file:
+            file.write(line.encode("utf-16" if file.tell() == 0 else "utf-16-le"))
 
     def publish_status(self) -> None:
+        if self.instance is not None and not self._still_running():
+            return  # a terminal stopped while this turn ran writes nothing after its stop
         if not self.connected:
             login, server = self.trying
             account = AccountInfo(login, server, "", "", 0, 0.0, 0.0, 0.0, 0.0, 0.0, trade_allowed=False)
@@ -263,7 +287,7 @@ class EASimulator:
                 "version": PROTOCOL_VERSION,
                 "time_msc": time.time_ns() // 1_000_000,
                 "connected": False,
-                "last_error": self.last_error,
+                "last_error": self.last_error if self.reports_last_error else "",
                 "account": asdict(account),
                 "symbols": [],
                 "positions": [],

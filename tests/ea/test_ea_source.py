@@ -108,6 +108,9 @@ def test_master_event_fields_are_those_the_copy_api_reads():
     unread = {name for name in DOC_FIELDS["Master event fields"] if f'"{name}"' not in COPY_API}
 
     assert unread == {"event_id"}
+    master_simulator = SIMULATOR.split("class EAMaster", 1)[1]
+    missing = {name for name in DOC_FIELDS["Master event fields"] if not re.search(rf"\b{name}\b", master_simulator)}
+    assert missing == set()
 
 
 def test_the_ea_declares_the_documented_inputs_named_as_in_the_bot():

@@ -44,7 +44,7 @@ from typing import Any
 import psutil
 from django.db import connection
 
-from terminals.drivers.base import AccountInfo, OrderRequest, OrderResult, OrderType, Position, TradeAction
+from terminals.drivers.base import AccountInfo, DealEntry, OrderRequest, OrderResult, OrderType, Position, TradeAction
 from terminals.drivers.ea_bridge import (
     PROTOCOL_VERSION,
     STATUS_FILE,
@@ -515,3 +515,107 @@ def ea_bridge_driver(
         simulator.start()
         return EABridgeDriver(files, **options), simulator
     return SteppedEABridgeDriver(files, simulator, **options), simulator
+
+
+class EAMaster:
+    """The EA's master mode in Python (docs/ea-protocol.md, "Master events"), as the MQL5 EA
+    does it: deals after the cursor and SL/TP changes of a paper terminal become request
+    bodies with stable ids, kept in ``master_queue.jsonl`` (first line the cursor, then one
+    body a line), sent oldest first through `post(body) -> HTTP status` (-1: no answer); the
+    oldest blocks the rest; 200 and 400/422 remove it, anything else keeps it for the next
+    round. `queue_limit` bounds the queue: a new event past it is dropped and counted.
+
+    A new EAMaster on the same directory is the EA restarted: it takes up the queue file.
+    """
+
+    QUEUE_FILE = "master_queue.jsonl"
+
+    def __init__(
+        self, files_dir: Path, terminal: SimulatedDriver, *, post: Callable[[str], int], queue_limit: int = 1000
+    ) -> None:
+        self.path = files_dir / self.QUEUE_FILE
+        files_dir.mkdir(parents=True, exist_ok=True)
+        self.terminal, self.post, self.queue_limit = terminal, post, queue_limit
+        self.queue: list[str] = []
+        self.last_deal, self.dropped, self.have_cursor = 0, 0, False
+        self.stops: dict[int, tuple[float, float]] | None = None
+        self._counter = 0
+        if self.path.exists():
+            cursor, *bodies = [line for line in self.path.read_text(encoding="utf-8").splitlines() if line.strip()]
+            header = json.loads(cursor)
+            self.last_deal, self.dropped, self.have_cursor = header["last_deal"], header["dropped"], True
+            self.queue = bodies
+
+    def save(self) -> None:
+        header = json.dumps({"last_deal": self.last_deal, "dropped": self.dropped})
+        temporary = self.path.with_name(self.path.name + ".tmp")
+        temporary.write_text("".join(f"{line}\n" for line in [header, *self.queue]), encoding="utf-8")
+        os.replace(temporary, self.path)
+
+    def round(self) -> None:
+        """One timer round of the EA: scan deals, scan stops, send what waits."""
+        self.scan_deals()
+        self.scan_stops()
+        self.flush()
+
+    def _add(self, body: dict[str, Any]) -> None:
+        if len(self.queue) >= self.queue_limit:
+            self.dropped += 1
+        else:
+            self.queue.append(json.dumps(body, separators=(",", ":")))
+        self.save()
+
+    def _body(self, event: str, position_id: int, event_id: str, **fields: Any) -> dict[str, Any]:
+        account = str(self.terminal.account_info().login)
+        return {"event": event, "order_id": str(position_id), "account": account, "event_id": event_id, **fields}
+
+    def scan_deals(self) -> None:
+        now = self.terminal.clock()
+        deals = sorted(
+            (d for d in self.terminal.deals(since=_moment(now - 7 * DAY_MSC), until=_moment(now + DAY_MSC))
+             if d.ticket > self.last_deal),
+            key=lambda d: d.ticket,
+        )  # fmt: skip
+        if not self.have_cursor:  # first run: what was traded before is not copied
+            self.last_deal, self.have_cursor = (deals[-1].ticket if deals else 0), True
+            self.save()
+            return
+        for deal in deals:
+            self.last_deal = deal.ticket
+            if deal.type not in (OrderType.BUY, OrderType.SELL) or deal.comment.startswith("COPY_"):
+                continue
+            event_id = f"deal-{deal.ticket}"
+            if deal.entry == DealEntry.IN:
+                opened = self.terminal.positions(ticket=deal.position_id)
+                sl, tp = (opened[0].sl, opened[0].tp) if opened else (0.0, 0.0)
+                side = "BUY" if deal.type == OrderType.BUY else "SELL"
+                fields = {"symbol": deal.symbol, "type": side, "volume": deal.volume, "sl": sl, "tp": tp}
+                self._add(self._body("deal_add", deal.position_id, event_id, **fields, deal=deal.ticket))
+            elif deal.entry in (DealEntry.OUT, DealEntry.OUT_BY):
+                self._add(self._body("deal_close", deal.position_id, event_id, volume=deal.volume, deal=deal.ticket))
+            elif deal.entry == DealEntry.INOUT:  # a netting reversal closes the old position whole
+                self._add(self._body("deal_close", deal.position_id, event_id, deal=deal.ticket))
+        if deals:
+            self.save()
+
+    def scan_stops(self) -> None:
+        seen = {}
+        for position in self.terminal.positions():
+            if position.comment.startswith("COPY_"):
+                continue
+            seen[position.identifier] = (position.sl, position.tp)
+            before = (self.stops or {}).get(position.identifier)
+            if self.stops is not None and before is not None and before != seen[position.identifier]:
+                self._counter += 1
+                event_id = f"mod-{position.identifier}-{self.terminal.clock()}-{self._counter}"
+                sl, tp = seen[position.identifier]
+                self._add(self._body("position_modify", position.identifier, event_id, sl=sl, tp=tp, sequence=event_id))
+        self.stops = seen
+
+    def flush(self) -> None:
+        while self.queue:
+            status = self.post(self.queue[0])
+            if status not in (200, 400, 422):
+                return  # kept: tried again next round, and nothing overtakes it
+            self.queue.pop(0)
+            self.save()

@@ -191,7 +191,7 @@ class EASimulator:
         except FileNotFoundError:
             return
         # As the EA: a file it cannot take is answered like any other unreadable command.
-        text = "" if len(data) > MAX_COMMAND_BYTES else data.decode("utf-8-sig", errors="replace")
+        text = None if len(data) > MAX_COMMAND_BYTES else data.decode("utf-8-sig", errors="replace")
         self.command_files.append(path.name)
         if self.delay:
             time.sleep(self.delay)
@@ -320,7 +320,12 @@ class EASimulator:
 
     # --- one command -----------------------------------------------------------------
 
-    def _answer(self, text: str, kind: str, command_id: str) -> dict[str, Any]:
+    def _answer(self, text: str | None, kind: str, command_id: str) -> dict[str, Any]:
+        if text is None:
+            return {
+                "retcode": INVALID,
+                "message": f"{retcode_text(INVALID)}: the command file is larger than 65536 bytes",
+            }
         try:
             command = load_json_object(text)
             self.commands.append(command)

@@ -455,5 +455,6 @@ def test_ea_answers_an_oversized_command_file_without_trading(bridge):
     ea.poll_once()
 
     answer = json.loads((driver.files_dir / "result_0011-big.json").read_text())
-    assert answer["retcode"] == 10013 and not (driver.files_dir / "webhook_command_0011-big.json").exists()
+    assert answer["retcode"] == 10013 and "larger than 65536 bytes" in answer["message"]
+    assert not (driver.files_dir / "webhook_command_0011-big.json").exists()
     assert driver.positions() == []

@@ -263,6 +263,9 @@ def _import_pairs(root: Path, user, report: ImportReport) -> None:
             report.add(what, "skipped", "it has no api_key")
             continue
         key = key.strip()
+        if len(key) > 128:
+            report.add(what, "skipped", "its api_key is longer than the 128 characters a key may have")
+            continue
         existing = pair_by_key(key=key)
         if existing is not None:
             if existing.owner_id != user.pk:

@@ -1,6 +1,7 @@
 """Writes of the accounts app: users, webhook tokens, API tokens."""
 
 import hmac
+import re
 import secrets
 
 from django.conf import settings
@@ -30,6 +31,34 @@ def webhook_token_rotate(*, user: User) -> str:
         defaults={"digest": secret_digest(token), "ciphertext": encrypt(token), "hint": token[:8]},
     )
     return token
+
+
+# What a token adopted from the single-user bot may be: it travels in a URL path.
+ADOPTABLE_TOKEN = re.compile(r"^[A-Za-z0-9._~-]{16,128}$")
+
+
+class TokenRefused(Exception):
+    """A token that cannot become this user's; the message says why (never the token)."""
+
+
+@transaction.atomic
+def webhook_token_adopt(*, user: User, token: str) -> bool:
+    """Make `token` (the single-user bot's WEBHOOK_TOKEN) the user's webhook token, so alerts
+    that already carry it keep working; the user's previous token stops at once. Returns
+    False when it already is the user's token. Raises TokenRefused for a token another user
+    has, or one too short or with characters a URL path cannot carry."""
+    if not ADOPTABLE_TOKEN.fullmatch(token):
+        raise TokenRefused("The token must be 16 to 128 letters, digits or . _ ~ - (it is part of a URL).")
+    digests = secret_digests(token)
+    holder = WebhookToken.objects.filter(digest__in=digests).values_list("owner_id", flat=True).first()
+    if holder is not None and holder != user.pk:
+        raise TokenRefused("Another user already has this webhook token.")
+    if holder == user.pk:
+        return False
+    WebhookToken.objects.update_or_create(
+        owner=user, defaults={"digest": digests[0], "ciphertext": encrypt(token), "hint": token[:8]}
+    )
+    return True
 
 
 def webhook_token_reveal(*, user: User) -> str:

@@ -138,15 +138,18 @@ PAIR_FIELDS = ("volume_mode", "multiplier", "fixed_volume", "copy_sl_tp", "auto_
 
 
 @transaction.atomic
-def pair_create(*, owner, master: TradingAccount, slave: TradingAccount, **fields) -> tuple[CopyPair, str]:
-    """A new pair and its API key (returned once; pair_key_reveal shows it again).
+def pair_create(
+    *, owner, master: TradingAccount, slave: TradingAccount, key: str | None = None, **fields
+) -> tuple[CopyPair, str]:
+    """A new pair and its API key (returned once; pair_key_reveal shows it again); `key`
+    keeps a key the master EA already has (legacy import), else a new one is made.
 
     Raises CopyError: an account that is not the owner's, master = slave, an existing pair,
     or a pair that would close a cycle (named, e.g. "A → B → C → A")."""
     fields = {name: value for name, value in fields.items() if name in PAIR_FIELDS}
     _check_rule(fields)
     _check_accounts(owner=owner, master=master, slave=slave)
-    key = _new_key()
+    key = key or _new_key()
     pair = CopyPair.objects.create(owner=owner, master=master, slave=slave, **fields, **_key_fields(key))
     return pair, key
 

@@ -102,6 +102,7 @@ INSTALLED_APPS = [
     "webhooks",
     "copytrading",
     "live",
+    "legacy",
 ]
 
 MIDDLEWARE = [

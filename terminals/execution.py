@@ -45,7 +45,7 @@ from mt5saas.events import publish_to_user
 from mt5saas.queues import queue_broker
 
 from . import retcodes
-from .drivers import open_driver
+from .drivers import open_driver, order_send_for
 from .drivers.base import (
     Driver,
     OrderRequest,
@@ -508,7 +508,7 @@ def _send(driver: Driver, order: Order, request: OrderRequest) -> OrderResult | 
     result = None
     for _ in range(MAX_SENDS):
         try:
-            result = driver.order_send(request)
+            result = order_send_for(driver, request, link=order.link, requested_symbol=order.requested_symbol)
         except TerminalError as error:
             result = OrderResult(retcode=error.code, comment=error.message)
         if result.retcode in retcodes.RETRY_WITH_NEW_PRICE and request.action == TradeAction.DEAL:

@@ -1,6 +1,7 @@
 """Writes of the terminals app: hosts, account registration and lifecycle, heartbeats."""
 
 import contextlib
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
@@ -14,7 +15,7 @@ from mt5saas.crypto import encrypt
 from mt5saas.events import publish_to_user
 
 from .drivers.base import AccountInfo, MarginMode, TerminalError
-from .models import AccountEvent, SimAccount, TerminalHost, TradingAccount
+from .models import LOGIN_MESSAGE, LOGIN_PATTERN, AccountEvent, SimAccount, TerminalHost, TradingAccount
 from .retcodes import retcode_text
 
 Status = TradingAccount.Status
@@ -144,18 +145,16 @@ def account_connect(
             info = _verify(host=host, kind=kind, credentials=Credentials(login, password, server))
         except TerminalError as error:
             raise AccountError(f"MT5 refused the login: {error.message} ({retcode_text(error.code)})") from None
-    account = TradingAccount(
-        owner=owner,
-        login=login,
-        server=server,
-        kind=kind,
-        broker=broker,
-        nickname=nickname,
-        is_demo=is_demo,
-        password=encrypt(password),
-        host=host,
-        logged_in_host=host if info is not None and kind == TradingAccount.Kind.EA_BRIDGE else None,
-    )
+    # An account imported from the single-user bot (no server yet) is completed, not doubled:
+    # its pairs, mappings and history stay with it.
+    imported = TradingAccount.objects.owned_by(owner).alive().filter(login=login, server="").first()
+    account = imported or TradingAccount(owner=owner, login=login)
+    account.server, account.kind, account.is_demo = server, kind, is_demo
+    account.broker = broker or account.broker
+    account.nickname = nickname or account.nickname
+    account.password, account.status_reason = encrypt(password), ""
+    account.host = host
+    account.logged_in_host = host if info is not None and kind == TradingAccount.Kind.EA_BRIDGE else None
     if info is None:
         account.status = Status.UNASSIGNED
         account.status_reason = f"No online {kind} host has room; the account connects when one does."
@@ -174,6 +173,36 @@ def account_connect(
         # Another request registered the same login between the check and the insert.
         raise AccountError("This MT5 account is already registered.", field="login") from None
     return account
+
+
+def account_import(*, owner, login: str, nickname: str = "", broker: str = "") -> tuple[TradingAccount, bool]:
+    """The owner's live account with this login, or a new EA bridge account for it from the
+    single-user bot (which kept no server or password): stored `stopped` with a reason, so
+    nothing is traded on it until it is connected. Returns (account, created).
+
+    Raises AccountError for a login that is not an MT5 login or that another user registered.
+    """
+    if not re.fullmatch(LOGIN_PATTERN, login):
+        raise AccountError(f"{login[:30]!r} is not an MT5 login ({LOGIN_MESSAGE})", field="login")
+    live = TradingAccount.objects.alive().filter(login=login)
+    if live.exclude(owner=owner).exists():
+        raise AccountError(f"MT5 account {login} is registered by another user.", field="login")
+    if (account := live.filter(owner=owner).order_by("pk").first()) is not None:
+        return account, False
+    account = TradingAccount(
+        owner=owner,
+        login=login,
+        server="",
+        kind=TradingAccount.Kind.EA_BRIDGE,
+        broker=broker[:100],
+        nickname=nickname[:60],
+        status=Status.STOPPED,
+        status_reason="Imported from the single-user bot: connect it with its server and password to trade.",
+    )
+    with transaction.atomic():
+        account.save()
+        _record(account, account.status, account.status_reason)
+    return account, True
 
 
 def account_event(account: TradingAccount) -> dict:

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .base import Driver, TerminalError
+from .base import Driver, OrderRequest, OrderResult, TerminalError
 
 if TYPE_CHECKING:
     from terminals.sessions import SessionRegistry
@@ -101,3 +101,20 @@ def open_driver(account) -> Driver:
     driver = driver_for_login(kind=account.kind, login=account.login)
     driver.connect(login=int(account.login), password=decrypt(account.password), server=account.server)
     return driver
+
+
+def order_send_for(driver: Driver, request: OrderRequest, *, link: str, requested_symbol: str) -> OrderResult:
+    """driver.order_send for an order: to an EA bridge terminal a copy (an order with a
+    COPY_ link) goes out as a slave command carrying its master's order id, every other
+    order as a webhook command (docs/ea-protocol.md); other drivers take the request alone."""
+    from .ea_bridge import LINK_PREFIX, EABridgeDriver
+
+    if not isinstance(driver, EABridgeDriver):
+        return driver.order_send(request)
+    copy_order_id = link.removeprefix(LINK_PREFIX) if link.startswith(LINK_PREFIX) else ""
+    return driver.order_send(
+        request,
+        kind="slave" if copy_order_id else "webhook",
+        copy_order_id=copy_order_id,
+        original_symbol=requested_symbol,
+    )

@@ -1,169 +1,27 @@
 """Driver for terminals run by our All-in-One EA: JSON files in the instance's MQL5/Files.
 
-The EA file bridge protocol, version 1
-======================================
+The protocol (version 1) is specified in docs/ea-protocol.md; the MQL5 EA (ea/) and the
+simulated EA of the tests (tests/fakes/ea_simulator.py) follow it too, and
+tests/ea/test_ea_source.py keeps the field names of the three and the document in step.
 
-Where
-    Every file lives in the instance's ``MQL5/Files`` directory
-    (``<instance_root>/<login>/MQL5/Files`` for a portable terminal): the sandbox where
-    MQL5's FileOpen reads and writes, never the terminal's ``Data`` folder.
+In short: the host writes a command as ``webhook_command_<id>.json`` (a trade),
+``slave_command_<id>.json`` (a copy, carrying the master's ``order_id``) or
+``check_command_<id>.json`` (MQL5 OrderCheck, never trades) into the instance's
+``MQL5/Files``, atomically (``<name>.tmp``, then a rename). The EA claims a command by
+deleting its file, executes it, rewrites ``status.json`` (account, symbols, positions,
+orders, deals, ``connected``, ``last_error``) and then writes ``result_<id>.json``
+(retcode, ticket, price, message). The host withdraws a command it stopped waiting for by
+deleting the file: exactly one of the two deletes succeeds, so a command runs at most once.
 
-Conventions
-    - UTF-8 JSON, one object per file; a reader accepts a leading BOM.
-    - Numbers are JSON numbers, never strings, and never NaN or Infinity. "int" fields
-      must be written without a fraction (``100``, not ``100.0``); "number" fields may be
-      either. Prices are in the symbol's quote currency, volumes in lots, distances in points,
-      money in the account currency, times in UTC epoch milliseconds (``*_msc``).
-    - Every file is written atomically: write ``<name>.tmp`` in the same directory, then
-      rename it over ``<name>`` (Python ``os.replace``; MQL5 ``FileMove(tmp, 0, name,
-      FILE_REWRITE)``). Readers ignore ``*.tmp``. A reader that still finds an
-      unparseable file under a final name gives the writer 0.5 s before calling it broken.
-      On Windows a rename over a file that someone is reading fails: the EA keeps its
-      ``status.json.tmp`` and tries again on its next poll.
-    - Unknown fields are ignored, so either side may add fields without a new version.
+order_send raises TerminalError only when the command certainly did not reach the EA. Once
+the file is visible to the EA every outcome is an OrderResult; 10012 (no result in time) and
+-10002 (an unreadable result) are ambiguous, and the caller reconciles against the snapshot
+by the request's comment before anything is resent. A result that arrives after its command
+timed out is logged and deleted, never taken for another command's.
 
-Commands (host → EA)
-    ``webhook_command_<command_id>.json``  a trade for this account (TradingView, API)
-    ``slave_command_<command_id>.json``    a copied trade (this account is a copy slave)
-    ``check_command_<command_id>.json``    "would this pass?" (MQL5 OrderCheck); never
-                                           trades. A prefix of its own so that an EA
-                                           that does not know it ignores it instead of
-                                           trading it.
-
-    ``command_id`` is 1 to 64 characters of ``[A-Za-z0-9_-]``. The driver writes
-    ``<13-digit epoch ms>-<12 hex>``, so sorting ids sorts commands by age; the EA
-    executes pending commands in ``command_id`` order, one at a time. Every field below
-    is always written (``order_id`` only in slave commands).
-
-    ================  ======  ===========================================================
-    field             type    meaning
-    ================  ======  ===========================================================
-    version           int     1
-    command_id        str     the id in the file name
-    timestamp         int     ms; when the host wrote the command
-    expires_msc       int     ms; the EA must not start the command after this moment
-                              and answers 10012 instead (the host has stopped waiting)
-    account           int     the login the command is for; an EA logged in to another
-                              account refuses it (10013)
-    action            str     BUY | SELL | CLOSE | MODIFY | CANCEL
-    order_type        str     market | limit | stop (BUY and SELL); market otherwise
-    symbol            str     the broker's symbol
-    original_symbol   str     what the signal or master asked for (logs only)
-    volume            number  lots; CLOSE: lots to close, 0 = the whole position;
-                              0 for MODIFY and CANCEL
-    price             number  limit/stop: the order price; market and CLOSE: the price
-                              the host saw, 0 = at market; 0 for MODIFY and CANCEL
-    stop_loss         number  price, 0 = none (BUY, SELL, MODIFY)
-    take_profit       number  price, 0 = none (BUY, SELL, MODIFY)
-    ticket            int     CLOSE and MODIFY: the position; CANCEL: the pending order;
-                              0 otherwise
-    deviation         int     points a market price may move from ``price``
-    filling           str     FOK | IOC | RETURN (ORDER_FILLING_*)
-    magic             int     the EA magic number to trade with
-    comment           str     at most 31 characters; carries the client id the host
-                              reconciles with
-    order_id          str     slave commands only: the master's order id. The EA trades
-                              with comment ``"COPY_" + order_id`` cut to 31 characters,
-                              and a slave CLOSE or MODIFY with ticket 0 acts on the
-                              oldest position carrying that comment.
-    ================  ======  ===========================================================
-
-    The EA claims a command by deleting its file: it reads the file, deletes it, and
-    executes it only if the delete succeeded. The host withdraws a command it stopped
-    waiting for by deleting the file too; exactly one of the two deletes succeeds, so a
-    withdrawn command never runs and gets no result.
-
-    A command the EA cannot accept (unparseable, wrong types, unknown action, another
-    account, unsupported version, expired) is answered like any other, with retcode
-    10013 (or 10012 when expired) and a message saying why.
-
-Results (EA → host): ``result_<command_id>.json``
-    The EA refreshes ``status.json`` first, then writes the result, so a host that has
-    the result sees the trade in the snapshot. The host deletes the result once read.
-    The EA always writes command_id, retcode, ticket, price and message; a reader
-    defaults a missing ticket or price to 0 and message to "".
-
-    ==========  ======  =====================================================================
-    field       type    meaning
-    ==========  ======  =====================================================================
-    command_id  str     required; must equal the id in the file name
-    retcode     int     required; MqlTradeResult.retcode (MqlTradeCheckResult.retcode for a
-                        check: 0 = would pass)
-    ticket      int     the position opened or acted on (market BUY/SELL, CLOSE, MODIFY), or
-                        the pending order (limit/stop, CANCEL); 0 = none
-    price       number  the fill price; 0 when nothing was filled
-    message     str     the broker's or the EA's words, shown to people
-    order       int     optional, default ``ticket``: the order ticket the request created
-    deal        int     optional, default 0: the deal ticket
-    volume      number  optional, default 0: lots executed or placed
-    bid, ask    number  optional, default 0: the quote when the request was handled
-    ==========  ======  =====================================================================
-
-Status snapshot (EA → host): ``status.json``
-    Rewritten by the EA on every poll (at least once a second) and before every result.
-    A snapshot whose ``time_msc`` is more than ``stale_after`` (default 10 s) off the
-    host clock means the EA is not running: the driver raises TerminalError(-10004).
-
-    - ``version`` int: 1 (another version: TerminalError(-5)).
-    - ``time_msc`` int: when the EA wrote it (``TimeGMT() * 1000`` is precise enough).
-    - ``connected`` bool: the terminal is logged in to ``account`` and connected to its
-      trade server (``TerminalInfoInteger(TERMINAL_CONNECTED)``). While it is false,
-      ``account`` names the login and server the terminal tries, and its figures, like
-      the arrays below, are not to be relied on. Added within version 1: a reader that
-      finds no ``connected`` knows nothing about it, and a login through the host
-      (below) cannot complete.
-    - ``last_error`` str: why the terminal is not connected, in the terminal's words,
-      once it has given up: ``"Invalid account"`` for a login or password the server
-      refused (MT5's journal: ``authorization on <server> failed (Invalid account)``).
-      ``""`` while connected or still trying. Never a password.
-    - ``account`` object: login int, server str, name str, currency str, leverage int,
-      balance, equity, margin, margin_free, profit numbers, margin_mode int
-      (ACCOUNT_MARGIN_MODE_*), trade_allowed bool (account, terminal AutoTrading and EA
-      may all trade, and the terminal is connected to the trade server).
-    - ``symbols`` array, every symbol in Market Watch: name str, description str, digits
-      int, point, trade_tick_size, trade_tick_value, trade_contract_size, volume_min,
-      volume_step, volume_max numbers, filling_mode int (SYMBOL_FILLING_* bits),
-      trade_stops_level int (points), trade_mode int (SYMBOL_TRADE_MODE_*),
-      currency_profit str; and the last quote: bid, ask numbers, time_msc int.
-    - ``positions`` array: ticket int, symbol str, type int (0 buy, 1 sell), volume,
-      price_open, price_current, sl, tp, profit numbers, magic int, comment str,
-      time_msc int, identifier int.
-    - ``orders`` array, the pending orders: ticket int, symbol str, type int
-      (ORDER_TYPE_*), volume_initial, volume_current, price_open, sl, tp numbers, magic
-      int, comment str, time_setup_msc int.
-    - ``deals`` array, the deals of at least the last 24 hours: ticket, order,
-      position_id int, symbol str, type, entry int (DEAL_ENTRY_*), volume, price, profit
-      numbers, magic int, comment str, time_msc int.
-
-Logging in (host, EA and terminal)
-    The EA cannot log its terminal in; the terminal logs in from a start-up
-    configuration. A driver made with the ``instance`` directory of a portable terminal
-    does this on connect(): it writes the configuration (terminals.instances:
-    ``[Common]`` Login, Password, Server; owner-only, atomic), stops the terminal,
-    deletes ``status.json`` (it speaks of the old process), starts
-    ``terminal64.exe /portable /config:<file>``, and waits up to ``login_timeout``
-    seconds for a snapshot that reports that login and server ``connected``. Then, and
-    on every failure, it deletes the configuration file: the terminal keeps the
-    credentials in its own encrypted store. A snapshot with a ``last_error`` is
-    TerminalError(-6, "Authorization failed: <last_error>"); no connection in time is
-    TerminalError(-10005). After a failure the terminal is stopped, so that it does not
-    keep trying a refused password. The password goes into that one file only: never
-    into a command, a result, ``status.json`` or a log line.
-
-    A driver made without ``instance`` attaches to whatever the EA's terminal is logged in
-    to (connect() checks login and server only): that is how a host reads and trades
-    for an account whose credentials were verified when it was registered.
-
-What order_send answers
-    It raises TerminalError only when the command certainly did not reach the EA (not
-    connected, EA not running, the file could not be written). Once the command file is
-    visible to the EA every outcome is an OrderResult, and two of them are ambiguous
-    (both in ``retcodes.AMBIGUOUS``): 10012 TIMEOUT when no result came within
-    ``timeout`` seconds, and -10002 when the EA answered with a file that cannot be read.
-    The caller reconciles before resending: positions, orders and deals carrying the
-    request's comment tell whether the trade happened. A 10012 whose comment says
-    "withdrawn" did not run; one that says "took" may have. A result that arrives after
-    its command timed out is logged and deleted, never taken for another command's.
+A driver made with the ``instance`` directory of a portable terminal logs the terminal in on
+connect() from a start-up configuration (see "Logging in" in the document); without it,
+connect() attaches to the terminal the EA runs.
 """
 
 import dataclasses
@@ -171,6 +29,7 @@ import json
 import logging
 import math
 import os
+import re
 import secrets
 import time
 from collections.abc import Callable
@@ -203,6 +62,7 @@ PROTOCOL_VERSION = 1
 STATUS_FILE = "status.json"
 COMMAND_PREFIXES = {"webhook": "webhook_command_", "slave": "slave_command_", "check": "check_command_"}
 COMMENT_LENGTH = 31  # MT5 cuts order comments to 31 characters
+LINK_PREFIX = "COPY_"
 # How long a reader waits for an unparseable file to become whole before calling it broken.
 PARTIAL_FILE_GRACE = 0.5
 
@@ -211,11 +71,49 @@ INVALID_PARAMS, INVALID_VERSION, AUTH_FAILED = -2, -5, -6
 SEND_FAILED, RECEIVE_FAILED, NO_IPC, LOGIN_TIMEOUT = -10001, -10002, -10004, -10005
 # How often a login looks at status.json: a terminal takes seconds to log in.
 LOGIN_POLL = 0.05
+# The terminal's journal, where MT5 writes "'<login>': authorization on <server> failed (<reason>)".
+JOURNAL_DIR = "logs"
+JOURNAL_READ_LIMIT = 1 << 20
+AUTHORIZATION_FAILED = re.compile(
+    r"'(?P<login>\d{1,20})': authorization on (?P<server>\S+) failed \((?P<reason>[^)\r\n]+)\)"
+)
 
 CommandKind = Literal["webhook", "slave"]
 T = TypeVar("T")
 
 _TYPE_WORDS = {int: "an integer", float: "a number", str: "a string", bool: "true or false", list: "an array"}
+
+
+class Journal:
+    """What the terminal's journal (``<instance>/logs/<yyyymmdd>.log``, UTF-16 as MT5 writes
+    it) says from now on: made before a terminal starts, it reads only lines written after."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.marks = {path.name: path.stat().st_size for path in self._files()}
+
+    def _files(self) -> list[Path]:
+        try:
+            return sorted(self.directory.glob("*.log"))[-2:]  # today's and, past midnight, yesterday's
+        except OSError:
+            return []
+
+    def refusal(self, login: int, server: str) -> str:
+        """The reason the trade server gave for refusing `login` on `server` ("Invalid
+        account"), or "" when the journal holds no such line since this Journal was made."""
+        for path in self._files():
+            start = self.marks.get(path.name, 0)
+            try:
+                with path.open("rb") as file:
+                    file.seek(start - start % 2)
+                    data = file.read(JOURNAL_READ_LIMIT)
+            except OSError:
+                continue
+            text = data.decode("utf-16" if data[:2] in (b"\xff\xfe", b"\xfe\xff") else "utf-16-le", errors="ignore")
+            for found in AUTHORIZATION_FAILED.finditer(text):
+                if (int(found["login"]), found["server"]) == (login, server):
+                    return found["reason"][:200]
+        return ""
 
 
 class ProtocolError(ValueError):
@@ -239,7 +137,14 @@ class EAStatus:
 
 def command_link(order_id: str) -> str:
     """The comment that ties a slave's position to its master's order (DESIGN §6.2)."""
-    return f"COPY_{order_id}"[:COMMENT_LENGTH]
+    return f"{LINK_PREFIX}{order_id}"[:COMMENT_LENGTH]
+
+
+def carries_link(comment: str, order_id: str) -> bool:
+    """Whether a comment's first word is the link to `order_id`, whole or cut to fit beside
+    a client id ("COPY_<order_id> mt5s1a2b", see docs/ea-protocol.md)."""
+    word = comment.split(" ", 1)[0]
+    return len(word) > len(LINK_PREFIX) and f"{LINK_PREFIX}{order_id}".startswith(word)
 
 
 def write_json_atomically(path: Path, data: dict[str, Any]) -> None:
@@ -427,8 +332,9 @@ class EABridgeDriver(Driver):
             instances.instance_stop(root=root, login=name, timeout=self.stop_timeout)
             # Written by the process just stopped: it says nothing about this login.
             (self.files_dir / STATUS_FILE).unlink(missing_ok=True)
+            journal = Journal(self.instance / JOURNAL_DIR)
             instances.instance_start(root=root, login=name, config=config)
-            return self._await_login(login, server)
+            return self._await_login(login, server, journal)
         except instances.InstanceError as error:
             self._stop_quietly(root, name)
             raise TerminalError(NO_IPC, str(error)) from None
@@ -438,7 +344,7 @@ class EABridgeDriver(Driver):
         finally:
             config.unlink(missing_ok=True)
 
-    def _await_login(self, login: int, server: str) -> AccountInfo:
+    def _await_login(self, login: int, server: str, journal: "Journal") -> AccountInfo:
         give_up = time.monotonic() + self.login_timeout
         waiting_for = "the terminal to start"
         while True:
@@ -459,8 +365,9 @@ class EABridgeDriver(Driver):
                 if snapshot.connected:
                     other = f"{account.login} on {account.server}"
                     raise TerminalError(AUTH_FAILED, f"Authorization failed: the terminal logged in to {other}")
-                if snapshot.last_error:
-                    raise TerminalError(AUTH_FAILED, f"Authorization failed: {snapshot.last_error}")
+                # Our EA cannot read the journal and leaves last_error empty: the host reads it.
+                if reason := snapshot.last_error or journal.refusal(login, server):
+                    raise TerminalError(AUTH_FAILED, f"Authorization failed: {reason}")
                 waiting_for = f"the trade server {server}"
             if time.monotonic() >= give_up:
                 raise TerminalError(
@@ -681,6 +588,15 @@ _PENDING = {
 }
 
 
+def _command_comment(comment: str, copy_order_id: str) -> str:
+    """The request's comment; for a slave command one that begins with the link: the host's
+    own ("COPY_<order_id> <client id>", what reconciliation looks for) or else the link alone."""
+    comment = comment[:COMMENT_LENGTH]
+    if copy_order_id and not carries_link(comment, copy_order_id):
+        return command_link(copy_order_id)
+    return comment
+
+
 def _command_fields(request: OrderRequest, *, copy_order_id: str) -> dict[str, Any] | OrderResult:
     """The trade fields of a command, or the retcode for a request the protocol cannot carry."""
     base = {
@@ -692,7 +608,7 @@ def _command_fields(request: OrderRequest, *, copy_order_id: str) -> dict[str, A
         "ticket": 0,
         "deviation": request.deviation,
         "magic": request.magic,
-        "comment": command_link(copy_order_id) if copy_order_id else request.comment[:COMMENT_LENGTH],
+        "comment": _command_comment(request.comment, copy_order_id),
         "order_type": "market",
     }
     try:

@@ -1,6 +1,6 @@
 """The EA's side of the file bridge, in Python, trading on the simulated paper broker.
 
-It follows the protocol in terminals/drivers/ea_bridge.py the way the MQL5 EA must: it
+It follows the protocol in docs/ea-protocol.md the way the MQL5 EA in ea/ does: it
 looks for command files in name order, claims each by deleting it, refuses what it
 cannot accept with a result saying why, executes the rest on a SimulatedDriver,
 refreshes status.json and then writes the result, all atomically.
@@ -44,13 +44,14 @@ from typing import Any
 import psutil
 from django.db import connection
 
-from terminals.drivers.base import AccountInfo, OrderRequest, OrderResult, OrderType, Position, TradeAction
+from terminals.drivers.base import AccountInfo, DealEntry, OrderRequest, OrderResult, OrderType, Position, TradeAction
 from terminals.drivers.ea_bridge import (
     PROTOCOL_VERSION,
     STATUS_FILE,
     EABridgeDriver,
     EAStatus,
     ProtocolError,
+    carries_link,
     command_link,
     field,
     load_json_object,
@@ -62,6 +63,7 @@ from terminals.retcodes import retcode_text
 
 COMMAND_FILE = re.compile(r"^(webhook|slave|check)_command_([A-Za-z0-9_-]{1,64})\.json$")
 DAY_MSC = 24 * 3600 * 1000
+MAX_COMMAND_BYTES = 65536
 TIMEOUT, INVALID, NO_CONNECTION, INVALID_ORDER, POSITION_CLOSED = 10012, 10013, 10031, 10035, 10036
 # MT5's journal: "'<login>': authorization on <server> failed (Invalid account)".
 INVALID_ACCOUNT = "Invalid account"
@@ -99,6 +101,8 @@ class EASimulator:
         self.terminal = SimulatedDriver(clock=clock) if clock else SimulatedDriver()
         self.terminal.connect(login=login, password=password, server=server)
         self.login, self.server = login, server
+        # The real EA cannot read the terminal's journal and writes last_error "": False plays it.
+        self.reports_last_error = True
         self._password = password  # the broker's: what a start-up configuration must name
         self.instance = instance
         # Without an instance the terminal is run elsewhere and is logged in already.
@@ -113,8 +117,9 @@ class EASimulator:
         self.delay = 0.0
         self.hold_results = False
         self.write_results_in_two_steps = False
-        # Every command file the EA read and could parse, oldest first.
+        # Every command file the EA read and could parse, oldest first, and every command file name it claimed.
         self.commands: list[dict[str, Any]] = []
+        self.command_files: list[str] = []
         self._rewrites: list[Callable[[dict[str, Any]], str]] = []
         self._held: list[tuple[Path, str]] = []
         self._half_written: list[tuple[Path, str]] = []
@@ -181,10 +186,13 @@ class EASimulator:
 
     def _handle(self, path: Path, kind: str, command_id: str) -> None:
         try:
-            text = path.read_text(encoding="utf-8-sig")
+            data = path.read_bytes()
             path.unlink()  # the claim: a command the host withdrew first is not ours to run
         except FileNotFoundError:
             return
+        # As the EA: a file it cannot take is answered like any other unreadable command.
+        text = None if len(data) > MAX_COMMAND_BYTES else data.decode("utf-8-sig", errors="replace")
+        self.command_files.append(path.name)
         if self.delay:
             time.sleep(self.delay)
         result = {"command_id": command_id, **self._answer(text, kind, command_id)}
@@ -216,11 +224,21 @@ class EASimulator:
             process = psutil.Process(status.pid)
             started = (status.pid, process.create_time())
             if started != self._process:
+                arguments = process.cmdline()
+                if not any(Path(argument).name == EXECUTABLE for argument in arguments):
+                    return False  # still starting (its command line is not readable yet): look again
                 self._process = started
-                self._terminal_start(process.cmdline())
+                self._terminal_start(arguments)
         except psutil.Error:
             return False
         return True
+
+    def _still_running(self) -> bool:
+        status = instance_status(root=self.instance.parent, login=self.instance.name)
+        try:
+            return status.running and (status.pid, psutil.Process(status.pid).create_time()) == self._process
+        except psutil.Error:
+            return False
 
     def _terminal_start(self, arguments: list[str]) -> None:
         """What MT5 does at start: log in from the start-up configuration, or else from saved credentials."""
@@ -248,8 +266,20 @@ class EASimulator:
                 self._saved = credentials
         else:
             self.connected, self.last_error = False, INVALID_ACCOUNT
+            self._journal(f"'{login}': authorization on {server} failed ({INVALID_ACCOUNT})")
+
+    def _journal(self, message: str) -> None:
+        """A line of the terminal's journal, <instance>/logs/<yyyymmdd>.log in UTF-16 as MT5 writes it."""
+        now = datetime.now()
+        path = self.instance / "logs" / f"{now:%Y%m%d}.log"
+        path.parent.mkdir(exist_ok=True)
+        line = f"QQ\t0\t{now:%H:%M:%S.%f}"[:-3] + f"\tNetwork\t{message}\r\n"
+        with path.open("ab") as file:
+            file.write(line.encode("utf-16" if file.tell() == 0 else "utf-16-le"))
 
     def publish_status(self) -> None:
+        if self.instance is not None and not self._still_running():
+            return  # a terminal stopped while this turn ran writes nothing after its stop
         if not self.connected:
             login, server = self.trying
             account = AccountInfo(login, server, "", "", 0, 0.0, 0.0, 0.0, 0.0, 0.0, trade_allowed=False)
@@ -257,7 +287,7 @@ class EASimulator:
                 "version": PROTOCOL_VERSION,
                 "time_msc": time.time_ns() // 1_000_000,
                 "connected": False,
-                "last_error": self.last_error,
+                "last_error": self.last_error if self.reports_last_error else "",
                 "account": asdict(account),
                 "symbols": [],
                 "positions": [],
@@ -290,7 +320,12 @@ class EASimulator:
 
     # --- one command -----------------------------------------------------------------
 
-    def _answer(self, text: str, kind: str, command_id: str) -> dict[str, Any]:
+    def _answer(self, text: str | None, kind: str, command_id: str) -> dict[str, Any]:
+        if text is None:
+            return {
+                "retcode": INVALID,
+                "message": f"{retcode_text(INVALID)}: the command file is larger than 65536 bytes",
+            }
         try:
             command = load_json_object(text)
             self.commands.append(command)
@@ -327,9 +362,27 @@ class EASimulator:
         filling = field(command, "filling", str)
         if filling not in FILLINGS:
             raise Refused(INVALID, f"unknown filling {filling!r}")
-        comment = field(command, "comment", str)
-        link = command_link(field(command, "order_id", str)) if kind == "slave" else ""
+        comment, order_id = field(command, "comment", str), ""
+        if kind == "slave":
+            order_id = field(command, "order_id", str)
+            if not 1 <= len(order_id) <= 64 or not order_id.isprintable():
+                raise Refused(INVALID, "order_id must be 1 to 64 printable characters")
+            if not carries_link(comment, order_id):
+                comment = command_link(order_id)  # the link is what later closes find the position by
         ticket = field(command, "ticket", int)
+        numbers = [
+            field(command, "volume", float),
+            field(command, "price", float),
+            field(command, "stop_loss", float),
+            field(command, "take_profit", float),
+            field(command, "ticket", int),
+            field(command, "deviation", int),
+            field(command, "magic", int),
+            field(command, "timestamp", int),
+        ]
+        field(command, "original_symbol", str)
+        if any(number < 0 for number in numbers):
+            raise Refused(INVALID, "volume, prices, ticket, deviation and magic must not be negative")
         common = {
             "symbol": field(command, "symbol", str),
             "volume": field(command, "volume", float),
@@ -339,14 +392,14 @@ class EASimulator:
             "deviation": field(command, "deviation", int),
             "type_filling": FILLINGS[filling],
             "magic": field(command, "magic", int),
-            "comment": link or comment,
+            "comment": comment[:31],
         }
         if action in ("BUY", "SELL") and order_type == "market":
             return OrderRequest(action=TradeAction.DEAL, type=OrderType[action], **common), 0
         if (action, order_type) in PENDING_TYPES:
             return OrderRequest(action=TradeAction.PENDING, type=PENDING_TYPES[action, order_type], **common), 0
         if action in ("CLOSE", "MODIFY"):
-            position = self._position(ticket, link)
+            position = self._position(ticket, order_id)
             common |= {"symbol": position.symbol, "position": position.ticket}
             if action == "MODIFY":
                 return OrderRequest(action=TradeAction.SLTP, **common), position.ticket
@@ -360,13 +413,15 @@ class EASimulator:
             return OrderRequest(action=TradeAction.REMOVE, symbol=order.symbol, order=ticket), ticket
         raise Refused(INVALID, f"unknown action {action!r} with order_type {order_type!r}")
 
-    def _position(self, ticket: int, link: str) -> Position:
+    def _position(self, ticket: int, order_id: str) -> Position:
         if ticket:
             found = self.terminal.positions(ticket=ticket)
             reason = f"position {ticket} is not open"
-        elif link:
-            found = [p for p in self.terminal.positions() if p.comment == link]
-            reason = f"no open position carries {link}"
+        elif order_id:
+            # The oldest position linked to the master's order.
+            linked = [p for p in self.terminal.positions() if carries_link(p.comment, order_id)]
+            found = sorted(linked, key=lambda p: (p.time_msc, p.ticket))
+            reason = f"no open position carries {command_link(order_id)}"
         else:
             raise Refused(INVALID, "CLOSE and MODIFY need a ticket")
         if not found:
@@ -465,3 +520,107 @@ def ea_bridge_driver(
         simulator.start()
         return EABridgeDriver(files, **options), simulator
     return SteppedEABridgeDriver(files, simulator, **options), simulator
+
+
+class EAMaster:
+    """The EA's master mode in Python (docs/ea-protocol.md, "Master events"), as the MQL5 EA
+    does it: deals after the cursor and SL/TP changes of a paper terminal become request
+    bodies with stable ids, kept in ``master_queue.jsonl`` (first line the cursor, then one
+    body a line), sent oldest first through `post(body) -> HTTP status` (-1: no answer); the
+    oldest blocks the rest; 200 and 400/422 remove it, anything else keeps it for the next
+    round. `queue_limit` bounds the queue: a new event past it is dropped and counted.
+
+    A new EAMaster on the same directory is the EA restarted: it takes up the queue file.
+    """
+
+    QUEUE_FILE = "master_queue.jsonl"
+
+    def __init__(
+        self, files_dir: Path, terminal: SimulatedDriver, *, post: Callable[[str], int], queue_limit: int = 1000
+    ) -> None:
+        self.path = files_dir / self.QUEUE_FILE
+        files_dir.mkdir(parents=True, exist_ok=True)
+        self.terminal, self.post, self.queue_limit = terminal, post, queue_limit
+        self.queue: list[str] = []
+        self.last_deal, self.dropped, self.have_cursor = 0, 0, False
+        self.stops: dict[int, tuple[float, float]] | None = None
+        self._counter = 0
+        if self.path.exists():
+            cursor, *bodies = [line for line in self.path.read_text(encoding="utf-8").splitlines() if line.strip()]
+            header = json.loads(cursor)
+            self.last_deal, self.dropped, self.have_cursor = header["last_deal"], header["dropped"], True
+            self.queue = bodies
+
+    def save(self) -> None:
+        header = json.dumps({"last_deal": self.last_deal, "dropped": self.dropped})
+        temporary = self.path.with_name(self.path.name + ".tmp")
+        temporary.write_text("".join(f"{line}\n" for line in [header, *self.queue]), encoding="utf-8")
+        os.replace(temporary, self.path)
+
+    def round(self) -> None:
+        """One timer round of the EA: scan deals, scan stops, send what waits."""
+        self.scan_deals()
+        self.scan_stops()
+        self.flush()
+
+    def _add(self, body: dict[str, Any]) -> None:
+        if len(self.queue) >= self.queue_limit:
+            self.dropped += 1
+        else:
+            self.queue.append(json.dumps(body, separators=(",", ":")))
+        self.save()
+
+    def _body(self, event: str, position_id: int, event_id: str, **fields: Any) -> dict[str, Any]:
+        account = str(self.terminal.account_info().login)
+        return {"event": event, "order_id": str(position_id), "account": account, "event_id": event_id, **fields}
+
+    def scan_deals(self) -> None:
+        now = self.terminal.clock()
+        deals = sorted(
+            (d for d in self.terminal.deals(since=_moment(now - 7 * DAY_MSC), until=_moment(now + DAY_MSC))
+             if d.ticket > self.last_deal),
+            key=lambda d: d.ticket,
+        )  # fmt: skip
+        if not self.have_cursor:  # first run: what was traded before is not copied
+            self.last_deal, self.have_cursor = (deals[-1].ticket if deals else 0), True
+            self.save()
+            return
+        for deal in deals:
+            self.last_deal = deal.ticket
+            if deal.type not in (OrderType.BUY, OrderType.SELL) or deal.comment.startswith("COPY_"):
+                continue
+            event_id = f"deal-{deal.ticket}"
+            if deal.entry == DealEntry.IN:
+                opened = self.terminal.positions(ticket=deal.position_id)
+                sl, tp = (opened[0].sl, opened[0].tp) if opened else (0.0, 0.0)
+                side = "BUY" if deal.type == OrderType.BUY else "SELL"
+                fields = {"symbol": deal.symbol, "type": side, "volume": deal.volume, "sl": sl, "tp": tp}
+                self._add(self._body("deal_add", deal.position_id, event_id, **fields, deal=deal.ticket))
+            elif deal.entry in (DealEntry.OUT, DealEntry.OUT_BY):
+                self._add(self._body("deal_close", deal.position_id, event_id, volume=deal.volume, deal=deal.ticket))
+            elif deal.entry == DealEntry.INOUT:  # a netting reversal closes the old position whole
+                self._add(self._body("deal_close", deal.position_id, event_id, deal=deal.ticket))
+        if deals:
+            self.save()
+
+    def scan_stops(self) -> None:
+        seen = {}
+        for position in self.terminal.positions():
+            if position.comment.startswith("COPY_"):
+                continue
+            seen[position.identifier] = (position.sl, position.tp)
+            before = (self.stops or {}).get(position.identifier)
+            if self.stops is not None and before is not None and before != seen[position.identifier]:
+                self._counter += 1
+                event_id = f"mod-{position.identifier}-{self.terminal.clock()}-{self._counter}"
+                sl, tp = seen[position.identifier]
+                self._add(self._body("position_modify", position.identifier, event_id, sl=sl, tp=tp, sequence=event_id))
+        self.stops = seen
+
+    def flush(self) -> None:
+        while self.queue:
+            status = self.post(self.queue[0])
+            if status not in (200, 400, 422):
+                return  # kept: tried again next round, and nothing overtakes it
+            self.queue.pop(0)
+            self.save()

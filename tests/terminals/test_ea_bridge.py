@@ -401,3 +401,60 @@ def test_ea_in_its_own_thread_trades_through_the_files(transactional_db, tmp_pat
 
     assert (opened.retcode, closed.retcode) == (10009, 10009)
     assert driver.positions() == []
+
+
+def test_slave_command_keeps_the_hosts_comment_and_a_cut_link_still_finds_its_position(bridge):
+    driver, ea = bridge
+    long_id = "ticket-" + "7" * 33  # "COPY_" + it is longer than a comment: the host cuts the link
+    host_comment = f"COPY_{long_id}"[:22] + " mt5s1f"
+
+    opened = driver.order_send(
+        buy("BTCUSD", 0.02, type_filling=Filling.FOK, comment=host_comment), kind="slave", copy_order_id=long_id
+    )
+    [position] = driver.positions()
+    (driver.files_dir / "slave_command_0009-close.json").write_text(
+        json.dumps({**_command(LOGIN), "command_id": "0009-close", "action": "CLOSE", "symbol": "",
+                    "volume": 0, "filling": "FOK", "order_id": long_id}),
+        encoding="utf-8",
+    )  # fmt: skip
+    ea.poll_once()
+    closed = json.loads((driver.files_dir / "result_0009-close.json").read_text())
+
+    assert opened.retcode == 10009 and position.comment == host_comment
+    assert closed["retcode"] == 10009 and closed["ticket"] == position.ticket
+    assert driver.positions() == []
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        ({"order_id": ""}, "order_id must be 1 to 64"),
+        ({"volume": -0.01}, "must not be negative"),
+        ({"ticket": -1}, "must not be negative"),
+        ({"comment": 7}, "comment must be a string"),
+        ({"timestamp": "now"}, "timestamp must be an integer"),
+    ],
+)
+def test_ea_refuses_slave_commands_that_break_the_protocol(bridge, change, words):
+    driver, ea = bridge
+    command = {**_command(LOGIN), "command_id": "0010-bad", **change}
+    (driver.files_dir / "slave_command_0010-bad.json").write_text(json.dumps(command), encoding="utf-8")
+
+    ea.poll_once()
+
+    answer = json.loads((driver.files_dir / "result_0010-bad.json").read_text())
+    assert answer["retcode"] == 10013 and words in answer["message"]
+    assert driver.positions() == []
+
+
+def test_ea_answers_an_oversized_command_file_without_trading(bridge):
+    driver, ea = bridge
+    command = {**_command(LOGIN), "command_id": "0011-big", "comment": "x" * 70_000}
+    (driver.files_dir / "webhook_command_0011-big.json").write_text(json.dumps(command), encoding="utf-8")
+
+    ea.poll_once()
+
+    answer = json.loads((driver.files_dir / "result_0011-big.json").read_text())
+    assert answer["retcode"] == 10013 and "larger than 65536 bytes" in answer["message"]
+    assert not (driver.files_dir / "webhook_command_0011-big.json").exists()
+    assert driver.positions() == []

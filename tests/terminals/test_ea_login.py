@@ -192,3 +192,20 @@ def test_a_start_leaves_no_startup_config_of_an_interrupted_login_behind(bridge)
     driver.connect(login=LOGIN, password=PASSWORD, server=SERVER)
 
     assert startup_configs(driver) == []
+
+
+def test_a_refusal_only_the_terminals_journal_names_fails_the_login_at_once(bridge):
+    driver, ea = bridge
+    ea.reports_last_error = False  # as our MQL5 EA, which cannot read the journal
+    driver.login_timeout = 30.0
+
+    with pytest.raises(TerminalError) as refused:
+        driver.connect(login=LOGIN, password=GUESS, server=SERVER)
+    journal = next((driver.instance / "logs").glob("*.log")).read_bytes().decode("utf-16")
+    accepted = driver.connect(login=LOGIN, password=PASSWORD, server=SERVER)
+
+    assert (refused.value.code, refused.value.message) == (-6, "Authorization failed: Invalid account")
+    assert f"'{LOGIN}': authorization on {SERVER} failed (Invalid account)" in journal
+    assert GUESS not in journal
+    # The refusal already in the journal is not taken for the next login's.
+    assert accepted.login == LOGIN

@@ -19,7 +19,7 @@ refused connection is sent again, with the same body (the signal's `id`, the cop
 no client id may appear twice on a simulated terminal, every signal and copy event sent
 must be stored once, and `/health` must have answered 503 naming the failing part during
 the outage and 200 after it. Recovery times are printed (pytest -s) and, with
-FAULTS_REPORT set, written as JSON for bench/faults.py.
+FAULTS_OUTAGES_REPORT set, written as JSON for bench/faults.py.
 
 Needs PostgreSQL (DATABASE_URL) and a redis-server binary; skipped otherwise.
 """
@@ -213,7 +213,7 @@ def stack(tmp_path_factory, django_db_blocker):
         redis.stop()
         with django_db_blocker.unblock():
             db.drop()
-        if path := os.environ.get("FAULTS_REPORT"):
+        if path := os.environ.get("FAULTS_OUTAGES_REPORT"):
             Path(path).write_text(json.dumps(FIGURES, indent=2))
     assert not leftover, leftover
 

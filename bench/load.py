@@ -181,7 +181,12 @@ def verify(db: Database, results: list[Result], timeout: float = 300) -> dict:
     statuses: dict[str, int] = {}
     for _, status in stored.values():
         statuses[status] = statuses.get(status, 0) + 1
+    reasons = db.rows(
+        "SELECT status, left(status_reason, 80), count(*) FROM terminals_order WHERE status <> 'filled' "
+        "GROUP BY 1, 2 ORDER BY 3 DESC LIMIT 5"
+    )
     return {
+        "not_filled_reasons": [f"{n} {status}: {reason}" for status, reason, n in reasons],
         "drained_after_s": round(drained, 1),
         "lost_signals": len(lost),
         "orders_not_final": len(waiting),
@@ -289,6 +294,8 @@ def print_summary(result: dict) -> None:
         f"lost signals {result['lost_signals']}, orders not final {result['orders_not_final']}, "
         f"client ids doubled on a terminal {result['client_ids_doubled']}; orders {result['orders_by_status']}"
     )
+    for reason in result["not_filled_reasons"]:
+        print(f"  not filled: {reason}")
 
 
 def main() -> None:

@@ -36,3 +36,8 @@ test: $(VENV)/.installed
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
+
+# Every benchmark area, one table each, JSON and a chart in bench/results/:
+# `make bench BENCH_ARGS=--quick`, `make bench BENCH_ARGS="--scaled --redis-url redis://127.0.0.1:6379/9"`.
+bench: $(VENV)/.installed
+	$(PY) -m bench $(BENCH_ARGS)

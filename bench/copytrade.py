@@ -43,7 +43,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.webhook import REDIS, Client, progress, service_stack, stats
+from bench import rows as bench_rows
+from bench.webhook import REDIS, Client, health_times, progress, service_stack, stack_rss, stats
 
 SLAVES = (1, 10, 50)
 GAP = 0.2
@@ -57,7 +58,7 @@ class Sizes:
     watcher: int
 
 
-QUICK = Sizes(rounds={1: 20, 10: 8, 50: 4}, watcher=4)
+QUICK = Sizes(rounds={1: 12, 10: 5, 50: 3}, watcher=4)
 FULL = Sizes(rounds={1: 100, 10: 30, 50: 10}, watcher=12)
 
 
@@ -237,6 +238,19 @@ def report(mode: str, rows: list[FanoutRow], watcher: list[float], interval: flo
     return summary
 
 
+def export_rows(mode: str, baseline: list[float], rows: list[FanoutRow], watcher: list[float], peak: int) -> None:
+    out = [bench_rows.row("GET /health, same daphne", baseline, per_second=len(baseline) / (sum(baseline) / 1000),
+                          baseline=True)]  # fmt: skip
+    for r in rows:
+        note = "; ".join(f"{n} {reason}" for reason, n in r.unfilled.items()) or "all filled"
+        per_second = r.slaves / (statistics.median(r.seen) / 1000)
+        out.append(bench_rows.row(f"{r.slaves} slave(s): received → filled", r.stored, peak_bytes=peak, note=note))
+        out.append(bench_rows.row(f"{r.slaves} slave(s): send → all final", r.seen, per_second=per_second))
+    if watcher:
+        out.append(bench_rows.row("watcher: master deal → copy event", watcher, note="host agent round"))
+    bench_rows.export("copy", f"Copy trading, {mode}", out)
+
+
 def run(args, directory: Path) -> None:
     sizes = QUICK if args.quick else FULL
     with service_stack(args, directory) as stack:
@@ -247,18 +261,24 @@ def run(args, directory: Path) -> None:
 
             demo_ids = [a["id"] for a in stack.demo["accounts"]]
             accounts = list(TradingAccount.objects.filter(pk__in=demo_ids).order_by("pk"))
-            master, slaves = accounts[0], accounts[1 : 1 + max(SLAVES)]
+            # With fewer accounts (--accounts), the rows that fit: the watcher needs two of them.
+            widths = [n for n in SLAVES if n <= len(accounts) - 3]
+            sizes.rounds = {n: sizes.rounds[n] for n in widths}
+            master, slaves = accounts[0], accounts[1 : 1 + max(widths)]
             key = ""
             for slave in slaves:
                 _, made = pair_create(owner=master.owner, master=master, slave=slave)
                 key = key or made
+            baseline = health_times(stack.port, 100 if args.quick else 300)
             rows = bench_fanout(stack.port, master, key, sizes)
+            peak = stack_rss(stack)
             # The fan-out master's events came through the API: the watcher gets a master of its own.
-            watched, follower = accounts[1 + max(SLAVES)], accounts[2 + max(SLAVES)]
+            watched, follower = accounts[1 + max(widths)], accounts[2 + max(widths)]
             pair_create(owner=watched.owner, master=watched, slave=follower)
             watcher = bench_watcher(watched, sizes.watcher) if sizes.watcher else []
             stack.check_alive()
             summary = report(stack.mode, rows, watcher, args.agent_interval, args.scaled)
+            export_rows(stack.mode, baseline, rows, watcher, peak)
             results = ROOT / "bench" / "results"
             results.mkdir(exist_ok=True)
             saved = results / f"copy-{stack.mode_key}-{datetime.now():%Y%m%d-%H%M%S}.json"
@@ -278,7 +298,11 @@ def main() -> None:
     parser.add_argument("--redis-url", default=REDIS, help=f"with --scaled (default {REDIS})")
     parser.add_argument("--database-prefix", default="bench", help="with --scaled: prefix of the throwaway database")
     parser.add_argument("--agent-interval", type=float, default=5.0, help="host agent heartbeat, s (default 5)")
+    parser.add_argument("--accounts", type=int, default=100, help="simulated accounts (default 100; 53 for every row)")
+    parser.add_argument("--no-watcher", action="store_true", help="leave out the watcher row (its 12 s warm-up)")
     args = parser.parse_args()
+    if args.no_watcher:
+        QUICK.watcher = FULL.watcher = 0
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="mt5saas-bench-copy-") as directory:
         run(args, Path(directory))

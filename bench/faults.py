@@ -2,6 +2,10 @@
 
     python bench/faults.py [--signals 1000] [--scaled]
 
+With --scaled it also runs the outage suite (tests/test_fault_outages.py: Redis restarted,
+PostgreSQL connections dropped, a qcluster and a daphne restarted on the scaled stack) and
+prints how long after each outage queued work resumed and /health was 200 again.
+
 Runs the fault scenario of tests/test_faults.py (real daphne, qcluster and host agent; a
 steady stream of signals, a few with a repeated id, to 3 simulated accounts; a qcluster
 worker SIGKILLed every 1-2 s and once the whole qcluster) with FAULTS_SIGNALS set, on the
@@ -39,6 +43,33 @@ ROWS = [
 ]
 
 
+def outages(env: dict[str, str]) -> dict | None:
+    """tests/test_fault_outages.py (Redis restart, PostgreSQL connections dropped, a qcluster
+    and a daphne restarted on the scaled stack): its figures, or None when it failed."""
+    with tempfile.TemporaryDirectory() as directory:
+        report = Path(directory) / "outages.json"
+        run = subprocess.run(
+            [sys.executable, "-m", "pytest", "tests/test_fault_outages.py", "-m", "faults", "-q", "-rs",
+             "-p", "no:cacheprovider"],
+            cwd=ROOT,
+            env={**env, "FAULTS_OUTAGES_REPORT": str(report)},
+        )  # fmt: skip
+        if run.returncode != 0 or not report.exists():
+            print("FAILED: an outage lost, doubled or stranded work (the pytest output above says which)")
+            return None
+        figures = json.loads(report.read_text())
+    print("\nOutages on the scaled stack (s: seconds after the part came back)")
+    header = f"{'fault':<20} {'signals':>7} {'copy events':>11} {'resent':>14} {'work resumed s':>14}"
+    print(f"  {header} {'health 200 s':>12}  503 named")
+    for name, f in figures.items():
+        print(
+            f"  {name:<20} {f['signals']:>7} {f['copy_events']:>11} {f['resent'] or '-'!s:>14} "
+            f"{f.get('work_resumed_after_s', '-'):>14} {f.get('health_200_after_s', '-'):>12}  "
+            f"{', '.join(f['health_failing_seen']) or '-'}"
+        )
+    return figures
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--signals", type=int, default=1000)
@@ -65,6 +96,10 @@ def main() -> int:
     width = max(len(label) for _, label in ROWS)
     for key, label in ROWS:
         print(f"  {label:<{width}}  {figures[key]:>8}")
+    if args.scaled:
+        figures["outages"] = outages(env)
+        if figures["outages"] is None:
+            return 1
     figures.update(scaled=args.scaled, at=datetime.now(UTC).isoformat(timespec="seconds"))
     results = ROOT / "bench" / "results"
     results.mkdir(parents=True, exist_ok=True)

@@ -43,7 +43,17 @@ def percentile(ordered: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, math.ceil(q / 100 * len(ordered)) - 1)]
 
 
-def row(name: str, times: list[float], seconds: float, peak_mb: float, note: str = "") -> None:
+EXPORTED: list[dict] = []  # the rows, for `python -m bench`
+
+
+def row(name: str, times: list[float], seconds: float, peak_mb: float, note: str = "", baseline: bool = False) -> None:
+    from bench import rows as bench_rows
+
+    EXPORTED.append(
+        bench_rows.row(
+            name, times, per_second=len(times) / seconds, peak_bytes=int(peak_mb * MB), baseline=baseline, note=note
+        )
+    )
     ordered = sorted(times)
     print(
         f"{name:<34} {len(ordered):>6} {statistics.median(ordered):>9.2f} {percentile(ordered, 95):>8.2f} "
@@ -235,12 +245,13 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=1000)
     parser.add_argument("--users", type=int, default=100)
     parser.add_argument("--rounds", type=int, default=3, help="events per user in the fan-out")
+    parser.add_argument("--redis-url", default=REDIS, help=f"for the row through Redis (default {REDIS})")
     args = parser.parse_args()
     from tests.servers import service_env, start_daphne, stop
 
     with tempfile.TemporaryDirectory(prefix="mt5saas-live-") as name:
         directory = Path(name)
-        env = setup_django(directory, REDIS)
+        env = setup_django(directory, args.redis_url)
         users = make_users(env, args.users)
         me = psutil.Process()
         print(
@@ -255,14 +266,15 @@ def main() -> None:
         try:
             import redis
 
-            redis_up = redis.Redis.from_url(REDIS, socket_timeout=1).ping()
+            redis_up = redis.Redis.from_url(args.redis_url, socket_timeout=1).ping()
         except Exception:  # noqa: BLE001 - no Redis: the row says so
             redis_up = False
         if redis_up:
             from django.test import override_settings
 
-            layers = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS]}}}
-            daphne, base = start_daphne({**env, "REDIS_URL": REDIS}, directory / "daphne-redis.log")
+            hosts = [args.redis_url]
+            layers = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": hosts}}}
+            daphne, base = start_daphne({**env, "REDIS_URL": args.redis_url}, directory / "daphne-redis.log")
             try:
                 with override_settings(CHANNEL_LAYERS=layers):
                     times, seconds = asyncio.run(through_redis(urlsplit(base).port, *users[0], args.events))
@@ -271,11 +283,14 @@ def main() -> None:
             finally:
                 stop(daphne)
         else:
-            print(f"{'through Redis':<34} skipped: nothing answers at {REDIS}")
+            print(f"{'through Redis':<34} skipped: nothing answers at {args.redis_url}")
 
         daphne, base = start_daphne(service_env(**{**env, "REDIS_URL": ""}), directory / "daphne-fanout.log")
         try:
             process = psutil.Process(daphne.pid)
+            times, seconds = health_times(urlsplit(base).port, 200)
+            row("GET /health, fan-out daphne", times, seconds, process.memory_info().rss / MB,
+                "503 (no qcluster here): the same path and checks", baseline=True)  # fmt: skip
             latencies, seconds, per_connection, peak = asyncio.run(
                 fanout(urlsplit(base).port, process, users, args.clients, args.rounds)
             )
@@ -288,6 +303,25 @@ def main() -> None:
             )
         finally:
             stop(daphne)
+    from bench import rows as bench_rows
+
+    bench_rows.export("live", "Live events: publish → SSE client receipt", EXPORTED)
+
+
+def health_times(port: int, count: int) -> tuple[list[float], float]:
+    """Bare GET /health on one keep-alive connection, whatever it answers."""
+    import http.client
+
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    times = []
+    started = time.perf_counter()
+    for _ in range(count):
+        sent = time.perf_counter()
+        connection.request("GET", "/health")
+        connection.getresponse().read()
+        times.append((time.perf_counter() - sent) * 1000)
+    connection.close()
+    return times[10:], time.perf_counter() - started
 
 
 if __name__ == "__main__":

@@ -68,7 +68,9 @@ def percentile(ordered: list[float], q: float) -> float:
 
 
 def progress(label: str, done: int, total: int) -> None:
-    if sys.stderr.isatty():
+    if os.environ.get("BENCH_PROGRESS"):
+        print(f"progress {label}: {done}/{total}", file=sys.stderr, flush=True)
+    elif sys.stderr.isatty():
         print(f"\r{label}: {done}/{total}", end="" if done < total else "\n", file=sys.stderr, flush=True)
 
 
@@ -248,7 +250,21 @@ def main() -> None:
         session_row, attached = bench_session(orders)
         rows.append(session_row)
         rows.append(bench_directory(orders))
-        report(rows, orders, attached, five_sessions())
+        five = five_sessions()
+        report(rows, orders, attached, five)
+        from bench import rows as bench_rows
+
+        bench_rows.export(
+            "terminal",
+            "MetaTrader5 order path (fake module on the paper broker); baseline: the bare module call",
+            [
+                bench_rows.row(
+                    r.name, r.times_ms, per_second=orders / r.seconds, peak_bytes=r.peak_rss, baseline=i == 0
+                )
+                for i, r in enumerate(rows)
+            ]
+            + [bench_rows.row("5 session processes attached (memory)", [], peak_bytes=five[0], note="RSS, summed")],
+        )
 
 
 if __name__ == "__main__":

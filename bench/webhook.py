@@ -33,6 +33,7 @@ import os
 import platform
 import random
 import secrets
+import shutil
 import sqlite3
 import statistics
 import sys
@@ -53,6 +54,7 @@ from cryptography.fernet import Fernet
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench import rows as bench_rows  # noqa: E402
 from tests.servers import manage, service_env, start, start_daphne, stop  # noqa: E402
 
 SYMBOL, VOLUME = "BTCUSD", 0.01
@@ -81,7 +83,7 @@ class Sizes:
     fanout: dict[int, int]  # accounts per signal → rounds
 
 
-QUICK = Sizes(health=150, single=150, per_sender=30, e2e=60, fanout={1: 8, 10: 5, 100: 3})
+QUICK = Sizes(health=100, single=100, per_sender=15, e2e=40, fanout={1: 6, 10: 4, 100: 2})
 FULL = Sizes(health=500, single=500, per_sender=125, e2e=300, fanout={1: 30, 10: 20, 100: 10})
 
 
@@ -119,7 +121,10 @@ def stats(times: list[float]) -> dict[str, float]:
 
 
 def progress(label: str, done: int, total: int) -> None:
-    if sys.stderr.isatty():
+    """On a terminal, a counter; under `python -m bench` (BENCH_PROGRESS=1), one line per step for its bar."""
+    if os.environ.get("BENCH_PROGRESS"):
+        print(f"progress {label}: {done}/{total}", file=sys.stderr, flush=True)
+    elif sys.stderr.isatty():
         print(f"\r{label}: {done}/{total}   ", end="" if done < total else "\n", file=sys.stderr, flush=True)
 
 
@@ -345,9 +350,10 @@ def bench_single(port: int, signals: Signals, count: int, memory: Memory) -> tup
     )
 
 
-def bench_concurrent(port: int, signals: Signals, per_sender: int, memory: Memory) -> tuple[Row, list[int]]:
-    """SENDERS threads, each on its own keep-alive connection, as fast as they are answered."""
-    clients = [Client(port) for _ in range(SENDERS)]
+def bench_concurrent(ports: list[int], signals: Signals, per_sender: int, memory: Memory) -> tuple[Row, list[int]]:
+    """SENDERS threads, each on its own keep-alive connection (spread over the daphne
+    processes), as fast as they are answered."""
+    clients = [Client(ports[n % len(ports)]) for n in range(SENDERS)]
     for client in clients:
         for _ in range(3):
             client.signal(signals.path, signals.body())
@@ -546,13 +552,24 @@ def checked(result, what: str):
     return result
 
 
-def prepare(env: dict[str, str]) -> dict:
-    """Migrate, then the trader and ACCOUNTS simulated accounts; returns demo's JSON with all logins."""
-    checked(manage("migrate", "--noinput", env=env), "migrate")
-    checked(manage("createcachetable", env=env), "createcachetable")
-    demo = json.loads(checked(manage("demo", "--user", "bench", "--accounts", "50", "--json", env=env), "demo").stdout)
-    more = checked(manage("shell", "-c", MORE_ACCOUNTS.format(count=ACCOUNTS), env=env), "more accounts")
-    demo["accounts"] = json.loads(more.stdout.strip().splitlines()[-1])
+def prepare(env: dict[str, str], accounts: int = ACCOUNTS, sqlite_path: Path | None = None) -> dict:
+    """Migrate, then the trader and `accounts` simulated accounts; returns demo's JSON with all logins.
+
+    Under `python -m bench` (BENCH_SQLITE_TEMPLATE), a SQLite database is migrated once per
+    run: the later areas start from a copy of the first one's freshly migrated file."""
+    template = Path(os.environ.get("BENCH_SQLITE_TEMPLATE", "")) if sqlite_path else None
+    if template and template.name and template.exists():
+        shutil.copyfile(template, sqlite_path)
+    else:
+        checked(manage("migrate", "--noinput", env=env), "migrate")
+        checked(manage("createcachetable", env=env), "createcachetable")
+        if template and template.name:
+            shutil.copyfile(sqlite_path, template)
+    first = str(min(50, accounts))
+    demo = json.loads(checked(manage("demo", "--user", "bench", "--accounts", first, "--json", env=env), "demo").stdout)
+    if accounts > 50:
+        more = checked(manage("shell", "-c", MORE_ACCOUNTS.format(count=accounts), env=env), "more accounts")
+        demo["accounts"] = json.loads(more.stdout.strip().splitlines()[-1])
     return demo
 
 
@@ -587,9 +604,18 @@ def wait_healthy(port: int, processes: dict[str, tuple], timeout: float = 90) ->
 USAGE_HEADER = f"{'daphne MB':>9} {'qcluster MB':>11} {'daphne CPU':>10} {'qcluster CPU':>12}"
 
 
+def group_total(values: dict[str, float], group: str) -> float:
+    """daphne, qcluster: summed over the scaled stack's two of each."""
+    return sum(value for name, value in values.items() if name.split("-")[0] == group)
+
+
 def usage_text(usage: Usage) -> str:
     rss, cpu = usage.rss, usage.cpu
-    return f"{rss['daphne'] / MB:>9.1f} {rss['qcluster'] / MB:>11.1f} {cpu['daphne']:>9.0f}% {cpu['qcluster']:>11.0f}%"
+    daphne_mb, cluster_mb = group_total(rss, "daphne") / MB, group_total(rss, "qcluster") / MB
+    return (
+        f"{daphne_mb:>9.1f} {cluster_mb:>11.1f} {group_total(cpu, 'daphne'):>9.0f}% "
+        f"{group_total(cpu, 'qcluster'):>11.0f}%"
+    )
 
 
 def print_rows(title: str, rows: list[Row]) -> None:
@@ -626,10 +652,12 @@ def print_fanout(results: list[Fanout]) -> None:
     print("final: client, send → all orders read final; stored: last done_at - first created_at")
 
 
-def report(mode: str, scaled: bool, rows: dict[str, Row], e2e: list[Row], fanout: list[Fanout], memory, load) -> dict:
+def report(
+    mode: str, scaled: bool, rows: dict[str, Row], e2e: list[Row], fanout: list[Fanout], memory, load, accounts: int
+) -> dict:
     health, between, single, many = rows["health"], rows["between"], rows["single"], rows["many"]
     print(
-        f"\nWebhook bench, {mode}: {ACCOUNTS} simulated accounts, {VOLUME} {SYMBOL} per order\n"
+        f"\nWebhook bench, {mode}: {accounts} simulated accounts, {VOLUME} {SYMBOL} per order\n"
         f"python {platform.python_version()}, {platform.system()}, {os.cpu_count()} CPUs, "
         f"load average {load[0][0]:.2f} before, {load[1][0]:.2f} after"
     )
@@ -709,6 +737,38 @@ def save(mode_key: str, mode: str, sizes: Sizes, rows, e2e, fanout, memory, summ
     return path
 
 
+def export_rows(mode: str, rows: dict[str, Row], e2e: list[Row], fanout: list[Fanout]) -> None:
+    """The rows for `python -m bench`; peak memory: daphne and qcluster processes together."""
+
+    def peak(usage: Usage) -> int:
+        return int(group_total(usage.rss, "daphne") + group_total(usage.rss, "qcluster"))
+
+    def one(row: Row, baseline: bool = False) -> dict:
+        return bench_rows.row(
+            row.name, row.times_ms, per_second=row.per_second, peak_bytes=peak(row.usage), baseline=baseline,
+            note=row.note,
+        )  # fmt: skip
+
+    ack = [one(rows["health"], True), one(rows["between"], True), one(rows["single"]), one(rows["many"])]
+    bench_rows.export("webhook", f"Webhook acknowledgement, {mode}", ack)
+    bench_rows.export(
+        "end-to-end", f"Webhook received → filled, {mode}", [one(rows["health"], True)] + [one(r) for r in e2e]
+    )
+    fan = [
+        bench_rows.row(
+            f"fan-out to {r.accounts}: send → all final",
+            r.seen,
+            per_second=r.accounts / (statistics.median(r.seen) / 1000),
+            peak_bytes=peak(r.usage),
+            note=unfilled_text(r.unfilled) or "all filled",
+        )
+        for r in fanout
+    ]
+    bench_rows.export(
+        "fan-out", f"Fan-out (orders/s: accounts per signal / median), {mode}", [one(rows["health"], True), *fan]
+    )
+
+
 # --- main ------------------------------------------------------------------------------------
 
 
@@ -731,6 +791,7 @@ class Stack:
     env: dict[str, str]
     demo: dict  # `manage.py demo --json`: the trader, its webhook URL and accounts
     port: int
+    ports: list[int]  # every daphne's (two on the scaled stack); `port` is the first
     processes: dict[str, tuple]  # name → (Popen, log path)
     mode: str
     mode_key: str
@@ -741,6 +802,37 @@ class Stack:
         for name, (process, log) in self.processes.items():
             if process.poll() is not None:
                 raise SystemExit(f"{name} exited during the run:\n{log.read_text()[-3000:]}")
+
+
+def stack_rss(stack: Stack) -> int:
+    """RSS of the daphne and qcluster processes (with the qclusters' workers) right now."""
+    total = 0
+    for name, (process, _) in stack.processes.items():
+        if name.split("-")[0] not in ("daphne", "qcluster"):
+            continue
+        try:
+            family = [psutil.Process(process.pid), *psutil.Process(process.pid).children(recursive=True)]
+        except psutil.NoSuchProcess:
+            continue
+        for member in family:
+            try:
+                total += member.memory_info().rss
+            except psutil.NoSuchProcess:
+                continue
+    return total
+
+
+def health_times(port: int, count: int) -> list[float]:
+    """Bare GET /health on one keep-alive connection: the same-run baseline of a bench."""
+    client = Client(port)
+    for _ in range(WARMUP):
+        client.health()
+    times = []
+    for i in range(count):
+        times.append(client.health())
+        progress("GET /health (baseline)", i + 1, count)
+    client.close()
+    return times
 
 
 @contextmanager
@@ -757,7 +849,7 @@ def service_stack(args, directory: Path) -> Iterator[Stack]:
         database_name = create_postgres(args.database_prefix)
         url = f"{POSTGRES}/{database_name}"
         env = service_env(DATABASE_URL=url, REDIS_URL=args.redis_url, **overrides)
-        mode, mode_key = "PostgreSQL + Redis (broker, channel layer, cache)", "postgres-redis"
+        mode, mode_key = "PostgreSQL + Redis, 2 daphne on 2 ports, 2 qclusters", "postgres-redis"
     else:
         # A SQLite DATABASE_URL keeps the embedded options (WAL, IMMEDIATE, a connection per request).
         env = service_env(DATABASE_URL=f"sqlite:///{sqlite_path}", REDIS_URL="", **overrides)
@@ -767,17 +859,24 @@ def service_stack(args, directory: Path) -> Iterator[Stack]:
     try:
         print(f"setting up: {mode}", file=sys.stderr)
         setup_started = time.perf_counter()
-        demo = prepare(env)
-        logs = {name: directory / f"{name}.log" for name in ("daphne", "qcluster", "host_agent")}
-        daphne, base = start_daphne(env, logs["daphne"])
-        processes["daphne"] = (daphne, logs["daphne"])
-        processes["qcluster"] = (start(["manage.py", "qcluster"], env, logs["qcluster"]), logs["qcluster"])
-        agent = start(["manage.py", "host_agent", "--interval", str(args.agent_interval)], env, logs["host_agent"])
-        processes["host_agent"] = (agent, logs["host_agent"])
-        port = urlsplit(base).port
-        wait_healthy(port, processes)
+        demo = prepare(env, getattr(args, "accounts", ACCOUNTS), None if args.scaled else sqlite_path)
+        # The scaled stack: two daphne processes on two ports and two qclusters on one queue.
+        copies = ("", "-2") if args.scaled else ("",)
+        ports = []
+        for suffix in copies:
+            log = directory / f"daphne{suffix}.log"
+            daphne, base = start_daphne(env, log)
+            processes[f"daphne{suffix}"] = (daphne, log)
+            ports.append(urlsplit(base).port)
+        for suffix in copies:
+            log = directory / f"qcluster{suffix}.log"
+            processes[f"qcluster{suffix}"] = (start(["manage.py", "qcluster"], env, log), log)
+        log = directory / "host_agent.log"
+        agent = start(["manage.py", "host_agent", "--interval", str(args.agent_interval)], env, log)
+        processes["host_agent"] = (agent, log)
+        wait_healthy(ports[0], processes)
         print(f"set up in {time.perf_counter() - setup_started:.0f} s", file=sys.stderr)
-        yield Stack(env, demo, port, processes, mode, mode_key, url, sqlite_path)
+        yield Stack(env, demo, ports[0], ports, processes, mode, mode_key, url, sqlite_path)
     except SystemExit:
         for name, (_, log) in processes.items():
             print(f"\n--- {name} log (tail) ---\n{log.read_text()[-1500:]}", file=sys.stderr)
@@ -803,17 +902,20 @@ def run(args, directory: Path) -> None:
 
             rows = {"health": bench_health(port, sizes.health, memory)}
             rows["between"], rows["single"] = bench_single(port, signals, sizes.single, memory)
-            rows["many"], order_ids = bench_concurrent(port, signals, sizes.per_sender, memory)
+            rows["many"], order_ids = bench_concurrent(stack.ports, signals, sizes.per_sender, memory)
             backlog = bench_backlog(db, order_ids, memory)
             close_all(port, signals, db)
             traces, usage = bench_e2e(port, signals, db, sizes.e2e, memory)
             e2e = [*e2e_rows(traces, usage), backlog]
-            fanout = bench_fanout(port, signals, db, sizes.fanout, memory)
+            # Fewer accounts (--accounts): the widest fan-out is to all of them.
+            widths = {min(width, len(logins)): rounds for width, rounds in sizes.fanout.items()}
+            fanout = bench_fanout(port, signals, db, widths, memory)
             load = (load_before, os.getloadavg())
             stack.check_alive()
-            summary = report(stack.mode, args.scaled, rows, e2e, fanout, memory, load)
+            summary = report(stack.mode, args.scaled, rows, e2e, fanout, memory, load, len(logins))
             summary["swept_orders"] = swept = sweeps(stack.processes["host_agent"][1])
             print(f"  orders the host agent's sweep executed because the queue had not: {swept}")
+            export_rows(stack.mode, rows, e2e, fanout)
             saved = save(stack.mode_key, stack.mode, sizes, rows, e2e, fanout, memory, summary, load, args.quick)
             print(f"\nresults: {saved.relative_to(ROOT)}")
         finally:
@@ -831,6 +933,7 @@ def main() -> None:
         "--agent-interval", type=float, default=5.0, help="host agent heartbeat, s (default 5, as `make run`)"
     )
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (database, process logs)")
+    parser.add_argument("--accounts", type=int, default=ACCOUNTS, help=f"simulated accounts (default {ACCOUNTS})")
     args = parser.parse_args()
     started = time.perf_counter()
     if args.keep:

@@ -81,6 +81,9 @@ MAX_CHECKS = 5  # drains that may find an order's fate unknown before it is decl
 BATCH, SQLITE_BATCH = 25, 100
 MAGIC = 520_617  # marks our orders on a terminal, beside the client id in the comment
 STALE_QUEUED = timedelta(seconds=15)
+# An order still without queued_at this long after it was stored never reached the queue (it
+# was down when the order committed): the sweep runs it without waiting for STALE_QUEUED.
+NEVER_QUEUED = timedelta(seconds=2)
 Status = Order.Status
 # Retcodes that mean the request itself was refused (the trader's or the market's doing).
 REJECTED_CODES = frozenset(
@@ -168,8 +171,16 @@ def orders_enqueue(*, orders: list[Order]) -> None:
                 for order in unstamped:
                     order.queued_at = now
 
+    def enqueue_committed() -> None:
+        try:
+            enqueue()
+        except Exception:
+            # The orders are committed: the request must not fail now (a 5xx makes TradingView
+            # send a placed signal again). Unstamped, they are the host agent sweep's to run.
+            log.warning("queue unavailable: %s order(s) left to the host agent's sweep", len(unstamped), exc_info=True)
+
     if unstamped:
-        transaction.on_commit(enqueue)
+        transaction.on_commit(enqueue_committed)
     else:
         enqueue()
 
@@ -188,7 +199,11 @@ def orders_sweep(*, accounts) -> int:
     now = timezone.now()
     stuck = (
         Order.objects.filter(account__in=accounts)
-        .filter(Q(status=Status.QUEUED, created_at__lt=now - STALE_QUEUED) | Q(status=Status.SENDING))
+        .filter(
+            Q(status=Status.QUEUED, created_at__lt=now - STALE_QUEUED)
+            | Q(status=Status.QUEUED, queued_at__isnull=True, created_at__lt=now - NEVER_QUEUED)
+            | Q(status=Status.SENDING)
+        )
         .values_list("account_id", flat=True)
         .distinct()
     )

@@ -1,6 +1,7 @@
 """Writes of the accounts app: users, webhook tokens, API tokens."""
 
 import hmac
+import logging
 import secrets
 
 from django.conf import settings
@@ -14,6 +15,8 @@ from .models import User, WebhookToken
 WEBHOOK_TOKEN_PREFIX = "whk_"
 # Longer than any token we issue; a longer one is refused before any hashing.
 MAX_TOKEN_LENGTH = 128
+
+logger = logging.getLogger(__name__)
 
 
 def _new_webhook_token() -> str:
@@ -47,9 +50,12 @@ def webhook_token_user(*, token: str) -> User | None:
     """
     if not token or len(token) > MAX_TOKEN_LENGTH:
         return None
-    if settings.WEBHOOK_TOKEN and hmac.compare_digest(token.encode(), settings.WEBHOOK_TOKEN.encode()):
-        # The single-user bot's token keeps working for the operator it belonged to.
-        return User.objects.filter(is_superuser=True).order_by("pk").first()
+    if _is_legacy_token(token):
+        # The single-user bot's token keeps working for the operator it belonged to, under
+        # that user's rate limit like their own token, until WEBHOOK_TOKEN_ENABLED=0.
+        user = User.objects.filter(is_superuser=True).order_by("pk").first()
+        logger.info("webhook: legacy WEBHOOK_TOKEN used, mapped to user %s", user.pk if user else None)
+        return user
     digests = secret_digests(token)
     row = WebhookToken.objects.select_related("owner").filter(digest__in=digests).first()
     if row is None or not any(hmac.compare_digest(row.digest, d) for d in digests):
@@ -58,6 +64,11 @@ def webhook_token_user(*, token: str) -> User | None:
         # Matched under a SECRET_KEY fallback: store the current digest for next time.
         WebhookToken.objects.filter(pk=row.pk).update(digest=digests[0])
     return row.owner
+
+
+def _is_legacy_token(token: str) -> bool:
+    legacy = settings.WEBHOOK_TOKEN
+    return bool(legacy) and settings.WEBHOOK_TOKEN_ENABLED and hmac.compare_digest(token.encode(), legacy.encode())
 
 
 def api_token_create(*, user: User, replace: bool = False) -> str:

@@ -1,0 +1,47 @@
+"""Writes of the audit app: one function records one event."""
+
+import sys
+
+from django.db import models
+
+from mt5saas.net import client_ip
+
+from .context import current
+from .models import AuditEvent
+
+
+def _origin() -> dict:
+    origin = current.get()
+    request = origin.request
+    if request is None:
+        # Outside a request: a management command, a task or a shell.
+        command = origin.command or " ".join(sys.argv[1:2]) or "system"
+        return {"actor": None, "actor_name": "", "ip": None, "origin": f"command: {command}"[:200]}
+    user = getattr(request, "user", None)
+    signed_in = user is not None and user.is_authenticated
+    return {
+        "actor": user if signed_in else None,
+        "actor_name": user.get_username() if signed_in else "",
+        "ip": client_ip(request) or None,
+        "origin": f"{request.method} {request.path}"[:200],
+    }
+
+
+def audit_record(
+    *, action: str, model: str, object_id: object = "", object_repr: str = "", changes: dict | None = None
+) -> AuditEvent:
+    """Append one event, attributed to the current request's user and address (or command)."""
+    return AuditEvent.objects.create(
+        action=action,
+        model=model,
+        object_id=str(object_id),
+        object_repr=object_repr[:200],
+        changes=changes or {},
+        **_origin(),
+    )
+
+
+def audit_instance(*, action: str, instance: models.Model, label: str, changes: dict | None = None) -> AuditEvent:
+    return audit_record(
+        action=action, model=instance._meta.label, object_id=instance.pk, object_repr=label, changes=changes
+    )

@@ -54,7 +54,11 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves its start-up script as a file: the CSP allows no inline script.
-    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
+    path(
+        "api/docs/",
+        SpectacularSwaggerSplitView.as_view(url_name="schema", template_name="api_docs.html"),
+        name="api-docs",
+    ),
     re_path(r"^api/admin/stats/?$", accounts_api.AdminStatsView.as_view(), name="admin-stats"),
     path("api/admin/", include(admin_router.urls)),
     re_path(r"^api/v1/orders/?$", order_list, name="order-list"),

@@ -52,3 +52,31 @@ def policy_violations(html: str) -> list[str]:
     parser.feed(html)
     parser.close()
     return parser.violations
+
+
+class PostForms(HTMLParser):
+    """The action of each POST form, and whether it carries Django's CSRF token."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.forms: list[dict] = []
+        self._current: dict | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = {name: value or "" for name, value in attrs}
+        if tag == "form" and values.get("method", "get").lower() == "post":
+            self._current = {"action": values.get("action", ""), "csrf": False}
+            self.forms.append(self._current)
+        if tag == "input" and self._current is not None and values.get("name") == "csrfmiddlewaretoken":
+            self._current["csrf"] = True
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "form":
+            self._current = None
+
+
+def post_forms(html: str) -> list[dict]:
+    parser = PostForms()
+    parser.feed(html)
+    parser.close()
+    return parser.forms

@@ -116,3 +116,13 @@ def test_admin_pages_pass_the_csp_and_render_payloads_as_text(trader_with_payloa
             failures[path] = (response.status_code, policy_violations(response.text)[:3])
 
     assert failures == {}
+
+
+def test_the_policy_check_finds_what_the_csp_would_block():
+    html = (
+        '<script>alert(1)</script><script src="//cdn.example/x.js"></script><a href="javascript:x()">a</a>'
+        '<b onclick="x()" style="color:red">b</b><style>b{}</style><script type="application/json">{}</script>'
+        '<script src="/static/app.js"></script>'
+    )
+
+    assert len(policy_violations(html)) == 6

@@ -8,6 +8,8 @@ from django.conf import settings
 from django.db import transaction
 from knox.models import AuthToken
 
+from audit.models import AuditEvent
+from audit.services import audit_record
 from mt5saas.crypto import decrypt, encrypt, secret_digest, secret_digests
 
 from .models import User, WebhookToken
@@ -95,8 +97,17 @@ def user_set_active(*, user: User, active: bool, by: User) -> User:
     webhook token and API keys are refused from the next request on."""
     if user.pk == by.pk and not active:
         raise CannotDisableSelf("You cannot disable your own account.")
+    was_active = User.objects.filter(pk=user.pk).values_list("is_active", flat=True).first()
     User.objects.filter(pk=user.pk).update(is_active=active)
     user.refresh_from_db(fields=["is_active"])
+    if was_active != active:
+        audit_record(
+            action=AuditEvent.Action.UPDATE,
+            model=User._meta.label,
+            object_id=user.pk,
+            object_repr=str(user),
+            changes={"is_active": [was_active, active]},
+        )
     return user
 
 

@@ -1,4 +1,4 @@
-"""Who is making the current change: the request being served, or a management command."""
+"""Who is making the current change: the request being served, if any."""
 
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -9,7 +9,6 @@ from django.http import HttpRequest
 @dataclass(frozen=True)
 class Origin:
     request: HttpRequest | None = None
-    command: str = ""
 
 
 NO_REQUEST = Origin()

@@ -11,12 +11,11 @@ from .models import AuditEvent
 
 
 def _origin() -> dict:
-    origin = current.get()
-    request = origin.request
+    request = current.get().request
     if request is None:
         # Outside a request: a management command, a task or a shell.
-        command = origin.command or " ".join(sys.argv[1:2]) or "system"
-        return {"actor": None, "actor_name": "", "ip": None, "origin": f"command: {command}"[:200]}
+        command = sys.argv[1] if sys.argv[0].endswith("manage.py") and len(sys.argv) > 1 else ""
+        return {"actor": None, "actor_name": "", "ip": None, "origin": f"command: {command}" if command else "system"}
     user = getattr(request, "user", None)
     signed_in = user is not None and user.is_authenticated
     return {
@@ -28,20 +27,30 @@ def _origin() -> dict:
 
 
 def audit_record(
-    *, action: str, model: str, object_id: object = "", object_repr: str = "", changes: dict | None = None
+    *,
+    action: str,
+    model: str,
+    object_id: object = "",
+    object_repr: str = "",
+    changes: dict | None = None,
+    origin: str = "",
 ) -> AuditEvent:
     """Append one event, attributed to the current request's user and address (or command)."""
+    attribution = _origin()
+    if origin:
+        attribution["origin"] = origin
     return AuditEvent.objects.create(
         action=action,
         model=model,
         object_id=str(object_id),
         object_repr=object_repr[:200],
         changes=changes or {},
-        **_origin(),
+        **attribution,
     )
 
 
-def audit_instance(*, action: str, instance: models.Model, label: str, changes: dict | None = None) -> AuditEvent:
+def audit_rotation(*, instance: models.Model) -> AuditEvent:
+    """A credential of this row was replaced by an UPDATE that sends no signal."""
     return audit_record(
-        action=action, model=instance._meta.label, object_id=instance.pk, object_repr=label, changes=changes
+        action=AuditEvent.Action.ROTATE, model=instance._meta.label, object_id=instance.pk, object_repr=str(instance)
     )

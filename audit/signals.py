@@ -18,7 +18,7 @@ from django.db.models.signals import post_delete, post_save, pre_save
 from mt5saas.models import EncryptedField
 
 from .models import AuditEvent
-from .services import audit_instance
+from .services import audit_record
 
 SECRET_WORDS = ("password", "digest", "secret", "ciphertext")
 CHANGED = "changed"
@@ -30,8 +30,10 @@ class Audited:
     secret: frozenset[str] = frozenset()
     # A new value in this field means the credential was replaced: recorded as a rotation.
     rotation: str = ""
-    # str() of some models shows a secret (knox's shows the digest): they name themselves here.
+    # str() and the primary key of some models are secrets (knox's are the digest): such
+    # models name themselves here.
     label: Callable[[models.Model], str] = str
+    object_id: Callable[[models.Model], object] = lambda instance: instance.pk
 
     def is_secret(self, model_field: models.Field) -> bool:
         return (
@@ -63,7 +65,9 @@ TERMINAL_STATE = frozenset(
 AUDITED: dict[str, Audited] = {
     "accounts.User": Audited(ignore=frozenset({"last_login"})),
     "accounts.WebhookToken": Audited(ignore=frozenset({"rotated_at"}), rotation="digest"),
-    "knox.AuthToken": Audited(label=lambda token: f"API key {token.token_key}… of {token.user}"),
+    "knox.AuthToken": Audited(
+        label=lambda token: f"API key {token.token_key}… of {token.user}", object_id=lambda token: token.token_key
+    ),
     # What the service keeps up to date itself (status, heartbeats, balances) is not a change by anyone.
     "terminals.TradingAccount": Audited(ignore=TERMINAL_STATE),
     "terminals.SymbolMapping": Audited(),
@@ -132,7 +136,13 @@ def _on_post_delete(sender, instance, **kwargs) -> None:
 
 
 def _record(action: str, instance: models.Model, config: Audited, changes: dict) -> None:
-    audit_instance(action=action, instance=instance, changes=changes, label=config.label(instance))
+    audit_record(
+        action=action,
+        model=instance._meta.label,
+        object_id=config.object_id(instance),
+        object_repr=config.label(instance),
+        changes=changes,
+    )
 
 
 def connect() -> None:

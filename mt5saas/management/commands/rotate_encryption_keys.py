@@ -29,6 +29,7 @@ class Command(BaseCommand):
             model="FIELD_ENCRYPTION_KEYS",
             object_repr=f"{total} value(s) re-encrypted under the newest key",
             changes=counts,
+            origin="command: rotate_encryption_keys",
         )
         self.stdout.write(self.style.SUCCESS(f"Re-encrypted {total} value(s) under the newest key."))
 

@@ -68,7 +68,7 @@ class UserSerializer(serializers.Serializer):
     username = serializers.CharField()
     email = serializers.EmailField()
     name = serializers.CharField(source="display_name")
-    picture_url = serializers.URLField()
+    picture_url = serializers.CharField()  # "" until Google gives one
     is_staff = serializers.BooleanField()
 
 

@@ -77,6 +77,10 @@ schema = schemathesis.openapi.from_wsgi("/api/schema/", get_wsgi_application())
     suppress_health_check=list(HealthCheck),
 )
 def test_api_answers_match_the_schema_and_never_cross_tenants(case, traders):
+    if isinstance(case.body, dict) and "password" in case.body:
+        # A generated password may equal another field (the server, say) that is rightly shown
+        # back; a distinctive one keeps the secret scan meaningful.
+        case.body["password"] = "fuzz-mt5-password-generated"
     as_a = case.call(headers={"Authorization": f"Token {traders.a_key}"})
     case.validate_response(as_a, checks=CHECKS)
 

@@ -43,6 +43,6 @@ def webhook_token_options(*, user: User):
     from .models import WebhookToken
 
     if User.webhook_token.is_cached(user):
-        # Read with the user by webhook_token_user: no second query on the webhook's path.
+        # Read with the user by webhook_token_user().
         return user.webhook_token
     return WebhookToken.objects.owned_by(user).only("dedupe_identical_bodies", "tradingview_only").first()

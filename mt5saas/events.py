@@ -4,7 +4,9 @@ import asyncio
 import logging
 import os
 import threading
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from asgiref.sync import SyncToAsync, async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
@@ -99,7 +101,57 @@ def _start(loop: asyncio.AbstractEventLoop, send: Callable[[], Coroutine]) -> No
     task.add_done_callback(_sending.discard)
 
 
+class HeldEvents:
+    """Sends kept back by events_held(), handed over together by release() (once)."""
+
+    def __init__(self) -> None:
+        self.sends: list[Callable[[], Coroutine]] = []
+        self.released = False
+
+    def release(self) -> None:
+        if self.released:
+            return
+        self.released = True
+        sends, self.sends = self.sends, []
+        if sends:
+
+            async def send_in_order() -> None:
+                for send in sends:
+                    await _logged(send)
+
+            _dispatch(send_in_order)
+
+
+_held: ContextVar[HeldEvents | None] = ContextVar("events_held", default=None)
+
+
+@contextmanager
+def events_held() -> Iterator[HeldEvents]:
+    """Events committed inside the block are stored as ever but sent only on release().
+
+    For a reply whose time is promised: handing a send to the event loop from the request's
+    thread wakes the loop, which then holds the GIL while the reply waits to be written. The
+    caller releases after the reply has left; an error in the block releases at once.
+    """
+    held = HeldEvents()
+    token = _held.set(held)
+    try:
+        yield held
+    except BaseException:
+        held.release()
+        raise
+    finally:
+        _held.reset(token)
+
+
 def _run(send: Callable[[], Coroutine]) -> None:
+    if (held := _held.get()) is not None and not held.released:
+        held.sends.append(send)
+        return
+    _dispatch(send)
+
+
+def _dispatch(send: Callable[[], Coroutine]) -> None:
     if not isinstance(get_channel_layer(), InMemoryChannelLayer):
         _process_sender().submit(send)
         return
@@ -119,5 +171,5 @@ def events_flush(timeout: float = SEND_TIMEOUT_S) -> bool:
     async def mark() -> None:
         done.set()
 
-    _run(mark)
+    _dispatch(mark)
     return done.wait(timeout)

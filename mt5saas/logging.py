@@ -21,3 +21,12 @@ class RedactingFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         return redact(super().format(record))
+
+
+class WithoutEnqueueLines(logging.Filter):
+    """Drops django-q2's INFO line for every task enqueued: a signal to a hundred accounts
+    wrote a hundred of them from the web process, each formatted and redacted on the path of
+    the webhook's reply, and the orders' own queued_at stamps say the same."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.levelno == logging.INFO and record.funcName == "async_task")

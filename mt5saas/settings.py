@@ -417,11 +417,15 @@ LOGGING = {
             "format": "%(asctime)s %(levelname)s %(name)s: %(message)s",
         },
     },
+    "filters": {"without_enqueue_lines": {"()": "mt5saas.logging.WithoutEnqueueLines"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "redacted"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     # Django's own handlers are replaced so that nothing bypasses the redaction.
     "loggers": {
-        name: {"handlers": ["console"], "level": "INFO", "propagate": False}
-        for name in ("django", "django.server", "django.channels.server", "daphne")
+        **{
+            name: {"handlers": ["console"], "level": "INFO", "propagate": False}
+            for name in ("django", "django.server", "django.channels.server", "daphne")
+        },
+        "django-q": {"filters": ["without_enqueue_lines"]},
     },
 }

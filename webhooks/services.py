@@ -9,13 +9,12 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from mt5saas.events import publish_many
 from terminals.execution import order_event, orders_enqueue, queued_stamp
 from terminals.models import Order, TradingAccount
-from terminals.symbols import SymbolError, mapping_of, mappings_annotated, symbol_resolve
+from terminals.symbols import SymbolError, intake_accounts, mapping_of, symbol_resolve
 
 from .models import Signal
 from .payload import PayloadError, SignalRequest, parse_signal
@@ -31,28 +30,15 @@ class Invalid(Exception):
 
 
 def _targets(user, request: SignalRequest) -> list[TradingAccount]:
-    # Not account_list(): its host join doubles the cost of the read, and only orders for
-    # a Windows host need the host (orders_enqueue reads those queue names).
-    accounts = (
-        TradingAccount.objects.owned_by(user)
-        .alive()
-        .exclude(status=TradingAccount.Status.STOPPED)
-        .order_by("pk")
-        # What intake reads: a full row (money figures, limits, secrets) costs as much again.
-        .only("owner_id", "login", "kind", "host_id", "status", "max_lot", "symbols")
-    )
-    if request.symbol:
-        accounts = mappings_annotated(accounts, request.symbol)
     if not request.accounts:
-        if not (everyone := list(accounts)):
+        if not (everyone := intake_accounts(owner_id=user.pk, requested=request.symbol)):
             raise Invalid(
                 {"accounts": ["No trading account is available."]},
                 "You have no trading accounts to send this signal to. Add one on the Accounts page.",
             )
         return everyone
     # Only the named accounts are read: a trader with a hundred accounts pays for one.
-    ids = [int(r) for r in request.accounts if r.isascii() and r.isdigit() and len(r) <= 18]
-    named = list(accounts.filter(Q(login__in=request.accounts) | Q(pk__in=ids)))
+    named = intake_accounts(owner_id=user.pk, requested=request.symbol, references=request.accounts)
     by_login = {a.login: a for a in named}
     by_id = {str(a.pk): a for a in named}
     chosen, unknown = [], []

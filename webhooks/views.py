@@ -3,6 +3,7 @@
 import hashlib
 import json
 import math
+import weakref
 
 from django import forms
 from django.conf import settings
@@ -20,6 +21,7 @@ from django_ratelimit.core import get_usage
 
 from accounts.selectors import webhook_token_options
 from accounts.services import webhook_token_user
+from mt5saas.events import HeldEvents, events_held
 from mt5saas.net import client_ip
 from terminals.models import Order, TradingAccount
 from terminals.selectors import account_list
@@ -129,13 +131,30 @@ def receive(request: HttpRequest, token: str = "") -> JsonResponse:
         if options and options.tradingview_only and client_ip(request) not in settings.TRADINGVIEW_IPS:
             raise WebhookError(403, "This webhook accepts alerts from TradingView's addresses only.")
         _check_rate(request, user.pk)
-        if options and options.dedupe_identical_bodies and "id" not in payload:
-            status, reply = _receive_once(user, body, payload)
-        else:
-            status, reply = signal_receive(user=user, data=payload)
-        return JsonResponse(reply, status=status)
+        with events_held() as held:
+            if options and options.dedupe_identical_bodies and "id" not in payload:
+                status, reply = _receive_once(user, body, payload)
+            else:
+                status, reply = signal_receive(user=user, data=payload)
+        return _Reply(reply, status=status, held=held)
     except WebhookError as error:
         return error.response()
+
+
+class _Reply(JsonResponse):
+    """The webhook's reply; the signal's live events are sent once it has been written."""
+
+    def __init__(self, data: dict, *, status: int, held: HeldEvents) -> None:
+        super().__init__(data, status=status)
+        self._held = held
+        # A reply never written (the client went away) releases them when it is dropped.
+        weakref.finalize(self, held.release)
+
+    def close(self) -> None:
+        try:
+            super().close()  # the server calls close() after the last byte is sent
+        finally:
+            self._held.release()
 
 
 # --- Pages: history and the test-signal form -----------------------------------------

@@ -11,7 +11,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.test import override_settings
 
-from mt5saas.events import STAFF_GROUP, events_flush, publish_many, publish_to_user, user_group
+from mt5saas.events import STAFF_GROUP, events_flush, events_held, publish_many, publish_to_user, user_group
 from tests.servers import free_port
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
@@ -88,3 +88,47 @@ def test_a_channel_layer_that_is_down_does_not_break_the_publisher(commit, caplo
             publish_to_user(7, "order", {"id": 1})  # returns at once: the layer is not waited for
         assert events_flush()
     assert "publishing events failed" in caplog.text
+
+
+def test_held_events_are_sent_on_release_in_order_and_once(commit):
+    early, late = listen(user_group(7)), listen(user_group(7))
+    with events_held() as held, commit():
+        publish_many(7, [("signal", {"id": 1}), ("order", {"id": 2})])
+    with commit():
+        publish_to_user(7, "order", {"id": 3})  # after the block: not held
+    assert received(early, 1) == [{"type": "order", "id": 3}]
+    assert received(early, 1, timeout=0.2) == [None]
+
+    held.release()
+    held.release()
+    assert received(late, 4, timeout=0.5) == [
+        {"type": "order", "id": 3},
+        {"type": "signal", "id": 1},
+        {"type": "order", "id": 2},
+        None,
+    ]
+
+
+def test_an_error_in_the_held_block_releases_at_once(commit):
+    channel = listen(user_group(7))
+    with pytest.raises(ZeroDivisionError), events_held():
+        with commit():
+            publish_to_user(7, "order", {"id": 1})
+        1 / 0  # noqa: B018
+    assert received(channel, 1) == [{"type": "order", "id": 1}]
+
+
+def test_the_webhook_sends_its_events_after_its_reply_and_if_the_reply_is_dropped(commit):
+    from webhooks.views import _Reply
+
+    sent, dropped = listen(user_group(7)), listen(user_group(8))
+    for user_id in (7, 8):
+        with events_held() as held, commit():
+            publish_to_user(user_id, "signal", {"id": user_id})
+        reply = _Reply({"signal": user_id}, status=202, held=held)
+        if user_id == 7:
+            assert received(sent, 1, timeout=0.2) == [None]
+            reply.close()  # what the server does once the reply is written
+        del reply  # a reply never written (the client left) is dropped without close()
+    assert received(sent, 1) == [{"type": "signal", "id": 7}]
+    assert received(dropped, 1) == [{"type": "signal", "id": 8}]

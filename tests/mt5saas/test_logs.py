@@ -62,3 +62,15 @@ def test_redaction_covers_tracebacks():
 
     assert "whk_AbCdEf" not in text and "whk_secretpath" not in text
     assert "/webhook/<redacted>" in text and "ValueError" in text
+
+
+@pytest.mark.django_db
+def test_the_queue_logs_no_line_per_task_enqueued_but_its_other_lines(log_output):
+    from django_q.tasks import async_task
+
+    async_task("math.floor", 1.5, save=False)
+    logging.getLogger("django-q").info("Q Cluster mt5saas starting.")
+
+    output = log_output.getvalue()
+    assert "Enqueued" not in output
+    assert "INFO django-q: Q Cluster mt5saas starting." in output

@@ -10,10 +10,11 @@ from django_q.brokers import get_broker
 from django_q.signing import SignedPackage
 
 from accounts.services import webhook_token_reveal
+from mt5saas.events import user_group
 from terminals.execution import account_drain
 from terminals.gateway import simulated_driver
 from terminals.models import Order
-from terminals.services import account_connect
+from terminals.services import account_connect, account_delete, account_set_status
 from tests.factories import TradingAccountFactory
 from webhooks.models import Signal
 
@@ -122,6 +123,23 @@ def test_another_traders_account_in_the_subset_places_nothing_for_anyone(hook, p
 
 
 @pytest.mark.django_db
+def test_stopped_deleted_and_other_traders_accounts_are_never_targets(hook, paper, alice, bob):
+    stopped = account_connect(owner=alice, login="8900003", password="pw", server="SimBroker-Demo", kind="simulated")
+    account_set_status(account=stopped, status="stopped")
+    gone = account_connect(owner=alice, login="8900004", password="pw", server="SimBroker-Demo", kind="simulated")
+    account_delete(account=gone, confirm=True)
+    theirs = TradingAccountFactory(owner=bob, login="8900005")
+
+    everyone = hook({"action": "buy", "symbol": "BTCUSD", "volume": 0.01}).json()
+    assert [o["account"] for o in everyone["orders"]] == [paper[0].pk, paper[1].pk]
+    for reference in (stopped.login, gone.login, str(stopped.pk), str(gone.pk), theirs.login, str(theirs.pk)):
+        response = hook({"action": "buy", "symbol": "BTCUSD", "volume": 0.01, "accounts": [reference]})
+        assert response.status_code == 400, reference
+        assert response.json()["errors"] == {"accounts": [f"Not one of your active accounts: {reference}."]}
+    assert Order.objects.count() == 2
+
+
+@pytest.mark.django_db
 def test_an_unmappable_symbol_is_400_naming_the_account(hook, paper):
     response = hook({"action": "buy", "symbol": "DOGEJPY", "volume": 0.01})
 
@@ -203,3 +221,16 @@ def test_closes_and_close_all(hook, paper):
 
     assert close_buys.status_code == 202 and [p.type for p in remaining] == [1]
     assert close_all.status_code == 202 and simulated_driver(paper[0]).positions() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_signal_and_its_orders_reach_the_owners_live_stream(hook, paper, alice):
+    from tests.mt5saas.test_events import listen, received
+
+    channel = listen(user_group(alice.pk))
+    body = hook({"action": "buy", "symbol": "BTCUSD", "volume": 0.01}).json()
+
+    events = received(channel, 3)
+    assert events[0] == {"type": "signal", "id": body["signal"], "action": "open", "symbol": "BTCUSD"}
+    orders = [("order", order["id"], "queued") for order in body["orders"]]
+    assert [(event["type"], event["id"], event["status"]) for event in events[1:]] == orders

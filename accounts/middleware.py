@@ -41,9 +41,8 @@ class RecentSignInForAdminMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        user = request.user
-        staff = user.is_authenticated and user.is_staff
-        if request.path.startswith("/admin/") and staff and not signed_in_recently(request):
+        # The path first: other requests (webhooks above all) never load the session here.
+        if request.path.startswith("/admin/") and request.user.is_staff and not signed_in_recently(request):
             messages.info(request, "Sign in again to use the admin.")
             return redirect(f"/login?{urlencode({'next': request.get_full_path()})}")
         return self.get_response(request)

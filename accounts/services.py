@@ -1,6 +1,7 @@
 """Writes of the accounts app: users, webhook tokens, API tokens."""
 
 import hmac
+import logging
 import re
 import secrets
 
@@ -8,6 +9,8 @@ from django.conf import settings
 from django.db import transaction
 from knox.models import AuthToken
 
+from audit.models import AuditEvent
+from audit.services import audit_record
 from mt5saas.crypto import decrypt, encrypt, secret_digest, secret_digests
 
 from .models import User, WebhookToken
@@ -15,6 +18,8 @@ from .models import User, WebhookToken
 WEBHOOK_TOKEN_PREFIX = "whk_"
 # Longer than any token we issue; a longer one is refused before any hashing.
 MAX_TOKEN_LENGTH = 128
+
+logger = logging.getLogger(__name__)
 
 
 def _new_webhook_token() -> str:
@@ -85,9 +90,12 @@ def webhook_token_user(*, token: str) -> User | None:
     """
     if not token or len(token) > MAX_TOKEN_LENGTH:
         return None
-    if settings.WEBHOOK_TOKEN and hmac.compare_digest(token.encode(), settings.WEBHOOK_TOKEN.encode()):
-        # The single-user bot's token keeps working for the operator it belonged to.
-        return User.objects.filter(is_superuser=True).order_by("pk").first()
+    if _is_legacy_token(token):
+        # The single-user bot's token keeps working for the operator it belonged to, under
+        # that user's rate limit like their own token, until WEBHOOK_TOKEN_ENABLED=0.
+        user = User.objects.filter(is_superuser=True).order_by("pk").first()
+        logger.info("webhook: legacy WEBHOOK_TOKEN used, mapped to user %s", user.pk if user else None)
+        return user
     digests = secret_digests(token)
     placeholders = ", ".join(["%s"] * len(digests))
     user = next(iter(User.objects.raw(_TOKEN_OWNER + placeholders + ")", digests)), None)
@@ -105,6 +113,11 @@ def webhook_token_user(*, token: str) -> User | None:
     )
     User.webhook_token.related.set_cached_value(user, options)
     return user
+
+
+def _is_legacy_token(token: str) -> bool:
+    legacy = settings.WEBHOOK_TOKEN
+    return bool(legacy) and settings.WEBHOOK_TOKEN_ENABLED and hmac.compare_digest(token.encode(), legacy.encode())
 
 
 def api_token_create(*, user: User, replace: bool = False) -> str:
@@ -131,8 +144,17 @@ def user_set_active(*, user: User, active: bool, by: User) -> User:
     webhook token and API keys are refused from the next request on."""
     if user.pk == by.pk and not active:
         raise CannotDisableSelf("You cannot disable your own account.")
+    was_active = User.objects.filter(pk=user.pk).values_list("is_active", flat=True).first()
     User.objects.filter(pk=user.pk).update(is_active=active)
     user.refresh_from_db(fields=["is_active"])
+    if was_active != active:
+        audit_record(
+            action=AuditEvent.Action.UPDATE,
+            model=User._meta.label,
+            object_id=user.pk,
+            object_repr=str(user),
+            changes={"is_active": [was_active, active]},
+        )
     return user
 
 

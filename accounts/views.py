@@ -14,6 +14,7 @@ from rest_framework import permissions, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from .middleware import signed_in_recently
 from .selectors import webhook_token_options, webhook_url
 from .services import (
     api_token_create,
@@ -30,7 +31,12 @@ def google_configured(request: HttpRequest) -> bool:
 
 class LoginView(auth_views.LoginView):
     template_name = "accounts/login.html"
-    redirect_authenticated_user = True
+
+    @property
+    def redirect_authenticated_user(self) -> bool:
+        # Staff sent here by the admin to sign in again get the form, not a redirect loop.
+        user = self.request.user
+        return not (user.is_authenticated and user.is_staff and not signed_in_recently(self.request))
 
     def post(self, request, *args, **kwargs):
         if not settings.PASSWORD_LOGIN:
@@ -45,6 +51,14 @@ class LoginView(auth_views.LoginView):
         )
 
 
+def locked_out(request: HttpRequest, response: HttpResponse | None, credentials: dict | None) -> HttpResponse:
+    """django-axes' answer to a locked-out username or address (AXES_LOCKOUT_CALLABLE)."""
+    minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
+    response = render(request, "accounts/locked.html", {"minutes": minutes}, status=429)
+    response["Retry-After"] = str(minutes * 60)
+    return response
+
+
 class LogoutView(auth_views.LogoutView):
     next_page = "/login"
 
@@ -54,7 +68,7 @@ class UserSerializer(serializers.Serializer):
     username = serializers.CharField()
     email = serializers.EmailField()
     name = serializers.CharField(source="display_name")
-    picture_url = serializers.URLField()
+    picture_url = serializers.CharField()  # "" until Google gives one
     is_staff = serializers.BooleanField()
 
 

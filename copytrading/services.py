@@ -27,6 +27,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 
+from audit.services import audit_rotation
 from mt5saas.crypto import decrypt, encrypt, secret_digest, secret_digests
 from mt5saas.events import publish_many, publish_to_user
 from terminals.execution import order_event, orders_enqueue, queued_stamp
@@ -184,6 +185,7 @@ def pair_key_rotate(*, pair: CopyPair) -> str:
     """A new key for the pair; the old one fails from the next request on."""
     key = _new_key()
     CopyPair.objects.filter(pk=pair.pk).update(**_key_fields(key))
+    audit_rotation(instance=pair)
     return key
 
 

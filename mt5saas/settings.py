@@ -7,6 +7,7 @@ with nothing else installed.
 
 import os
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -63,6 +64,8 @@ PUBLIC_URL = env.str("PUBLIC_URL", default="").rstrip("/")
 PASSWORD_LOGIN = env_bool("PASSWORD_LOGIN", DEBUG)
 ADMIN_EMAIL = env.str("ADMIN_EMAIL", default="").strip().lower()
 WEBHOOK_TOKEN = env.str("WEBHOOK_TOKEN", default="")
+# The legacy token can be switched off without removing it from the environment.
+WEBHOOK_TOKEN_ENABLED = env_bool("WEBHOOK_TOKEN_ENABLED", True)
 WEBHOOK_RATE_LIMIT = env.str("WEBHOOK_RATE_LIMIT", default="10/m")
 WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=16 * 1024)
 API_RATE_LIMIT = env.str("API_RATE_LIMIT", default="20/m")
@@ -103,6 +106,9 @@ INSTALLED_APPS = [
     "copytrading",
     "live",
     "legacy",
+    "audit",
+    "axes",
+    "csp",
 ]
 
 MIDDLEWARE = [
@@ -118,6 +124,11 @@ MIDDLEWARE = [
     "allauth.account.middleware.AccountMiddleware",
     "accounts.middleware.ProviderNotConfiguredMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "audit.middleware.AuditContextMiddleware",
+    "accounts.middleware.RecentSignInForAdminMiddleware",
+    # Last, as django-axes asks: it turns a locked-out sign-in into its lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "mt5saas.urls"
@@ -237,6 +248,8 @@ LIVE_STREAM_MAX_S = env.float("LIVE_STREAM_MAX_S", default=600.0)
 
 # --- Auth ------------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [
+    # First: a locked-out username or address is refused before any password is checked.
+    "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
     "allauth.account.auth_backends.AuthenticationBackend",
 ]
@@ -269,6 +282,19 @@ SOCIALACCOUNT_PROVIDERS = {
         ),
     }
 }
+# Password sign-in (operators, demo) locks out after AXES_FAILURE_LIMIT failures in a row,
+# per username and, separately, per address; an operator unlocks in the admin (Access attempts).
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=30))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "mt5saas.net.client_ip"
+AXES_LOCKOUT_CALLABLE = "accounts.views.locked_out"
+AXES_SENSITIVE_PARAMETERS = ["password", "csrfmiddlewaretoken"]
+# Sessions are renewed on every sign-in (django.contrib.auth.login cycles the key) and end
+# SESSION_HOURS after it; the admin asks staff to sign in again after ADMIN_REAUTH_MINUTES.
+SESSION_COOKIE_AGE = env.int("SESSION_HOURS", default=12) * 3600
+ADMIN_REAUTH_SECONDS = env.int("ADMIN_REAUTH_MINUTES", default=30) * 60
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -353,8 +379,32 @@ SECURE_HSTS_SECONDS = 31536000 if HTTPS else 0
 SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
 SECURE_HSTS_PRELOAD = HTTPS
 SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+# Pages carry their own token (forms, htmx's hx-headers); no script reads the cookie.
+CSRF_COOKIE_HTTPONLY = True
+# No CORS middleware: no response carries Access-Control-Allow-Origin, so another site's
+# scripts cannot read anything, and the API's session-authenticated writes need the CSRF token.
+# Strict CSP: every script and style is a file of ours; no inline code, no other origin.
+# form-action names Google because the sign-in form's POST is redirected there.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:", "https://*.googleusercontent.com"],
+        "connect-src": ["'self'"],
+        "font-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'", "https://accounts.google.com"],
+    }
+}
 CSRF_FAILURE_VIEW = "mt5saas.views.csrf_failure"
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 

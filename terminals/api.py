@@ -27,7 +27,7 @@ from .symbols import symbol_mapping_delete
 
 
 class AccountSerializer(serializers.ModelSerializer):
-    host = serializers.CharField(source="host.name", default=None, read_only=True)
+    host = serializers.CharField(source="host.name", default=None, read_only=True, allow_null=True)
 
     class Meta:
         model = TradingAccount

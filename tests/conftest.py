@@ -6,6 +6,9 @@ from tests.factories import UserFactory
 
 PASSWORD = "correct horse battery staple"
 
+# Scans logs and responses of the whole session for the secrets the tests use (tests/security).
+pytest_plugins = ["tests.security.secret_scan"]
+
 
 @pytest.fixture(autouse=True)
 def _isolated_cache_and_static(settings):

@@ -18,7 +18,7 @@ class OrderSerializer(serializers.ModelSerializer):
     """DESIGN §9.3."""
 
     account_login = serializers.CharField(source="account.login", read_only=True)
-    sl = serializers.DecimalField(max_digits=20, decimal_places=8, read_only=True)
+    sl = serializers.DecimalField(max_digits=20, decimal_places=8, read_only=True, allow_null=True)
     retcode_text = serializers.SerializerMethodField()
     latency_ms = serializers.FloatField(read_only=True, allow_null=True)
 

@@ -22,6 +22,7 @@ from django_ratelimit.core import get_usage
 from accounts.selectors import webhook_token_options
 from accounts.services import webhook_token_user
 from mt5saas.events import HeldEvents, events_held
+from mt5saas.net import client_ip
 from terminals.models import Order, TradingAccount
 from terminals.selectors import account_list
 
@@ -98,18 +99,6 @@ def _authenticate(token: object) -> int:
     if not user.is_active:
         raise WebhookError(403, "This user is disabled.")
     return user
-
-
-def client_ip(request: HttpRequest) -> str:
-    """The sender's address: REMOTE_ADDR, or what a trusted proxy says it saw."""
-    address = request.META.get("REMOTE_ADDR", "")
-    if address in settings.TRUSTED_PROXIES:
-        hops = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if hop.strip()]
-        # The last hop not added by one of our proxies is the one nobody could forge.
-        for hop in reversed(hops):
-            if hop not in settings.TRUSTED_PROXIES:
-                return hop
-    return address
 
 
 RESEND_WINDOW_S = 10

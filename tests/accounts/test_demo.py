@@ -3,6 +3,7 @@ import json
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.http import HttpRequest
 
 from accounts.models import User
 
@@ -23,7 +24,8 @@ def test_demo_prints_credentials_that_work(client):
     assert {a["server"] for a in result["accounts"]} == {"SimBroker-Demo", "SimStandard-Demo"}
     assert all(set(a) == {"id", "login", "server", "symbols"} and a["symbols"] for a in result["accounts"])
     assert result["webhook_url"].startswith("http://127.0.0.1:8000/webhook/whk_")
-    assert client.login(username="paper", password=result["password"])
+    # django-axes checks every password sign-in against its lockouts: it needs the request.
+    assert client.login(request=HttpRequest(), username="paper", password=result["password"])
     client.logout()
     status = client.get("/auth/status", headers={"Authorization": f"Token {result['api_token']}"}).json()
     assert status["user"]["username"] == "paper"
@@ -39,8 +41,8 @@ def test_demo_again_reuses_the_user_and_replaces_every_credential(client):
     assert first["username"] == second["username"] == "demo"
     assert first["accounts"] == second["accounts"]
     assert User.objects.filter(username="demo").count() == 1
-    assert not client.login(username="demo", password=first["password"])
-    assert client.login(username="demo", password=second["password"])
+    assert not client.login(request=HttpRequest(), username="demo", password=first["password"])
+    assert client.login(request=HttpRequest(), username="demo", password=second["password"])
     client.logout()
     old_key = client.get("/auth/status", headers={"Authorization": f"Token {first['api_token']}"})
     assert old_key.status_code == 401

@@ -2,6 +2,8 @@ from django.apps import apps
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from audit.models import AuditEvent
+from audit.services import audit_record
 from mt5saas.crypto import DecryptionError, reencrypt
 from mt5saas.models import EncryptedField
 
@@ -15,11 +17,20 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args, **options) -> None:
-        total = 0
+        counts = {}
         for model in apps.get_models():
             fields = [f.attname for f in model._meta.concrete_fields if isinstance(f, EncryptedField)]
             if fields:
-                total += self._rotate(model, fields)
+                counts[model._meta.label] = self._rotate(model, fields)
+        total = sum(counts.values())
+        # The trail says that and when the data moved to a new key, never which key.
+        audit_record(
+            action=AuditEvent.Action.KEY_ROTATION,
+            model="FIELD_ENCRYPTION_KEYS",
+            object_repr=f"{total} value(s) re-encrypted under the newest key",
+            changes=counts,
+            origin="command: rotate_encryption_keys",
+        )
         self.stdout.write(self.style.SUCCESS(f"Re-encrypted {total} value(s) under the newest key."))
 
     def _rotate(self, model, fields: list[str]) -> int:

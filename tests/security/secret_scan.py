@@ -145,6 +145,17 @@ def _install() -> None:
         scan.check(line, f"log line of {record.name}")
         return line
 
+    from accounts import services as account_services
+
+    token_adopt = account_services.webhook_token_adopt
+
+    def token_adopt_learning(*, user, token: str) -> bool:
+        # An adopted legacy token has no whk_ prefix: without this it reads as an MT5 password.
+        adopted = token_adopt(user=user, token=token)
+        scan.learn(token, WEBHOOK_TOKEN)
+        return adopted
+
+    account_services.webhook_token_adopt = token_adopt_learning
     Fernet.__init__ = fernet_init_learning
     MultiFernet.encrypt = encrypt_learning
     AuthTokenManager.create = token_create_learning

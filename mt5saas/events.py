@@ -14,6 +14,9 @@ log = logging.getLogger(__name__)
 
 STAFF_GROUP = "staff"
 SEND_TIMEOUT_S = 2.0
+# Called after the publisher's commit with (user_id, events); the alerts app appends one. A
+# hook must return at once: it runs on the publisher's path (a request, an order's worker).
+after_publish: list[Callable[[int, list[tuple[str, dict]]], None]] = []
 
 
 def user_group(user_id: int) -> str:
@@ -46,6 +49,8 @@ def publish_many(user_id: int, events: list[tuple[str, dict]]) -> None:
             await layer.group_send(STAFF_GROUP, message)
 
     transaction.on_commit(lambda: _run(send_all))
+    for hook in after_publish:
+        transaction.on_commit(lambda hook=hook: hook(user_id, events), robust=True)
 
 
 class _Sender:

@@ -32,7 +32,7 @@ urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("", include("terminals.urls")),
     path("", include("copytrading.page_urls")),
-    path("alerts", views.empty_page("pages/alerts.html"), name="alerts-page"),
+    path("", include("alerts.urls")),
     path("settings", accounts_views.settings_page, name="settings-page"),
     path("settings/webhook-token/rotate", accounts_views.rotate_webhook_token, name="settings-rotate-webhook"),
     path("settings/api-tokens", accounts_views.create_api_token, name="settings-create-api-token"),

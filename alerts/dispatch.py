@@ -58,7 +58,8 @@ def _order_alerts(rows) -> int:
         status = payload.get("status")
         if order is None or status not in ("filled", "rejected", "failed"):
             continue
-        what = f"{order.action} {order.volume} {order.symbol or order.requested_symbol}".strip()
+        side = (order.side or order.action).upper()  # BUY/SELL; CLOSE… for closes without a side
+        what = f"{side} {order.volume.normalize():f} {order.symbol or order.requested_symbol}".strip()
         where = f"account {_account_label(order.account)}"
         data = {"order": order.pk, "account": order.account_id, "status": status, "source": order.source}
         if status == "filled":

@@ -56,7 +56,6 @@ def price_alerts_check(*, account, driver, **kwargs) -> int:
                 text=f"{label}{what} on account {account.login}: bid {price.normalize()}, ask {tick.ask}.\n"
                 + ("It triggers again after its cool-down." if alert.repeat else "It is now switched off."),
                 data={"price_alert": alert.pk, "symbol": alert.symbol, "bid": str(price), "ask": str(tick.ask)},
-                source=f"{alert.owner_id}:price:{alert.pk}:{int(now.timestamp())}",
             )
             triggered += 1
         alert.save(update_fields=fields)

@@ -7,7 +7,8 @@ from alerts.services import preferences_save
 
 
 def prefer(user, kind, *, in_app=False, email=False, endpoints=()) -> None:
-    preferences_save(owner=user, choices={kind: {"in_app": in_app, "email": email, "endpoints": [e.pk for e in endpoints]}})
+    choice = {"in_app": in_app, "email": email, "endpoints": [e.pk for e in endpoints]}
+    preferences_save(owner=user, choices={kind: choice})
 
 
 def add_endpoint(user, url: str, style: str = "generic"):

@@ -26,7 +26,8 @@ def test_identical_alerts_within_the_window_are_counted_once(alice, settings, sm
     first.refresh_from_db()
     assert first.repeats == 2 and len(smtp.messages) == 1
 
-    Alert.objects.filter(pk=first.pk).update(created_at=timezone.now() - timedelta(seconds=settings.ALERTS_COALESCE_S + 1))
+    window = timedelta(seconds=settings.ALERTS_COALESCE_S + 1)
+    Alert.objects.filter(pk=first.pk).update(created_at=timezone.now() - window)
     with django_capture_on_commit_callbacks(execute=True):
         assert raise_filled(alice, 4, coalesce_key="same") is not None
     assert len(smtp.messages) == 2

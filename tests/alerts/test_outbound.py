@@ -69,7 +69,8 @@ def test_a_receiver_that_keeps_failing_is_given_up_with_its_last_error(alice, re
             deliveries_retry_due()
 
     delivery.refresh_from_db()
-    assert delivery.status == "gave_up" and delivery.attempts == 5 and delivery.last_error == "HTTP 500 from the receiver"
+    assert delivery.status == "gave_up" and delivery.attempts == 5
+    assert delivery.last_error == "HTTP 500 from the receiver"
     assert delivery.next_attempt_at is None and len(receiver.requests) == 5
     assert services.retry_delay(4).total_seconds() <= settings.ALERTS_RETRY_CAP_S * 1.2
 

@@ -30,7 +30,8 @@ def test_trader_saves_where_each_kind_goes(alice, bob):
     mine = EndpointFactory(owner=alice)
     theirs = EndpointFactory(owner=bob)
     response = signed_in(alice).post("/alerts/preferences", {
-        "order_filled-in_app": "on", "order_filled-email": "on", "order_filled-endpoints": [str(mine.pk), str(theirs.pk)],
+        "order_filled-in_app": "on", "order_filled-email": "on",
+        "order_filled-endpoints": [str(mine.pk), str(theirs.pk)],
         "price-endpoints": [str(mine.pk), "x", "9" * 40],
     })  # fmt: skip
     assert response.status_code == 302
@@ -105,7 +106,8 @@ def test_names_with_markup_are_shown_as_text(alice, paper):
     data = {"name": name, "account": paper.pk, "symbol": "EURUSD.m", "condition": "below", "price": "1.05",
             "cooldown_minutes": "60"}  # fmt: skip
     assert client.post("/alerts/price", data).status_code == 302
-    assert client.post("/alerts/endpoints", {"name": name, "url": "https://93.184.216.34/", "style": "slack"}).status_code == 302
+    endpoint = {"name": name, "url": "https://93.184.216.34/", "style": "slack"}
+    assert client.post("/alerts/endpoints", endpoint).status_code == 302
     prefer(alice, Kind.PRICE, in_app=True)
     alert_raise(owner=alice, kind=Kind.PRICE, title=f"Price alert {name}", text=name)
 

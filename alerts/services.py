@@ -166,8 +166,6 @@ def alert_raise(
         preference = Preference.objects.filter(owner_id=owner_id, kind=kind).first()
         if preference is None or not (preference.in_app or preference.email or preference.endpoints.exists()):
             return None
-    elif not settings.ALERT_EMAIL:
-        return None
     now = timezone.now()
     if coalesce_key:
         window = now - timedelta(seconds=settings.ALERTS_COALESCE_S)
@@ -201,7 +199,9 @@ def alert_raise(
 
 def _deliveries_create(alert: Alert, preference: Preference | None) -> None:
     rows = []
-    if preference is None:  # the operator
+    if preference is None:  # the operator: listed in the admin, emailed when ALERT_EMAIL is set
+        if not settings.ALERT_EMAIL:
+            return
         rows.append(Delivery(owner=None, alert=alert, channel=Delivery.Channel.EMAIL, target=settings.ALERT_EMAIL))
     else:
         if preference.email and (address := alert.owner.email):
@@ -226,7 +226,7 @@ def _enqueue(delivery_id: int) -> None:
 
 
 def operator_alert(*, title: str, text: str, source: str = "", coalesce_key: str = "") -> Alert | None:
-    """A service-level alert emailed to ALERT_EMAIL (nothing when it is unset)."""
+    """A service-level alert, listed in the admin and emailed to ALERT_EMAIL when it is set."""
     return alert_raise(owner=None, kind=Kind.SERVICE, title=title, text=text, source=source, coalesce_key=coalesce_key)
 
 

@@ -209,3 +209,30 @@ def test_operator_is_told_when_a_host_agent_starts(settings, smtp, sync_queue, d
 
     (rcpt, message), = smtp.messages
     assert rcpt == ["ops@example.test"] and "started" in message["Subject"]
+
+
+@pytest.mark.django_db
+def test_error_rate_spike_is_told_to_the_operator_once(settings, smtp, sync_queue, django_capture_on_commit_callbacks):
+    from tests.factories import OrderFactory
+
+    settings.ALERT_EMAIL = "ops@example.test"
+    done = timezone.now()
+    for n in range(24):
+        OrderFactory(status="rejected" if n % 4 else "filled", done_at=done)
+
+    run_dispatch(django_capture_on_commit_callbacks)
+    run_dispatch(django_capture_on_commit_callbacks)
+
+    (rcpt, message), = smtp.messages
+    assert rcpt == ["ops@example.test"] and "18 of 24 orders failed" in message["Subject"]
+
+
+@pytest.mark.django_db
+def test_without_alert_email_operator_alerts_are_kept_for_the_admin(settings, smtp, sync_queue,
+                                                                    django_capture_on_commit_callbacks):  # fmt: skip
+    from alerts.services import operator_alert
+
+    settings.ALERT_EMAIL = ""
+    with django_capture_on_commit_callbacks(execute=True):
+        alert = operator_alert(title="mt5saas started on host sim", text="Started.")
+    assert alert.owner is None and not alert.deliveries.exists() and not smtp.messages

@@ -26,17 +26,22 @@ from .services import alert_raise, operator_alert, owners_with_preferences
 BATCH = 500
 
 
-def _read(name: str, rows_after: Callable[..., list], stamp: str) -> list:
+def _read(name: str, rows_after: Callable[..., list], stamp: str, horizon_id: Callable[..., int] | None = None) -> list:
     """Rows of one source past its cursor; moves the cursor past the leading rows that are
-    older than the grace period (nothing with a smaller id can still commit before them)."""
+    older than the grace period (nothing with a smaller id can still commit before them).
+    `horizon_id` lets it move past rows the source filtered out, too (the live events that
+    are no alert), so that they are not scanned again."""
     cursor, _ = Cursor.objects.get_or_create(name=name)
     rows = rows_after(since=cursor.position, limit=BATCH)
     horizon = timezone.now() - timedelta(seconds=settings.ALERTS_DISPATCH_GRACE_S)
     position = cursor.position
+    recent = [row.pk for row in rows if getattr(row, stamp) >= horizon]
     for row in rows:
         if getattr(row, stamp) >= horizon:
             break
         position = row.pk
+    if horizon_id is not None and len(rows) < BATCH:
+        position = max(position, min([horizon_id(since=cursor.position, before=horizon), *(pk - 1 for pk in recent)]))
     if position > cursor.position:
         Cursor.objects.filter(name=name, position__lt=position).update(position=position)
     return rows
@@ -46,7 +51,14 @@ def _account_label(account) -> str:
     return f"{account.nickname} ({account.login})" if account.nickname else str(account.login)
 
 
+def _fresh(rows, source: Callable) -> list:
+    """The rows that have not raised their alert yet (a row is read again within the grace period)."""
+    raised = selectors.raised_sources(source(row) for row in rows)
+    return [row for row in rows if source(row) not in raised]
+
+
 def _order_alerts(rows) -> int:
+    rows = _fresh(rows, lambda row: f"{row.owner_id}:event:{row.pk}")
     orders = selectors.orders_by_id(row.payload.get("id") for row in rows if row.kind == "order")
     raised = 0
     for row in rows:
@@ -102,8 +114,9 @@ def _copy_alert(row):
 def _account_alerts(rows) -> int:
     raised = 0
     owners = owners_with_preferences({row.owner_id for row in rows})
+    rows = _fresh([row for row in rows if row.owner_id in owners], lambda row: f"{row.owner_id}:account:{row.pk}")
     for row in rows:
-        if row.owner_id not in owners or row.status not in ("online", "offline", "error"):
+        if row.status not in ("online", "offline", "error"):
             continue
         where = f"Account {_account_label(row.account)} ({row.account.server})"
         if row.status == "online":
@@ -129,9 +142,8 @@ def _signal_alerts(rows) -> int:
     raised = 0
     rejected = [row for row in rows if row.status == "rejected"]
     owners = owners_with_preferences({row.owner_id for row in rejected})
-    for row in rejected:
-        if row.owner_id not in owners:
-            continue
+    wanted = [row for row in rejected if row.owner_id in owners]
+    for row in _fresh(wanted, lambda row: f"{row.owner_id}:signal:{row.pk}"):
         problems = "; ".join(f"{field}: {' '.join(map(str, msgs)) if isinstance(msgs, list) else msgs}"
                              for field, msgs in (row.errors or {}).items())  # fmt: skip
         digest = hashlib.sha256(json.dumps(row.errors, sort_keys=True, default=str).encode()).hexdigest()[:16]
@@ -186,7 +198,7 @@ def _error_rate_alert() -> int:
 def dispatch() -> int:
     """Raise the alerts of everything recorded since the last run; returns how many."""
     raised = 0
-    rows = _read("event", selectors.events_after, "created_at")
+    rows = _read("event", selectors.events_after, "created_at", selectors.event_horizon_id)
     owners = owners_with_preferences({row.owner_id for row in rows})
     raised += _order_alerts([row for row in rows if row.owner_id in owners])
     raised += _account_alerts(_read("account_event", selectors.account_events_after, "created_at"))

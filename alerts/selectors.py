@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Max, Q, QuerySet
 
 from copytrading.models import CopyEvent
 from live.models import Event
@@ -11,8 +11,10 @@ from webhooks.models import Signal
 
 from .models import Alert, Delivery, Endpoint, Kind, Preference, PriceAlert
 
-# Live event kinds that can raise an alert (order outcomes, copy errors).
-EVENT_KINDS = ("order", "copy_event")
+# Live events that can raise an alert: order outcomes and copy errors (not queued/sending, not successes).
+ALERTABLE_EVENTS = Q(kind="order", payload__status__in=["filled", "rejected", "failed"]) | Q(
+    kind="copy_event", payload__status="error"
+)
 
 
 def preference_map(*, user) -> dict[str, Preference]:
@@ -45,7 +47,18 @@ def alertable_accounts(*, user) -> QuerySet[TradingAccount]:
 
 
 def events_after(*, since: int, limit: int) -> list[Event]:
-    return list(Event.objects.filter(id__gt=since, kind__in=EVENT_KINDS).order_by("id")[:limit])
+    """Everyone's alertable events after `since`, oldest first."""
+    return list(Event.objects.filter(ALERTABLE_EVENTS, id__gt=since).order_by("id")[:limit])
+
+
+def event_horizon_id(*, since: int, before: datetime) -> int:
+    """The newest event id (of any kind) created before a moment; `since` if none is newer."""
+    return Event.objects.filter(id__gt=since, created_at__lt=before).aggregate(m=Max("id"))["m"] or since
+
+
+def raised_sources(sources) -> set[str]:
+    """Those of `sources` that have raised an alert already (rows read again in the grace period)."""
+    return set(Alert.objects.filter(source__in=list(sources)).values_list("source", flat=True))
 
 
 def account_events_after(*, since: int, limit: int) -> list[AccountEvent]:

@@ -191,7 +191,8 @@ def alert_raise(
     except IntegrityError:
         return None  # this source was raised already (a second dispatcher run)
     if preference is not None and preference.in_app:
-        publish_to_user(owner_id, "alert", {"id": alert.pk, "kind": kind, "title": alert.title, "text": alert.text})
+        event = {"id": alert.pk, "kind": kind, "title": alert.title, "text": alert.text, "message": alert.title}
+        publish_to_user(owner_id, "alert", event)
     if not suppressed:
         _deliveries_create(alert, preference)
     return alert

@@ -238,7 +238,8 @@ LIVE_STREAM_MAX_S = env.float("LIVE_STREAM_MAX_S", default=600.0)
 ALERT_EMAIL = env.str("ALERT_EMAIL", default="").strip()
 # 0: no dispatcher kick after publishing (the minute schedule alone raises alerts).
 ALERTS_KICK = env_bool("ALERTS_KICK", True)
-ALERTS_KICK_DELAY_S = 0.3
+# A kick waits this long for more events: at most one dispatch per process per period.
+ALERTS_KICK_DELAY_S = 1.0
 # The dispatcher's cursor moves only past rows older than this (transactions commit out of id order).
 ALERTS_DISPATCH_GRACE_S = 60
 ALERTS_COALESCE_S = env.int("ALERTS_COALESCE_S", default=600)

@@ -152,3 +152,22 @@ def test_price_alert_toggle_and_delete(alice, paper):
     endpoint = EndpointFactory(owner=alice)
     client.post(f"/alerts/endpoints/{endpoint.pk}/delete")
     assert not Endpoint.objects.exists() and not Alert.objects.exists()
+
+
+@pytest.mark.django_db
+def test_api_lists_own_alerts_and_deliveries_and_retries_one(alice, bob, api_client, sync_queue, smtp,
+                                                             django_capture_on_commit_callbacks):  # fmt: skip
+    mine = DeliveryFactory(owner=alice, status="gave_up", target=alice.email)
+    DeliveryFactory(owner=bob, status="gave_up")
+    api_client.force_authenticate(alice)
+
+    listed = api_client.get("/api/v1/alert-deliveries/?status=gave_up").json()
+    assert [row["id"] for row in listed["results"]] == [mine.pk]
+    assert [row["id"] for row in api_client.get("/api/v1/alerts/").json()["results"]] == [mine.alert_id]
+    assert api_client.get("/api/v1/alert-deliveries/?status=lost").status_code == 400
+    with django_capture_on_commit_callbacks(execute=True):
+        retried = api_client.post(f"/api/v1/alert-deliveries/{mine.pk}/retry")
+    assert retried.status_code == 200
+    mine.refresh_from_db()
+    assert mine.status == "sent" and len(smtp.messages) == 1
+    assert api_client.post(f"/api/v1/alert-deliveries/{mine.pk}/retry").status_code == 400

@@ -163,6 +163,8 @@ def _host_alerts() -> int:
     raised = 0
     for host in selectors.offline_hosts(since=timezone.now() - timedelta(days=1)):
         outage = f"host:{host.pk}:{int(host.heartbeat_at.timestamp())}"
+        if selectors.raised_sources([f"op:{outage}"]):
+            continue  # told already (the operator's alert is raised first, the traders' with it)
         last = host.heartbeat_at.strftime("%Y-%m-%d %H:%M UTC")
         raised += operator_alert(
             title=f"Host {host.name} is offline",
@@ -203,9 +205,12 @@ def dispatch() -> int:
     raised += _order_alerts([row for row in rows if row.owner_id in owners])
     raised += _account_alerts(_read("account_event", selectors.account_events_after, "created_at"))
     raised += _signal_alerts(_read("signal", selectors.rejected_signals_after, "received_at"))
-    raised += _host_alerts()
-    raised += _error_rate_alert()
     return raised
+
+
+def service_checks() -> int:
+    """Hosts offline and the error rate: once a minute (the schedule), not on every kick."""
+    return _host_alerts() + _error_rate_alert()
 
 
 def daily_summaries() -> int:

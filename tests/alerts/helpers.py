@@ -25,6 +25,7 @@ def add_endpoint(user, url: str, style: str = "generic"):
 
 
 def run_dispatch(capture) -> int:
-    """The dispatcher task, with what it commits (the deliveries' tasks) run at once."""
+    """The minute schedule's dispatch and service checks, with what they commit (the
+    deliveries' tasks) run at once."""
     with capture(execute=True):
-        return dispatch.dispatch()
+        return dispatch.dispatch() + dispatch.service_checks()

@@ -117,6 +117,9 @@ def test_hanging_receiver_times_out_and_huge_answer_is_cut(alice, receiver, sett
         ("http://192.168.1.1/hook", "private"),
         ("http://169.254.169.254/latest/meta-data/", "link-local"),
         ("http://0.0.0.0/", "private or reserved"),
+        ("http://2130706433/", "loopback"),  # 127.0.0.1 written as one number
+        ("http://[::ffff:10.0.0.1]/", "private"),
+        ("http://100.100.100.200/", "metadata"),
         ("https://example.test/" + "a" * 5000, "longer than 2000"),
         ("http://example.test/a b", "spaces or control"),
         ("http://example.test/\r\nX-Injected: 1", "spaces or control"),

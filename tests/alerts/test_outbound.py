@@ -222,3 +222,20 @@ def test_a_deleted_endpoint_gives_up_its_pending_delivery(alice, receiver, sync_
     delivery = only_delivery(alice)
     assert delivery.status == "gave_up" and "deleted" in delivery.last_error
     assert Alert.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_a_delivery_left_sending_by_a_dead_worker_is_tried_again(alice, receiver, sync_queue,
+                                                                 django_capture_on_commit_callbacks):  # fmt: skip
+    endpoint, _ = add_endpoint(alice, receiver.url)
+    prefer(alice, Kind.ORDER_FILLED, endpoints=[endpoint])
+    raise_one(alice)  # not committed: its task never runs, as if the worker died while sending
+    stuck = only_delivery(alice)
+    Delivery.objects.filter(pk=stuck.pk).update(status="sending", attempts=1,
+                                                updated_at=timezone.now() - timedelta(hours=1))  # fmt: skip
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert deliveries_retry_due() == 1
+
+    stuck.refresh_from_db()
+    assert stuck.status == "sent" and stuck.attempts == 2 and len(receiver.requests) == 1

@@ -64,12 +64,12 @@ def test_crossing_needs_the_previous_quote_on_the_other_side(alice, paper, agent
 
     with django_capture_on_commit_callbacks(execute=True):
         agent.tick()  # the first quote: nothing to cross from
-    assert not Alert.objects.exists()
+    assert not Alert.objects.filter(kind=Kind.PRICE).exists()
 
     PriceAlert.objects.filter(pk=up.pk).update(last_price=now - Decimal("0.02"))  # the market was below the level
     with django_capture_on_commit_callbacks(execute=True):
         agent.tick()
-    assert list(Alert.objects.values_list("data__price_alert", flat=True)) == [up.pk]
+    assert list(Alert.objects.filter(kind=Kind.PRICE).values_list("data__price_alert", flat=True)) == [up.pk]
     down.refresh_from_db()
     assert down.active and down.triggered_at is None
 
@@ -82,12 +82,12 @@ def test_a_repeating_alert_waits_its_cool_down(alice, paper, agent, sync_queue, 
     with django_capture_on_commit_callbacks(execute=True):
         agent.tick()
         agent.tick()
-    assert Alert.objects.count() == 1
+    assert Alert.objects.filter(kind=Kind.PRICE).count() == 1
 
     PriceAlert.objects.filter(pk=alert.pk).update(triggered_at=timezone.now() - timedelta(minutes=31))
     with django_capture_on_commit_callbacks(execute=True):
         agent.tick()
-    assert Alert.objects.count() == 2
+    assert Alert.objects.filter(kind=Kind.PRICE).count() == 2
     alert.refresh_from_db()
     assert alert.active
 
@@ -97,4 +97,4 @@ def test_alerts_of_a_trader_without_price_preferences_only_track_the_price(alice
     alert = price_alert_create(owner=alice, account=paper, symbol="EURUSD.m", condition="above", price="0.0001")
     agent.tick()
     alert.refresh_from_db()
-    assert alert.triggered_at is not None and not Alert.objects.exists()
+    assert alert.triggered_at is not None and not Alert.objects.filter(kind=Kind.PRICE).exists()

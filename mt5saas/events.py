@@ -37,6 +37,8 @@ def publish_many(user_id: int, events: list[tuple[str, dict]]) -> None:
     from live.services import events_store  # the live app's models load after this module
 
     ids = events_store(owner_id=user_id, events=events)
+    for hook in after_publish:
+        transaction.on_commit(lambda hook=hook: hook(user_id, events), robust=True)
     messages = [
         {"type": "event.publish", "id": event_id, "owner": user_id, "payload": {"type": kind, **payload}}
         for event_id, (kind, payload) in zip(ids, events, strict=True)
@@ -49,8 +51,6 @@ def publish_many(user_id: int, events: list[tuple[str, dict]]) -> None:
             await layer.group_send(STAFF_GROUP, message)
 
     transaction.on_commit(lambda: _run(send_all))
-    for hook in after_publish:
-        transaction.on_commit(lambda hook=hook: hook(user_id, events), robust=True)
 
 
 class _Sender:

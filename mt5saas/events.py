@@ -16,6 +16,9 @@ log = logging.getLogger(__name__)
 
 STAFF_GROUP = "staff"
 SEND_TIMEOUT_S = 2.0
+# Called after the publisher's commit with (user_id, events); the alerts app appends one. A
+# hook must return at once: it runs on the publisher's path (a request, an order's worker).
+after_publish: list[Callable[[int, list[tuple[str, dict]]], None]] = []
 
 
 def user_group(user_id: int) -> str:
@@ -36,6 +39,8 @@ def publish_many(user_id: int, events: list[tuple[str, dict]]) -> None:
     from live.services import events_store  # the live app's models load after this module
 
     ids = events_store(owner_id=user_id, events=events)
+    for hook in after_publish:
+        transaction.on_commit(lambda hook=hook: hook(user_id, events), robust=True)
     messages = [
         {"type": "event.publish", "id": event_id, "owner": user_id, "payload": {"type": kind, **payload}}
         for event_id, (kind, payload) in zip(ids, events, strict=True)

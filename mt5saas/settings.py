@@ -106,6 +106,7 @@ INSTALLED_APPS = [
     "copytrading",
     "live",
     "legacy",
+    "alerts",
     "audit",
     "axes",
     "csp",
@@ -245,6 +246,27 @@ LIVE_EVENTS_DAYS = env.int("LIVE_EVENTS_DAYS", default=7)
 # A stream ends after this long and the client resumes from its last event id. daphne buffers
 # whatever a client does not read; this bounds that buffer to one stream's worth of events.
 LIVE_STREAM_MAX_S = env.float("LIVE_STREAM_MAX_S", default=600.0)
+
+# Alerts (docs/alerts.md). Operator emails (startup, host offline, error-rate spikes) go to ALERT_EMAIL.
+ALERT_EMAIL = env.str("ALERT_EMAIL", default="").strip()
+# 0: no dispatcher kick after publishing (the minute schedule alone raises alerts).
+ALERTS_KICK = env_bool("ALERTS_KICK", True)
+# A kick waits this long for more events: at most one dispatch per process per period.
+ALERTS_KICK_DELAY_S = 1.0
+# The dispatcher's cursor moves only past rows older than this (transactions commit out of id order).
+ALERTS_DISPATCH_GRACE_S = 60
+ALERTS_COALESCE_S = env.int("ALERTS_COALESCE_S", default=600)
+ALERTS_HOURLY_CAP = env.int("ALERTS_HOURLY_CAP", default=20)
+ALERTS_MAX_ATTEMPTS = 5
+ALERTS_RETRY_BASE_S = 60.0  # then 4 times longer each time, ±20 % jitter
+ALERTS_RETRY_CAP_S = 2400.0
+ALERTS_WEBHOOK_TIMEOUT_S = env.float("ALERTS_WEBHOOK_TIMEOUT_S", default=3.0)
+# 1 lets outbound webhooks reach loopback and private addresses: for tests with a local receiver only.
+ALERTS_WEBHOOK_ALLOW_PRIVATE = env_bool("ALERTS_WEBHOOK_ALLOW_PRIVATE", False)
+# Operator alert when this share of at least this many finished orders failed within the window.
+ALERTS_ERROR_WINDOW_MIN = 10
+ALERTS_ERROR_MIN_ORDERS = 20
+ALERTS_ERROR_RATE = 0.5
 
 # --- Auth ------------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [

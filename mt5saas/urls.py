@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from accounts import api as accounts_api
 from accounts import views as accounts_views
+from alerts import api as alerts_api
 from terminals import api as terminals_api
 from webhooks import api as webhooks_api
 
@@ -20,6 +21,8 @@ api_router = OptionalSlashRouter()
 api_router.register("accounts", terminals_api.AccountViewSet, basename="account")
 api_router.register("symbol-mappings", terminals_api.SymbolMappingViewSet, basename="symbol-mapping")
 api_router.register("signals", webhooks_api.SignalViewSet, basename="signal")
+api_router.register("alerts", alerts_api.AlertViewSet, basename="alert")
+api_router.register("alert-deliveries", alerts_api.DeliveryViewSet, basename="alert-delivery")
 # Orders by hand: DELETE on the list clears it, which a router does not route.
 order_list = webhooks_api.OrderViewSet.as_view({"get": "list", "post": "create", "delete": "clear"})
 order_detail = webhooks_api.OrderViewSet.as_view({"get": "retrieve"})
@@ -32,7 +35,7 @@ urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("", include("terminals.urls")),
     path("", include("copytrading.page_urls")),
-    path("alerts", views.empty_page("pages/alerts.html"), name="alerts-page"),
+    path("", include("alerts.urls")),
     path("settings", accounts_views.settings_page, name="settings-page"),
     path("settings/webhook-token/rotate", accounts_views.rotate_webhook_token, name="settings-rotate-webhook"),
     path("settings/api-tokens", accounts_views.create_api_token, name="settings-create-api-token"),

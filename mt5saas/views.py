@@ -30,17 +30,6 @@ class OwnedObjectMixin(LoginRequiredMixin):
         return get_object_or_404(self.get_queryset(), pk=self.kwargs["pk"])
 
 
-def empty_page(template: str):
-    """A navigation page whose app has not filled it yet: it says so plainly."""
-
-    @login_required
-    def view(request: HttpRequest) -> HttpResponse:
-        return render(request, template)
-
-    view.__name__ = template.removesuffix(".html").replace("/", "_")
-    return view
-
-
 def _wants_json(request: HttpRequest) -> bool:
     return request.path.startswith(("/api/", "/auth/", "/webhook", "/events")) or (
         "application/json" in request.headers.get("Accept", "")

@@ -23,6 +23,7 @@ from accounts.services import api_token_create, webhook_token_reveal
 from mt5saas.api import IsStaff
 from mt5saas.models import OwnedQuerySet
 from mt5saas.routing import websocket_urlpatterns
+from tests.alerts.factories import ALERTS_FACTORIES
 from tests.factories import OWNED_FACTORIES, UserFactory
 from tests.live.factories import LIVE_FACTORIES
 
@@ -47,6 +48,9 @@ ROUTES: dict[str, str] = {
     "copy-trade": "public",
     "history-page": "own",
     "alerts-page": "own",
+    "alerts-preferences": "own",
+    "alerts-endpoint-create": "own",
+    "alerts-price-create": "own",
     "settings-page": "own",
     "settings-rotate-webhook": "own",
     "settings-create-api-token": "own",
@@ -71,8 +75,8 @@ ROUTES: dict[str, str] = {
     "events": "own",
     "events-copy-trades": "own",
 }
-# The live app's event table is owned too; its factory lives with its tests.
-FACTORIES = {**OWNED_FACTORIES, **LIVE_FACTORIES}
+# The live and alerts apps' tables are owned too; their factories live with their tests.
+FACTORIES = {**OWNED_FACTORIES, **LIVE_FACTORIES, **ALERTS_FACTORIES}
 
 # Kinds decided by the view's home: allauth's sign-in flows and Django's admin.
 MODULE_KINDS = {"allauth.": "public", "namespace:admin": "admin"}

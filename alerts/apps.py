@@ -1,0 +1,19 @@
+from django.apps import AppConfig
+
+
+class AlertsConfig(AppConfig):
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "alerts"
+
+    def ready(self) -> None:
+        from mt5saas import events
+        from terminals.agent import account_read, round_done
+
+        from . import kick, prices, services
+
+        # Price alerts are checked against the quotes of each account the host agent reads.
+        account_read.connect(prices.price_alerts_check, dispatch_uid="alerts.price_alerts_check")
+        # The first round of a host agent is the service (re)starting on that host.
+        round_done.connect(services.agent_round_done, dispatch_uid="alerts.agent_round_done")
+        # After each publish: wake this process's dispatcher kick (a set insert, nothing more).
+        events.after_publish.append(kick.note_published)

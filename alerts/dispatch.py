@@ -166,12 +166,15 @@ def _host_alerts() -> int:
         if selectors.raised_sources([f"op:{outage}"]):
             continue  # told already (the operator's alert is raised first, the traders' with it)
         last = host.heartbeat_at.strftime("%Y-%m-%d %H:%M UTC")
-        raised += operator_alert(
-            title=f"Host {host.name} is offline",
-            text=f"Host {host.name} (queue {host.queue_name}) has written no heartbeat since {last}. "
-            "Its accounts are offline and their orders wait: check its qcluster and host_agent services.",
-            source=f"op:{outage}",
-        ) is not None
+        raised += (
+            operator_alert(
+                title=f"Host {host.name} is offline",
+                text=f"Host {host.name} (queue {host.queue_name}) has written no heartbeat since {last}. "
+                "Its accounts are offline and their orders wait: check its qcluster and host_agent services.",
+                source=f"op:{outage}",
+            )
+            is not None
+        )
         owners = selectors.host_owner_ids(host=host)
         for owner_id in owners_with_preferences(owners):
             logins = ", ".join(owners[owner_id])
@@ -233,4 +236,3 @@ def daily_summaries() -> int:
                               text=text, data={k: v for k, v in f.items() if k != "accounts"},
                               source=f"{owner_id}:summary:{now:%Y-%m-%d}") is not None  # fmt: skip
     return raised
-

@@ -68,8 +68,11 @@ def account_events_after(*, since: int, limit: int) -> list[AccountEvent]:
 
 def rejected_signals_after(*, since: int, limit: int) -> list[Signal]:
     # All of them (the cursor moves over accepted ones too); the caller keeps the rejected.
-    return list(Signal.objects.filter(id__gt=since).only("id", "owner_id", "status", "source", "action",
-                                                           "symbol", "errors", "received_at").order_by("id")[:limit])
+    return list(
+        Signal.objects.filter(id__gt=since)
+        .only("id", "owner_id", "status", "source", "action", "symbol", "errors", "received_at")
+        .order_by("id")[:limit]
+    )
 
 
 def orders_by_id(ids) -> dict[int, Order]:
@@ -96,9 +99,7 @@ def order_outcomes(*, since: datetime, newest: int = 2000) -> tuple[int, int]:
     bad = Q(status__in=[Order.Status.REJECTED, Order.Status.FAILED])
     last = Order.objects.aggregate(m=Max("id"))["m"] or 0
     recent = Order.objects.filter(pk__gt=last - newest, done_at__gte=since)
-    row = recent.exclude(status=Order.Status.CANCELLED).aggregate(
-        total=Count("id"), bad=Count("id", filter=bad)
-    )
+    row = recent.exclude(status=Order.Status.CANCELLED).aggregate(total=Count("id"), bad=Count("id", filter=bad))
     return row["total"], row["bad"]
 
 

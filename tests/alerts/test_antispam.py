@@ -58,7 +58,7 @@ def test_a_subject_cannot_carry_extra_headers(alice, smtp, sync_queue, django_ca
         alert_raise(owner=alice, kind=Kind.PRICE, title="Gold\r\nBcc: thief@example.test\nX-Evil: 1",
                     text="Price alert Gold.")  # fmt: skip
 
-    (rcpt, message), = smtp.messages
+    ((rcpt, message),) = smtp.messages
     assert rcpt == [alice.email]
     assert message["Bcc"] is None and message["X-Evil"] is None
     assert "\n" not in message["Subject"] and "Bcc: thief@example.test" in message["Subject"]

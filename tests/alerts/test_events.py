@@ -48,7 +48,7 @@ def test_filled_order_is_emailed_and_posted_signed(alice, paper, smtp, receiver,
 
     alert = Alert.objects.get(owner=alice, kind=Kind.ORDER_FILLED)
     assert "BUY 0.01 BTCUSD" in alert.title and paper.login in alert.title
-    (rcpt, message), = smtp.messages
+    ((rcpt, message),) = smtp.messages
     assert rcpt == [alice.email] and message["Subject"].startswith("[mt5saas] Order filled")
     (request,) = receiver.requests
     body = json.loads(request.body)
@@ -76,7 +76,7 @@ def test_rejected_order_says_why_and_what_to_do(alice, paper, smtp, sync_queue, 
     alert = Alert.objects.get(owner=alice, kind=Kind.ORDER_FAILED)
     assert alert.title == f"Order rejected: BUY 0.01 BTCUSD on account {paper.login}"
     assert "Stop loss 9999999.00 is above the buy price" in alert.text and "risk limits" in alert.text
-    (_, message), = smtp.messages
+    ((_, message),) = smtp.messages
     assert "Check the symbol" in message.get_content()
 
 
@@ -93,7 +93,7 @@ def test_refused_signal_alerts_its_owner_without_echoing_the_token(alice, smtp, 
 
     alert = Alert.objects.get(owner=alice, kind=Kind.SIGNAL_REJECTED)
     assert "action" in alert.text and "TradingView" in alert.text
-    (_, message), = smtp.messages
+    ((_, message),) = smtp.messages
     assert token not in message.as_string() and token not in json.dumps(alert.data)
 
 
@@ -207,7 +207,7 @@ def test_operator_is_told_when_a_host_agent_starts(settings, smtp, sync_queue, d
         agent.tick()
         agent.tick()
 
-    (rcpt, message), = smtp.messages
+    ((rcpt, message),) = smtp.messages
     assert rcpt == ["ops@example.test"] and "started" in message["Subject"]
 
 
@@ -223,7 +223,7 @@ def test_error_rate_spike_is_told_to_the_operator_once(settings, smtp, sync_queu
     run_dispatch(django_capture_on_commit_callbacks)
     run_dispatch(django_capture_on_commit_callbacks)
 
-    (rcpt, message), = smtp.messages
+    ((rcpt, message),) = smtp.messages
     assert rcpt == ["ops@example.test"] and "18 of 24 orders failed" in message["Subject"]
 
 

@@ -11,15 +11,14 @@ from accounts.services import webhook_token_reveal
 from alerts import dispatch
 from alerts.messages import signature_valid
 from alerts.models import Alert, Delivery, Kind
-from copytrading.services import copy_event_payload
+from copytrading.services import pair_create
 from live.models import Event
-from mt5saas.events import publish_to_user
 from terminals.agent import HostAgent
 from terminals.drivers import open_driver
 from terminals.execution import account_drain
 from terminals.models import TerminalHost
 from terminals.services import account_connect, account_heartbeat, hosts_mark_stale
-from tests.factories import CopyEventFactory, TradingAccountFactory, UserFactory
+from tests.factories import TradingAccountFactory, UserFactory
 
 from .helpers import add_endpoint, prefer, run_dispatch
 
@@ -138,14 +137,22 @@ def test_host_offline_alerts_its_traders_and_the_operator(alice, settings, smtp,
 @pytest.mark.django_db
 def test_copy_error_reaches_the_trader(alice, smtp, sync_queue, django_capture_on_commit_callbacks):
     prefer(alice, Kind.COPY_ERROR, email=True)
-    event = CopyEventFactory(owner=alice, status="error", reason="no slave could copy it")
-    publish_to_user(alice.pk, "copy_event", copy_event_payload(event))
+    master = account_connect(owner=alice, login="7300001", password="pw", server="SimStandard-Demo", kind="simulated")
+    # SimBroker lists no ETHUSD: the only slave cannot copy the master's trade.
+    slave = account_connect(owner=alice, login="7300002", password="pw", server="SimBroker-Demo", kind="simulated")
+    _, key = pair_create(owner=alice, master=master, slave=slave)
+    body = {"api_key": key, "account": master.login, "event": "deal_add", "order_id": "1", "symbol": "ETHUSD",
+            "type": "BUY", "volume": 0.1}  # fmt: skip
+    with django_capture_on_commit_callbacks(execute=True):
+        reply = Client().post("/api/copy/trade", json.dumps(body), content_type="application/json")
+    assert reply.status_code == 200
 
     run_dispatch(django_capture_on_commit_callbacks)
 
     alert = Alert.objects.get(owner=alice, kind=Kind.COPY_ERROR)
-    assert "no slave could copy it" in alert.text and "symbol map" in alert.text
-    assert len(smtp.messages) == 1
+    assert "ETHUSD" in alert.text and "symbol map" in alert.text
+    ((rcpt, message),) = smtp.messages
+    assert rcpt == [alice.email] and "ETHUSD" in message.get_content()
 
 
 @pytest.mark.django_db

@@ -71,9 +71,11 @@ class SecretScan:
                 self.findings.append(Finding(self.test, where, kind, secret[:4] + "…"))
 
     def take_findings(self) -> list[Finding]:
-        """Hand over (and forget) what was found: for tests of the scan itself."""
-        findings, self.findings = self.findings, []
-        return findings
+        """Hand over (and forget) what was found in the running test: for tests of the scan
+        itself. Other tests' findings stay for the session's report."""
+        mine = [f for f in self.findings if f.test == self.test]
+        self.findings = [f for f in self.findings if f.test != self.test]
+        return mine
 
 
 scan = SecretScan()

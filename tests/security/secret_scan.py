@@ -29,12 +29,15 @@ COPY_KEY = "copy-pair API key"
 API_KEY = "API key"
 ENCRYPTION_KEY = "encryption key"
 LEGACY_TOKEN = "legacy WEBHOOK_TOKEN"
+SIGNING_SECRET = "outbound webhook signing secret"
 
 # URL names whose answer shows the signed-in trader one of their own secrets, on purpose.
 REVEALED_ON = {
     WEBHOOK_TOKEN: {"dashboard", "settings-page", "auth-webhook-token", "auth-rotate-token", "settings-rotate-webhook"},
     COPY_KEY: {"copy-pair-list", "copy-pair-key", "copy-pair-rotate-key", "copy-page", "copy-pair-action"},
     API_KEY: {"settings-page"},
+    # Shown once after the endpoint is added or its secret rotated (tests/alerts/test_page.py).
+    SIGNING_SECRET: {"alerts-page"},
 }
 
 
@@ -86,6 +89,8 @@ def _secret_kind(plaintext: str) -> str:
         return WEBHOOK_TOKEN
     if plaintext.startswith("cpk_"):
         return COPY_KEY
+    if plaintext.startswith("whsec_"):
+        return SIGNING_SECRET
     return MT5_PASSWORD
 
 

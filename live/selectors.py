@@ -1,8 +1,44 @@
 """Reads of the live app."""
 
+from datetime import timedelta
+
 from django.db.models import Max, QuerySet
 
 from .models import Event
+
+
+def _visible(user, all_tenants: bool, kinds: frozenset[str] | None) -> QuerySet[Event]:
+    events: QuerySet[Event] = Event.objects.all() if all_tenants else Event.objects.owned_by(user)
+    return events.filter(kind__in=kinds) if kinds else events
+
+
+def event_resume_cursor(
+    *,
+    user,
+    since: int,
+    all_tenants: bool = False,
+    kinds: frozenset[str] | None = None,
+    lookback_s: float,
+    limit: int = 1000,
+) -> int:
+    """Where a stream resumed after event `since` starts reading (exclusive).
+
+    An id is taken when the row is inserted, but the row is seen when its transaction
+    commits: an event with a lower id can reach the stream after `since` did, and a client
+    that dropped in between has never had it. So the catch-up starts below the caller's
+    events that were created up to `lookback_s` (longer than any publishing transaction)
+    before event `since`; those the client already has come again and are dropped by id."""
+    anchor = Event.objects.filter(pk=since).values_list("created_at", flat=True).first()
+    if anchor is None or lookback_s <= 0:
+        return since  # pruned or never stored: nothing to measure the window from
+    oldest = anchor - timedelta(seconds=lookback_s)
+    cursor = since
+    earlier = _visible(user, all_tenants, kinds).filter(id__lt=since).order_by("-id")
+    for event_id, created_at in earlier.values_list("id", "created_at")[:limit]:
+        if created_at < oldest:
+            break
+        cursor = event_id - 1
+    return cursor
 
 
 def event_list_after(
@@ -11,11 +47,7 @@ def event_list_after(
     """Stored events after `since`, oldest first. Only the user's own unless `all_tenants`,
     which the caller allows for staff only; `since` from another user's stream selects nothing
     of theirs because the owner filter always applies."""
-    events: QuerySet[Event] = Event.objects.all() if all_tenants else Event.objects.owned_by(user)
-    events = events.filter(id__gt=since)
-    if kinds:
-        events = events.filter(kind__in=kinds)
-    return list(events.order_by("id")[:limit])
+    return list(_visible(user, all_tenants, kinds).filter(id__gt=since).order_by("id")[:limit])
 
 
 def event_latest_id(*, user=None) -> int:

@@ -96,6 +96,8 @@ class Subscription:
         # Each event comes once per path (direct and through the relay): remember recent ids.
         self.recent: deque[int] = deque(maxlen=4096)
         self.seen: set[int] = set()
+        if since:
+            self._fresh(since)  # the client has this one: it is never sent again
 
     def offer(self, message: dict) -> None:
         if self.overflowed:
@@ -109,7 +111,9 @@ class Subscription:
         self.queue.put_nowait(message)
 
     def _fresh(self, event_id: int) -> bool:
-        if event_id <= self.since or event_id in self.seen:
+        # Ids at or below `since` are not dropped: one committed late (after a higher id reached
+        # the client) arrives live with a lower id and has never been sent to this client.
+        if event_id in self.seen:
             return False
         if len(self.recent) == self.recent.maxlen:
             self.seen.discard(self.recent[0])
@@ -132,10 +136,18 @@ class Subscription:
         return data
 
     async def catch_up(self) -> AsyncIterator[dict]:
-        """Stored events after `since`, in pages (called after subscribing: no gap at the seam)."""
+        """Stored events after `since`, in pages (called after subscribing: no gap at the seam),
+        starting a little before it: see selectors.event_resume_cursor. At least once, in id
+        order; clients keep events by `event_id`."""
         if not self.since:
             return
-        cursor = self.since
+        cursor = await database_sync_to_async(selectors.event_resume_cursor)(
+            user=self.user,
+            since=self.since,
+            all_tenants=self.all_tenants,
+            kinds=self.kinds,
+            lookback_s=settings.LIVE_RESUME_LOOKBACK_S,
+        )
         while True:
             rows = await database_sync_to_async(selectors.event_list_after)(
                 user=self.user, since=cursor, all_tenants=self.all_tenants, kinds=self.kinds
@@ -203,6 +215,10 @@ class Relay:
         interval: float = getattr(settings, "LIVE_RELAY_INTERVAL", 0.2)
         try:
             self.cursor = await database_sync_to_async(selectors.event_latest_id)()
+            # What is already in the table went out before this relay started: the clients
+            # read it in their catch-up, not again from here.
+            for row in await database_sync_to_async(selectors.event_rows_after)(since=self.cursor - self.LOOKBACK):
+                self._remember(row.pk)
         except Exception:  # a database that is down: the clients still get direct events
             log.warning("live relay: could not read the event table", exc_info=True)
         self.ready.set()
@@ -216,15 +232,21 @@ class Relay:
                 continue
             for row in rows:
                 self.cursor = max(self.cursor, row.pk)
-                if row.pk in self.relayed:
+                if not self._remember(row.pk):
                     continue
-                if len(self.recent) == self.recent.maxlen:
-                    self.relayed.discard(self.recent[0])
-                self.recent.append(row.pk)
-                self.relayed.add(row.pk)
                 message = _message(row)
                 await layer.group_send(user_group(row.owner_id), message)
                 await layer.group_send(STAFF_GROUP, message)
+
+    def _remember(self, event_id: int) -> bool:
+        """False if this id was relayed (or found at the start) already."""
+        if event_id in self.relayed:
+            return False
+        if len(self.recent) == self.recent.maxlen:
+            self.relayed.discard(self.recent[0])
+        self.recent.append(event_id)
+        self.relayed.add(event_id)
+        return True
 
 
 _relays: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Relay]" = weakref.WeakKeyDictionary()

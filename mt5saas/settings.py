@@ -246,6 +246,10 @@ LIVE_EVENTS_DAYS = env.int("LIVE_EVENTS_DAYS", default=7)
 # A stream ends after this long and the client resumes from its last event id. daphne buffers
 # whatever a client does not read; this bounds that buffer to one stream's worth of events.
 LIVE_STREAM_MAX_S = env.float("LIVE_STREAM_MAX_S", default=600.0)
+# A resumed stream also replays the caller's events created this long before its last event
+# id: one committed late (lower id, later commit) is not skipped. Longer than any transaction
+# that publishes an event; clients keep events by id.
+LIVE_RESUME_LOOKBACK_S = 30.0
 
 # Alerts (docs/alerts.md). Operator emails (startup, host offline, error-rate spikes) go to ALERT_EMAIL.
 ALERT_EMAIL = env.str("ALERT_EMAIL", default="").strip()

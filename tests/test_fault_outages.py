@@ -497,11 +497,6 @@ def test_postgres_connections_dropped_health_tells_and_work_resumes(stack):
            target_s=RECOVERY_TARGET_S)  # fmt: skip
 
 
-@pytest.mark.xfail(
-    reason="an event committed after a higher id reached the client is skipped by a Last-Event-ID catch-up "
-    "(live/stream.py reads id > Last-Event-ID only); fixing it needs a look-back and client-side de-duplication",
-    strict=False,
-)
 def test_daphne_restart_sse_clients_catch_up_with_last_event_id(stack):
     clients = [SSEClient(stack.port_b, stack.api_token) for _ in range(3)]
     for client in clients:
@@ -529,8 +524,8 @@ def test_daphne_restart_sse_clients_catch_up_with_last_event_id(stack):
         got = sorted(set(i for i in client.ids if i <= last))
         assert got == expected, f"missed {sorted(set(expected) - set(got))[:10]}"
         assert client.reconnects >= 1
-    # Live events arrive in commit order, not id order: the one after Last-Event-ID that had
-    # already come before it comes again (at least once; clients keep events by id).
+    # Live events arrive in commit order, not id order, so a resume replays the events created
+    # just before Last-Event-ID (at least once; clients keep events by id): counted here.
     record("daphne_restart", traffic, sse_clients=len(clients), events_each=len(set(clients[0].ids)),
            reconnects=[c.reconnects for c in clients],
            delivered_again=[len(c.ids) - len(set(c.ids)) for c in clients])  # fmt: skip

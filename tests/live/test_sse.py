@@ -1,12 +1,17 @@
 """GET /events/ and /events/copy-trades through the ASGI application (DESIGN §6.3)."""
 
 import asyncio
+from datetime import timedelta
 
 import pytest
 from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
+from django.utils import timezone
 
 from live.models import Event
-from mt5saas.events import publish_many, publish_to_user
+from live.selectors import event_resume_cursor
+from live.stream import _message
+from mt5saas.events import publish_many, publish_to_user, user_group
 from tests.factories import UserFactory
 from tests.live.conftest import SSE, run, session_cookie, token_for
 
@@ -120,6 +125,68 @@ def test_last_event_id_catches_up_then_goes_live_without_gap_or_duplicate(trader
     assert [event_id for event_id, _ in got] == [second, third, fourth]
     assert [data["id"] for _, data in got] == [2, 3, 4]
     assert quiet
+
+
+def test_a_resumed_stream_replays_the_events_just_below_its_id_but_not_older_ones(trader, other):
+    # An id is taken at insert and seen at commit: an event with a lower id may have been
+    # committed after the client got its last id. The catch-up starts LIVE_RESUME_LOOKBACK_S
+    # before that event, so such an event comes (again, if the client had it: kept by id).
+    publish_many(trader.pk, [("order", {"id": n}) for n in range(1, 5)])
+    publish_to_user(other.pk, "order", {"id": 500})
+    old, first, second, last = stored_ids(trader)
+    Event.objects.filter(pk=old).update(created_at=timezone.now() - timedelta(seconds=120))
+
+    cookie_trader = session_cookie(trader)
+
+    async def go():
+        stream = SSE("/events/", {"cookie": cookie_trader, "last-event-id": str(last)})
+        await stream.open()
+        await publish(trader.pk, [("order", {"id": 5})])
+        got = await stream.events(3)
+        quiet = await stream.nothing_more()
+        await stream.close()
+        return got, quiet
+
+    got, quiet = run(go)
+    assert [event_id for event_id, _ in got] == [first, second, stored_ids(trader)[-1]]
+    assert [data["id"] for _, data in got] == [2, 3, 5]
+    assert quiet  # the old one, the other trader's and the last id itself stay out
+
+
+def test_an_event_committed_after_the_last_id_arrives_live_though_its_id_is_lower(trader):
+    publish_many(trader.pk, [("order", {"id": 1}), ("order", {"id": 2})])
+    late, last = stored_ids(trader)
+    # Older than the look-back: only the live message (sent when its transaction commits)
+    # can bring it, as for a transaction that commits after the catch-up has read.
+    Event.objects.filter(pk=late).update(created_at=timezone.now() - timedelta(seconds=120))
+    message = _message(Event.objects.get(pk=late))
+
+    cookie_trader = session_cookie(trader)
+
+    async def go():
+        stream = SSE("/events/", {"cookie": cookie_trader, "last-event-id": str(last)})
+        await stream.open()
+        await get_channel_layer().group_send(user_group(trader.pk), message)
+        got = await stream.events(1)
+        await get_channel_layer().group_send(user_group(trader.pk), message)
+        quiet = await stream.nothing_more()
+        await stream.close()
+        return got, quiet
+
+    got, quiet = run(go)
+    assert [(event_id, data["id"]) for event_id, data in got] == [(late, 1)]
+    assert quiet  # once: the second copy of the same id is dropped
+
+
+def test_resume_cursor_looks_back_only_within_the_callers_kinds_and_window(trader, other):
+    publish_many(trader.pk, [("order", {"id": 1}), ("copy_event", {"id": 2}), ("order", {"id": 3})])
+    order_one, copy_two, order_three = stored_ids(trader)
+    look = {"user": trader, "since": order_three, "lookback_s": 30}
+    assert event_resume_cursor(**look) == order_one - 1
+    assert event_resume_cursor(**look, kinds=frozenset({"copy_event"})) == copy_two - 1
+    assert event_resume_cursor(**{**look, "lookback_s": 0}) == order_three
+    assert event_resume_cursor(**{**look, "since": order_three + 1000}) == order_three + 1000  # no anchor
+    assert event_resume_cursor(user=other, since=order_three, lookback_s=30) == order_three  # none of theirs
 
 
 def test_since_from_another_users_stream_yields_none_of_their_events(trader, other):

@@ -9,6 +9,9 @@
   if (!root || !window.EventSource) return;
   const indicator = document.querySelector("[data-live-status]");
   let lastId = Number(root.dataset.liveSince || 0);
+  // A resumed stream replays a few events it may have sent already (at least once): keep
+  // the recent ids and handle each event once.
+  const seen = new Set();
   let source = null;
   let refreshTimer = null;
 
@@ -49,7 +52,12 @@
   function handle(message) {
     let event;
     try { event = JSON.parse(message.data); } catch { return; }
-    if (event.event_id) lastId = Math.max(lastId, event.event_id);
+    if (event.event_id) {
+      if (seen.has(event.event_id)) return;
+      seen.add(event.event_id);
+      if (seen.size > 2000) seen.delete(seen.values().next().value);
+      lastId = Math.max(lastId, event.event_id);
+    }
     if (["order", "signal", "copy_event"].includes(event.type)) refreshRows();
     if (event.type === "account") updateAccount(event);
     if (event.type !== "order" && event.type !== "account") addToFeed(event);

@@ -656,11 +656,10 @@ def _modify_order(
     )
 
 
-def copy_event_payload(row: CopyEvent, executions: list[CopyExecution] | None = None) -> dict:
-    if executions is None:
-        items = [_execution_item(values) for values in row.executions.order_by("pk").values(*EXECUTION_FIELDS)]
-    else:
-        items = [execution_payload(e) for e in executions]
+def copy_event_payload(row: CopyEvent, executions: list[CopyExecution]) -> dict:
+    """The live `copy_event`: the event with the given executions (all of them when it is
+    received, then each slave's as it settles)."""
+    items = [execution_payload(e) for e in executions]
     return {
         "id": row.pk,
         "event": row.kind,
@@ -674,32 +673,21 @@ def copy_event_payload(row: CopyEvent, executions: list[CopyExecution] | None = 
     }
 
 
-EXECUTION_FIELDS = (
-    "id", "pair_id", "slave_id", "order_id", "status", "error", "symbol",
-    "master_volume", "volume_before", "volume_after", "created_at", "done_at",
-)  # fmt: skip
-
-
 def execution_payload(execution: CopyExecution) -> dict:
-    return _execution_item({name: getattr(execution, name) for name in EXECUTION_FIELDS})
-
-
-def _execution_item(values: dict) -> dict:
-    """An execution as the live event and the history show it, from its field values (an
-    event's executions are read as values: each copy outcome sends all of them)."""
-    done = values["done_at"]
+    """An execution as the live event and the history show it."""
+    done = execution.done_at
     return {
-        "id": values["id"],
-        "pair": values["pair_id"],
-        "slave": values["slave_id"],
-        "order": values["order_id"],
-        "status": values["status"],
-        "error": values["error"],
-        "symbol": values["symbol"],
-        "master_volume": _text(values["master_volume"]),
-        "volume_before": _text(values["volume_before"]),
-        "volume_after": _text(values["volume_after"]),
-        "latency_ms": None if done is None else round((done - values["created_at"]).total_seconds() * 1000, 1),
+        "id": execution.pk,
+        "pair": execution.pair_id,
+        "slave": execution.slave_id,
+        "order": execution.order_id,
+        "status": execution.status,
+        "error": execution.error,
+        "symbol": execution.symbol,
+        "master_volume": _text(execution.master_volume),
+        "volume_before": _text(execution.volume_before),
+        "volume_after": _text(execution.volume_after),
+        "latency_ms": None if done is None else round((done - execution.created_at).total_seconds() * 1000, 1),
     }
 
 
@@ -735,8 +723,10 @@ def copy_order_finished(sender, *, order: Order, **kwargs) -> None:
             _link_update(link, order, filled)
             if filled and link.slave_ticket is not None:
                 _cascade(order, link)
-        event = CopyEvent.objects.get(executions__order_id=order.pk)
-        publish_to_user(order.owner_id, "copy_event", copy_event_payload(event))
+        # What this slave did, not the event's whole list again: with N slaves that would be
+        # N outcomes of N executions each. The event's first publish listed them all.
+        execution = CopyExecution.objects.select_related("event").get(order_id=order.pk)
+        publish_to_user(order.owner_id, "copy_event", copy_event_payload(execution.event, [execution]))
 
 
 def copy_outcomes_sweep(*, accounts=None) -> int:

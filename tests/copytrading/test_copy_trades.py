@@ -8,6 +8,7 @@ import pytest
 
 from copytrading.models import CopyEvent, CopyExecution, CopyLink, CopyPair
 from copytrading.services import copy_order_finished, pair_create
+from live.models import Event
 from terminals.gateway import simulated_driver
 from terminals.models import Order, SimAccount
 from terminals.services import account_heartbeat
@@ -332,3 +333,22 @@ def test_an_outcome_the_worker_died_before_recording_is_recorded_and_cascaded_on
     assert stranded.status == "success" and CopyLink.objects.get(slave=b).slave_ticket is not None
     assert [p.volume for p in positions(c)] == [0.03]
     assert Order.objects.filter(account=c).count() == 1
+
+
+@pytest.mark.django_db
+def test_the_live_stream_gets_the_event_with_every_slave_then_each_slaves_outcome_alone(paper, trade):
+    master, slaves = paper("M"), [paper(f"S{n}") for n in range(3)]
+    keys = [pair(master, slave)[1] for slave in slaves]
+
+    reply = trade(keys[0], master, event="deal_add", order_id="o1", symbol="XAUUSD", type="BUY", volume=0.1)
+    drain_all()
+
+    published = [e.payload for e in Event.objects.filter(kind="copy_event").order_by("pk")]
+    received, *outcomes = published
+    event_id = reply.json()["event"]
+    assert received["id"] == event_id and len(received["executions"]) == 3
+    assert {e["status"] for e in received["executions"]} == {"pending"}
+    # One per slave as it settles, with only its own execution: N slaves cost N, not N².
+    assert len(outcomes) == 3 and all(o["id"] == event_id and len(o["executions"]) == 1 for o in outcomes)
+    assert sorted(o["executions"][0]["slave"] for o in outcomes) == sorted(s.pk for s in slaves)
+    assert all(o["executions"][0]["status"] == "success" and o["executions"][0]["latency_ms"] >= 0 for o in outcomes)

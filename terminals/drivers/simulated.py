@@ -291,14 +291,14 @@ class SimulatedDriver(Driver):
     # --- trading ---------------------------------------------------------------
 
     def order_check(self, request: OrderRequest) -> OrderResult:
-        account, _ = self._settle()
-        code, bid, ask = self._validate(account, request)
+        account, positions = self._settle()
+        code, bid, ask = self._validate(account, positions, request)
         return OrderResult(retcode=code or 0, bid=bid, ask=ask, volume=request.volume)
 
     def order_send(self, request: OrderRequest) -> OrderResult:
         with transaction.atomic():
             account = self._account(lock=True)
-            self._fill_due(account, self.clock())  # what the market did before this request
+            positions = self._fill_due(account, self.clock())  # what the market did before this request
             if account.inject_retcodes:
                 code, *rest = account.inject_retcodes
                 account.inject_retcodes = rest
@@ -306,13 +306,16 @@ class SimulatedDriver(Driver):
                 spec = self._spec(request.symbol)
                 bid, ask = quote(spec, self.clock()) if spec else (0.0, 0.0)
                 return OrderResult(retcode=code, bid=bid, ask=ask, comment="injected")
-            code, bid, ask = self._validate(account, request)
+            code, bid, ask = self._validate(account, positions, request)
             if code:
                 return OrderResult(retcode=code, bid=bid, ask=ask, volume=request.volume)
             return self._execute(account, request, bid, ask)
 
-    def _validate(self, account: SimAccount, request: OrderRequest) -> tuple[int, float, float]:
-        """0 when the request would be executed, else MT5's retcode; with the current quote."""
+    def _validate(
+        self, account: SimAccount, positions: list[SimPosition], request: OrderRequest
+    ) -> tuple[int, float, float]:
+        """0 when the request would be executed, else MT5's retcode; with the current quote.
+        `positions`: the account's open positions, just read."""
         if request.action == TradeAction.REMOVE:
             # MT5 needs only the order's ticket to remove it.
             exists = account.orders.filter(pk=request.order, active=True).exists()
@@ -329,7 +332,7 @@ class SimulatedDriver(Driver):
         if info.trade_mode == TradeMode.DISABLED:
             return TRADE_DISABLED, bid, ask
         if request.action == TradeAction.SLTP:
-            position = account.positions.filter(pk=request.position, symbol=request.symbol).first()
+            position = _position_of(positions, request)
             if position is None:
                 return POSITION_CLOSED, bid, ask
             price = bid if position.type == OrderType.BUY else ask
@@ -350,7 +353,7 @@ class SimulatedDriver(Driver):
             if request.price and abs(request.price - market) > request.deviation * info.point + 1e-12:
                 return REQUOTE, bid, ask
             if request.position:
-                position = account.positions.filter(pk=request.position, symbol=request.symbol).first()
+                position = _position_of(positions, request)
                 if position is None:
                     return POSITION_CLOSED, bid, ask
                 if position.type == request.type:
@@ -360,7 +363,7 @@ class SimulatedDriver(Driver):
                 return 0, bid, ask
             if not self._stops_valid(info, request.type, market, request.sl, request.tp):
                 return INVALID_STOPS, bid, ask
-            if not self._affordable(account, request.symbol, request.volume, market):
+            if not self._affordable(account, positions, request.symbol, request.volume, market):
                 return NO_MONEY, bid, ask
             return 0, bid, ask
         # Pending orders: limits below (buy) or above (sell) the market, stops the other way.
@@ -382,7 +385,7 @@ class SimulatedDriver(Driver):
         side = OrderType.BUY if buy else OrderType.SELL
         if not self._stops_valid(info, side, request.price, request.sl, request.tp):
             return INVALID_STOPS, bid, ask
-        if not self._affordable(account, request.symbol, request.volume, request.price):
+        if not self._affordable(account, positions, request.symbol, request.volume, request.price):
             return NO_MONEY, bid, ask
         return 0, bid, ask
 
@@ -394,22 +397,24 @@ class SimulatedDriver(Driver):
         if request.action == TradeAction.SLTP:
             account.positions.filter(pk=request.position).update(sl=request.sl, tp=request.tp)
             return OrderResult(retcode=DONE, bid=bid, ask=ask)
+        pending = request.action == TradeAction.PENDING
+        price = ask if request.type == OrderType.BUY else bid
         order = SimOrder.objects.create(
             account=account,
             symbol=request.symbol,
             type=request.type,
             volume=_dec(request.volume),
-            price_open=request.price,
+            # A market order is stored as executed at the quote; a pending one waits at its price.
+            price_open=request.price if pending else price,
             sl=request.sl,
             tp=request.tp,
             magic=request.magic,
             comment=request.comment[:31],
             time_setup_msc=at,
-            active=request.action == TradeAction.PENDING,
+            active=pending,
         )
-        if request.action == TradeAction.PENDING:
+        if pending:
             return OrderResult(retcode=DONE, order=order.pk, volume=request.volume, bid=bid, ask=ask)
-        price = ask if request.type == OrderType.BUY else bid
         deal = self._fill(account, order, price, position_id=request.position or None)
         return OrderResult(
             retcode=DONE, deal=deal.pk, order=order.pk, volume=request.volume, price=price, bid=bid, ask=ask
@@ -420,8 +425,9 @@ class SimulatedDriver(Driver):
         side = (
             OrderType.BUY if order.type in (OrderType.BUY, OrderType.BUY_LIMIT, OrderType.BUY_STOP) else OrderType.SELL
         )
-        order.price_open, order.active = price, False
-        order.save(update_fields=["price_open", "active"])
+        if (order.price_open, order.active) != (price, False):  # a pending order that triggered
+            order.price_open, order.active = price, False
+            order.save(update_fields=["price_open", "active"])
         target = None
         if position_id:
             target = account.positions.get(pk=position_id)
@@ -507,14 +513,15 @@ class SimulatedDriver(Driver):
         if not any(self._due(account, positions, at)):
             return account, positions
         with transaction.atomic():
-            self._fill_due(self._account(lock=True), at)
-        account = self._account()
-        return account, list(account.positions.order_by("pk"))
+            account = self._account(lock=True)
+            return account, self._fill_due(account, at)
 
-    def _fill_due(self, account: SimAccount, at: int) -> None:
+    def _fill_due(self, account: SimAccount, at: int) -> list[SimPosition]:
         """Fill the triggered pending orders and close the positions whose SL or TP was hit;
-        in the caller's transaction, with the account's row locked."""
-        orders, due = self._due(account, list(account.positions.all()), at)
+        in the caller's transaction, with the account's row locked. Returns the open positions
+        (oldest first) as they are afterwards."""
+        positions = list(account.positions.order_by("pk"))
+        orders, due = self._due(account, positions, at)
         for order, price in orders:
             self._fill(account, order, price, position_id=None)
         for position, exit_price, hit_sl in due:
@@ -529,6 +536,7 @@ class SimulatedDriver(Driver):
                 active=False,
             )
             self._fill(account, closer, exit_price, position_id=position.pk)
+        return list(account.positions.order_by("pk")) if orders or due else positions
 
     def _due(self, account: SimAccount, open_positions: list[SimPosition], at: int) -> tuple[list, list]:
         """Pending orders whose price was reached (with the fill price) and positions whose
@@ -581,8 +589,9 @@ class SimulatedDriver(Driver):
         notional = price / info.trade_tick_size * info.trade_tick_value * volume
         return notional / leverage
 
-    def _affordable(self, account: SimAccount, symbol: str, volume: float, price: float) -> bool:
-        positions = list(account.positions.all())
+    def _affordable(
+        self, account: SimAccount, positions: list[SimPosition], symbol: str, volume: float, price: float
+    ) -> bool:
         used = sum(self._margin(p.symbol, float(p.volume), p.price_open, account.leverage) for p in positions)
         equity = float(account.balance) + sum(self._profit(p) for p in positions)
         return equity - used >= self._margin(symbol, volume, price, account.leverage)
@@ -614,3 +623,7 @@ class SimulatedDriver(Driver):
             time_msc=row.time_msc,
             identifier=row.pk,
         )
+
+
+def _position_of(positions: list[SimPosition], request: OrderRequest) -> SimPosition | None:
+    return next((p for p in positions if p.pk == request.position and p.symbol == request.symbol), None)

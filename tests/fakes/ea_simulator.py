@@ -36,13 +36,14 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import psutil
-from django.db import connection
+from django.db import OperationalError, connection
 
 from terminals.drivers.base import AccountInfo, DealEntry, OrderRequest, OrderResult, OrderType, Position, TradeAction
 from terminals.drivers.ea_bridge import (
@@ -162,7 +163,11 @@ class EASimulator:
     def _run(self) -> None:
         try:
             while not self._stop.is_set():
-                self.poll_once()
+                # The test database's tables are locked while another thread writes (SQLite's
+                # shared in-memory cache does not wait): a real EA's next timer tick tries
+                # again, and so does this one.
+                with suppress(OperationalError):
+                    self.poll_once()
                 self._stop.wait(self.poll_interval)
         finally:
             connection.close()  # the thread's own connection

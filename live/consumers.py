@@ -48,6 +48,7 @@ class EventsConsumer(AsyncWebsocketConsumer):
         # The group comes from the authenticated user, never from the client.
         self.subscription = Subscription(user=user, all_tenants=all_tenants, kinds=None, since=since)
         self.subscription.on_overflow = self._overflowed
+        await self.subscription.begin()
         await self.channel_layer.group_add(self.subscription.group, self.channel_name)
         if relay_needed():
             self.relay = process_relay()

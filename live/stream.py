@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Callable
 from channels.db import database_sync_to_async
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
+from django.db import DatabaseError
 from rest_framework import exceptions
 
 from mt5saas.authentication import ApiTokenAuthentication
@@ -98,6 +99,18 @@ class Subscription:
         self.seen: set[int] = set()
         if since:
             self._fresh(since)  # the client has this one: it is never sent again
+        self.start: int | None = None  # without `since`: the newest stored id when it began
+
+    async def begin(self) -> None:
+        """Called before the stream joins its group. Without a cursor it starts at the newest
+        stored event, so what is published while it joins comes with the catch-up."""
+        if not self.since:
+            try:
+                self.start = await database_sync_to_async(selectors.event_latest_id)(
+                    user=None if self.all_tenants else self.user
+                )
+            except DatabaseError:  # a database that is down: live events still come
+                log.warning("live stream: could not read the event table", exc_info=True)
 
     def offer(self, message: dict) -> None:
         if self.overflowed:
@@ -138,16 +151,19 @@ class Subscription:
     async def catch_up(self) -> AsyncIterator[dict]:
         """Stored events after `since`, in pages (called after subscribing: no gap at the seam),
         starting a little before it: see selectors.event_resume_cursor. At least once, in id
-        order; clients keep events by `event_id`."""
-        if not self.since:
+        order; clients keep events by `event_id`. Without `since`: what came after `begin`."""
+        if self.since:
+            cursor = await database_sync_to_async(selectors.event_resume_cursor)(
+                user=self.user,
+                since=self.since,
+                all_tenants=self.all_tenants,
+                kinds=self.kinds,
+                lookback_s=settings.LIVE_RESUME_LOOKBACK_S,
+            )
+        elif self.start is not None:
+            cursor = self.start
+        else:
             return
-        cursor = await database_sync_to_async(selectors.event_resume_cursor)(
-            user=self.user,
-            since=self.since,
-            all_tenants=self.all_tenants,
-            kinds=self.kinds,
-            lookback_s=settings.LIVE_RESUME_LOOKBACK_S,
-        )
         while True:
             rows = await database_sync_to_async(selectors.event_list_after)(
                 user=self.user, since=cursor, all_tenants=self.all_tenants, kinds=self.kinds

@@ -38,6 +38,7 @@ async def _stream(subscription: Subscription) -> AsyncIterator[bytes]:
 
     # The task sending this response: cancelling it ends the response and closes the connection.
     subscription.on_overflow = asyncio.current_task().cancel
+    await subscription.begin()
     await layer.group_add(subscription.group, channel)
     pumping = asyncio.create_task(pump())
     heartbeat: float = getattr(settings, "LIVE_HEARTBEAT_S", 15.0)

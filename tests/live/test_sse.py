@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from live.models import Event
 from live.selectors import event_resume_cursor
+from live.services import events_store
 from live.stream import _message
 from mt5saas.events import publish_many, publish_to_user, user_group
 from tests.factories import UserFactory
@@ -187,6 +188,33 @@ def test_resume_cursor_looks_back_only_within_the_callers_kinds_and_window(trade
     assert event_resume_cursor(**{**look, "lookback_s": 0}) == order_three
     assert event_resume_cursor(**{**look, "since": order_three + 1000}) == order_three + 1000  # no anchor
     assert event_resume_cursor(user=other, since=order_three, lookback_s=30) == order_three  # none of theirs
+
+
+def test_a_stream_without_a_cursor_gets_what_was_published_while_it_joined(trader, settings, monkeypatch):
+    # A publisher that commits while the stream joins its group sends before the stream
+    # listens: the stream started at the newest stored id, and its catch-up brings the event.
+    settings.LIVE_RELAY_INTERVAL = 0  # no relay tailing the table: the catch-up alone must do it
+    layer = get_channel_layer()
+    joining = layer.group_add
+
+    async def publish_while_joining(group, channel):
+        await sync_to_async(events_store)(owner_id=trader.pk, events=[("alert", {"message": "meanwhile"})])
+        await joining(group, channel)
+
+    monkeypatch.setattr(layer, "group_add", publish_while_joining)
+    publish_to_user(trader.pk, "order", {"id": 1})  # before the stream: not sent
+    cookie_trader = session_cookie(trader)
+
+    async def go():
+        stream = SSE("/events/", {"cookie": cookie_trader})
+        await stream.open()
+        got = await stream.events(1)
+        quiet = await stream.nothing_more()
+        await stream.close()
+        return got, quiet
+
+    got, quiet = run(go)
+    assert [data["message"] for _, data in got] == ["meanwhile"] and quiet
 
 
 def test_since_from_another_users_stream_yields_none_of_their_events(trader, other):

@@ -24,10 +24,16 @@ def _met(alert: PriceAlert, previous: Decimal | None, price: Decimal) -> bool:
     return previous >= alert.price > price
 
 
-def price_alerts_check(*, account, driver, **kwargs) -> int:
+def price_alerts_check(*, account, driver, this_round: dict, **kwargs) -> int:
     """terminals.agent.account_read receiver: one tick per symbol with an active alert on the
     account; returns how many alerts triggered. A repeating alert waits its cool-down, a
     one-off one is switched off when it triggers."""
+    if "alerts.accounts" not in this_round:  # read once a round: most accounts have none
+        this_round["alerts.accounts"] = set(
+            PriceAlert.objects.filter(active=True).values_list("account_id", flat=True).distinct()
+        )
+    if account.pk not in this_round["alerts.accounts"]:
+        return 0
     alerts = list(PriceAlert.objects.filter(account_id=account.pk, active=True))
     if not alerts:
         return 0

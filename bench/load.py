@@ -312,6 +312,7 @@ def main() -> None:
     )
     parser.add_argument("--step-seconds", type=float, default=30)
     parser.add_argument("--redis-url", default=REDIS, help=f"(default {REDIS})")
+    parser.add_argument("--database-prefix", default="load", help="prefix of the throwaway PostgreSQL database")
     parser.add_argument("--agent-interval", type=float, default=5.0)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="mt5saas-load-") as directory:

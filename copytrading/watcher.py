@@ -30,8 +30,8 @@ COPY_PREFIX = "COPY_"
 EA_REPORTS_FOR = timedelta(hours=24)
 
 
-def master_watch(sender, *, account: TradingAccount, driver: Driver, **kwargs) -> None:
-    if account.kind not in WATCHED or not CopyPair.objects.filter(master=account).active().exists():
+def master_watch(sender, *, account: TradingAccount, driver: Driver, this_round: dict, **kwargs) -> None:
+    if account.kind not in WATCHED or account.pk not in _masters(this_round):
         return
     now = timezone.now()
     api = CopyEvent.objects.filter(master=account, source=CopyEvent.Source.API, received_at__gte=now - EA_REPORTS_FOR)
@@ -60,6 +60,13 @@ def master_watch(sender, *, account: TradingAccount, driver: Driver, **kwargs) -
             copy_event_receive(master=account, event=event, source=CopyEvent.Source.WATCHER)
     stops = _stops_changed(account, driver, cursor.stops)
     MasterCursor.objects.filter(pk=cursor.pk).update(last_deal=last, read_at=now, stops=stops)
+
+
+def _masters(this_round: dict) -> set[int]:
+    """The masters of active pairs, read once a round (most accounts are none)."""
+    if "copytrading.masters" not in this_round:
+        this_round["copytrading.masters"] = set(CopyPair.objects.active().values_list("master_id", flat=True))
+    return this_round["copytrading.masters"]
 
 
 def _deal_events(account: TradingAccount, deal, driver: Driver) -> list[MasterEvent]:

@@ -38,9 +38,11 @@ from .sessions import SessionRegistry, SessionSpec, account_session_spec
 
 log = logging.getLogger(__name__)
 
-# Sent each round for every account whose terminal answered, with `account` and the open
-# `driver`: the copy trading watcher reads a master's new deals there, so a trade made on the
-# terminal itself is copied within one round. Receivers are isolated from the heartbeat.
+# Sent each round for every account whose terminal answered, with `account`, the open
+# `driver` and `this_round`, a dict that lives for one round: a receiver keeps there what it
+# reads once for all accounts (which ones it has anything to do for), not once per account.
+# The copy trading watcher reads a master's new deals here, so a trade made on the terminal
+# itself is copied within one round. Receivers are isolated from the heartbeat.
 account_read = Signal()
 # Sent at the end of each round with `host` and `accounts` (the host's accounts), for work
 # that must happen even when no task is delivered (the copy outcomes of a worker that died).
@@ -101,10 +103,10 @@ class HostAgent:
             self.sessions.keep_only(account.pk for account in accounts)
         # The host's own heartbeat first: a slow terminal must not make the host look dead.
         self._host_heartbeat(terminals_running=None)
-        online = 0
+        online, this_round = 0, {}
         for account in accounts:
             try:
-                online += self._account_tick(account)
+                online += self._account_tick(account, this_round)
             except Exception:
                 # One broken account (undecryptable password, a bug) must not stop the others.
                 log.exception("heartbeat of account %s failed", account.pk)
@@ -129,7 +131,7 @@ class HostAgent:
             fields["terminals_running"] = terminals_running
         TerminalHost.objects.filter(pk=self.host.pk).update(**fields)
 
-    def _account_tick(self, account: TradingAccount) -> bool:
+    def _account_tick(self, account: TradingAccount, this_round: dict) -> bool:
         state = self.backoff.setdefault(account.pk, Backoff())
         now = self.clock()
         if not state.ready(now):
@@ -143,7 +145,9 @@ class HostAgent:
                 if not account.symbols:
                     # Signals are mapped against these names at intake, without a host round trip.
                     account_update(account=account, symbols=driver.symbols())
-                for receiver, outcome in account_read.send_robust(sender=HostAgent, account=account, driver=driver):
+                for receiver, outcome in account_read.send_robust(
+                    sender=HostAgent, account=account, driver=driver, this_round=this_round
+                ):
                     if isinstance(outcome, Exception):
                         log.error("%s failed for account %s", receiver, account.pk, exc_info=outcome)
             finally:

@@ -7,6 +7,8 @@ from decimal import Decimal
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from terminals.agent import HostAgent
@@ -42,6 +44,23 @@ def test_tick_writes_host_and_account_heartbeats(alice):
     assert host.online and host.heartbeat_at is not None and host.terminals_running == 1
     assert host.memory_percent is not None
     assert account.balance == Decimal("10000.00") and account.heartbeat_at is not None
+
+
+@pytest.mark.django_db
+def test_a_round_asks_once_which_accounts_are_masters_or_have_price_alerts(alice):
+    # The agent reads every account each round (1,000 on a big simulated host): what the
+    # round's receivers need to know about all of them is read once, not once per account.
+    for n in range(5):
+        paper_account(alice, login=f"82001{n:02d}")
+    agent = HostAgent(host=simulated_host(), open_driver=open_driver)
+
+    with CaptureQueriesContext(connection) as queries:
+        agent.tick()
+
+    tables = [q["sql"] for q in queries.captured_queries]
+    assert TerminalHost.objects.get(pk=agent.host.pk).terminals_running == 5
+    assert sum('FROM "copytrading_copypair"' in sql for sql in tables) == 1
+    assert sum('FROM "alerts_pricealert"' in sql for sql in tables) == 1
 
 
 @pytest.mark.django_db

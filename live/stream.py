@@ -81,6 +81,24 @@ def check_all_tenants(user, value: str | None) -> bool:
     return True
 
 
+class RecentIds:
+    """The last `size` event ids seen: repeats are dropped without keeping every id forever."""
+
+    def __init__(self, size: int) -> None:
+        self.order: deque[int] = deque(maxlen=size)
+        self.ids: set[int] = set()
+
+    def add(self, event_id: int) -> bool:
+        """False if the id is among the recent ones already."""
+        if event_id in self.ids:
+            return False
+        if len(self.order) == self.order.maxlen:
+            self.ids.discard(self.order[0])
+        self.order.append(event_id)
+        self.ids.add(event_id)
+        return True
+
+
 class Subscription:
     """One client's stream. Messages from the channel layer are offered as they come; the
     queue is bounded: a client that does not keep up is dropped (OVERFLOW) and comes back
@@ -94,11 +112,12 @@ class Subscription:
         self.limit: int = getattr(settings, "LIVE_QUEUE_SIZE", 500)
         self.queue: asyncio.Queue = asyncio.Queue()
         self.overflowed = False
-        # Each event comes once per path (direct and through the relay): remember recent ids.
-        self.recent: deque[int] = deque(maxlen=4096)
-        self.seen: set[int] = set()
+        # Each event comes once per path (direct and through the relay), and a resume replays
+        # some: remember recent ids. Ids at or below `since` are not dropped as such: one
+        # committed late (after a higher id reached the client) arrives with a lower id.
+        self.seen = RecentIds(4096)
         if since:
-            self._fresh(since)  # the client has this one: it is never sent again
+            self.seen.add(since)  # the client has this one: it is never sent again
         self.start: int | None = None  # without `since`: the newest stored id when it began
 
     async def begin(self) -> None:
@@ -123,17 +142,6 @@ class Subscription:
             return
         self.queue.put_nowait(message)
 
-    def _fresh(self, event_id: int) -> bool:
-        # Ids at or below `since` are not dropped: one committed late (after a higher id reached
-        # the client) arrives live with a lower id and has never been sent to this client.
-        if event_id in self.seen:
-            return False
-        if len(self.recent) == self.recent.maxlen:
-            self.seen.discard(self.recent[0])
-        self.recent.append(event_id)
-        self.seen.add(event_id)
-        return True
-
     def frame(self, message: dict) -> dict | None:
         """The client's JSON for a layer message; None for a duplicate or another kind."""
         event_id, payload = message.get("id"), message.get("payload") or {}
@@ -141,7 +149,7 @@ class Subscription:
             return None
         if not self.all_tenants and message.get("owner", self.user.pk) != self.user.pk:
             return None  # belt and braces: the group is the user's own
-        if not self._fresh(event_id):
+        if not self.seen.add(event_id):
             return None
         data = {"event_id": event_id, **payload}
         if self.all_tenants:
@@ -212,8 +220,7 @@ class Relay:
         self.task: asyncio.Task | None = None
         self.ready: asyncio.Event | None = None
         self.cursor = 0
-        self.recent: deque[int] = deque(maxlen=8192)
-        self.relayed: set[int] = set()
+        self.relayed = RecentIds(8192)  # sent, or found in the table at the start
 
     async def attach(self) -> None:
         """Count a client in; returns once the relay has its starting point, so that the
@@ -234,7 +241,7 @@ class Relay:
             # What is already in the table went out before this relay started: the clients
             # read it in their catch-up, not again from here.
             for row in await database_sync_to_async(selectors.event_rows_after)(since=self.cursor - self.LOOKBACK):
-                self._remember(row.pk)
+                self.relayed.add(row.pk)
         except Exception:  # a database that is down: the clients still get direct events
             log.warning("live relay: could not read the event table", exc_info=True)
         self.ready.set()
@@ -248,21 +255,11 @@ class Relay:
                 continue
             for row in rows:
                 self.cursor = max(self.cursor, row.pk)
-                if not self._remember(row.pk):
+                if not self.relayed.add(row.pk):
                     continue
                 message = _message(row)
                 await layer.group_send(user_group(row.owner_id), message)
                 await layer.group_send(STAFF_GROUP, message)
-
-    def _remember(self, event_id: int) -> bool:
-        """False if this id was relayed (or found at the start) already."""
-        if event_id in self.relayed:
-            return False
-        if len(self.recent) == self.recent.maxlen:
-            self.relayed.discard(self.recent[0])
-        self.recent.append(event_id)
-        self.relayed.add(event_id)
-        return True
 
 
 _relays: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Relay]" = weakref.WeakKeyDictionary()

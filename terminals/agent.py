@@ -24,7 +24,8 @@ from django.db.models import QuerySet
 from django.dispatch import Signal
 from django.utils import timezone
 
-from .drivers.base import Driver, TerminalError
+from .drivers.base import AccountInfo, Driver, TerminalError
+from .drivers.simulated import read_together
 from .execution import orders_sweep
 from .models import TerminalHost, TradingAccount
 from .services import (
@@ -32,6 +33,7 @@ from .services import (
     account_set_status,
     account_update,
     accounts_assign_waiting,
+    accounts_heartbeat,
     hosts_mark_stale,
 )
 from .sessions import SessionRegistry, SessionSpec, account_session_spec
@@ -52,6 +54,9 @@ AUTH_FAILED = -6
 NOT_FOUND = -7
 BACKOFF_BASE_S = 2.0
 BACKOFF_CAP_S = 300.0
+# Accounts read and recorded together: a few statements for all of them instead of several
+# each, while what was read is at most one chunk's reading time old when it is recorded.
+CHUNK = 100
 
 
 @dataclass
@@ -104,12 +109,22 @@ class HostAgent:
         # The host's own heartbeat first: a slow terminal must not make the host look dead.
         self._host_heartbeat(terminals_running=None)
         online, this_round = 0, {}
-        for account in accounts:
+        for start in range(0, len(accounts), CHUNK):
+            chunk, readings = accounts[start : start + CHUNK], []
+            paper = [(a.server, a.login) for a in chunk if a.kind == TradingAccount.Kind.SIMULATED]
+            with read_together(paper):
+                for account in chunk:
+                    try:
+                        if (info := self._account_tick(account, this_round)) is not None:
+                            readings.append((account, info))
+                    except Exception:
+                        # One broken account (undecryptable password, a bug) must not stop the others.
+                        log.exception("heartbeat of account %s failed", account.pk)
             try:
-                online += self._account_tick(account, this_round)
+                accounts_heartbeat(readings=readings)
+                online += len(readings)
             except Exception:
-                # One broken account (undecryptable password, a bug) must not stop the others.
-                log.exception("heartbeat of account %s failed", account.pk)
+                log.exception("the heartbeats of %s account(s) could not be recorded", len(readings))
         self._host_heartbeat(terminals_running=online)
         if finished := orders_sweep(accounts=TradingAccount.objects.filter(host=self.host)):
             log.warning("%s order(s) left behind by the queue were executed by the host agent", finished)
@@ -131,11 +146,13 @@ class HostAgent:
             fields["terminals_running"] = terminals_running
         TerminalHost.objects.filter(pk=self.host.pk).update(**fields)
 
-    def _account_tick(self, account: TradingAccount, this_round: dict) -> bool:
+    def _account_tick(self, account: TradingAccount, this_round: dict) -> AccountInfo | None:
+        """Read the account's terminal: its figures (for accounts_heartbeat), or None when it
+        did not answer (recorded here) or waits for its backoff."""
         state = self.backoff.setdefault(account.pk, Backoff())
         now = self.clock()
         if not state.ready(now):
-            return False
+            return None
         try:
             if account.kind == TradingAccount.Kind.EA_BRIDGE and account.logged_in_host_id != self.host.pk:
                 self._log_in(account)
@@ -155,14 +172,13 @@ class HostAgent:
         except TerminalError as error:
             if error.code == AUTH_FAILED:
                 account_set_status(account=account, status=TradingAccount.Status.ERROR, reason=error.message)
-                return False
+                return None
             state.failed(now)
             # The reason stays the same across retries, so one outage is one recorded event.
             account_heartbeat(account=account, info=None, error=error.message)
-            return False
+            return None
         self.backoff[account.pk] = Backoff()
-        account_heartbeat(account=account, info=info)
-        return True
+        return info
 
     def _log_in(self, account: TradingAccount) -> None:
         """An EA bridge account this host's terminal has not been logged in with (assigned

@@ -14,7 +14,9 @@ import hmac
 import math
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -156,11 +158,47 @@ def _dec(value: float) -> Decimal:
     return Decimal(str(value))
 
 
+@dataclass
+class _Reading:
+    """A paper terminal's state read with many others: its account, open positions (oldest
+    first) and pending orders."""
+
+    account: SimAccount
+    positions: list[SimPosition]
+    pending: list[SimOrder]
+
+
+_read_together: ContextVar[dict[tuple[str, int], _Reading] | None] = ContextVar("read_together", default=None)
+
+
+@contextmanager
+def read_together(logins: Iterable[tuple[str, int | str]]) -> Iterator[None]:
+    """The paper terminals of these (server, login) read at once, in three queries instead of
+    three each, for the host agent's round: the first driver that logs in to one of them
+    meanwhile takes its reading, for its log-in and its first account_info(). Every other
+    read is fresh (the copy watcher compares positions with deals read now), and so is what
+    a write reads, under the account's lock."""
+    wanted = {(server, int(login)) for server, login in logins}
+    rows = SimAccount.objects.filter(server__in={s for s, _ in wanted}, login__in={login for _, login in wanted})
+    accounts = [a for a in rows if (a.server, a.login) in wanted]
+    readings = {a.pk: _Reading(a, [], []) for a in accounts}
+    for position in SimPosition.objects.filter(account_id__in=readings).order_by("pk"):
+        readings[position.account_id].positions.append(position)
+    for order in SimOrder.objects.filter(account_id__in=readings, active=True).order_by("pk"):
+        readings[order.account_id].pending.append(order)
+    token = _read_together.set({(r.account.server, r.account.login): r for r in readings.values()})
+    try:
+        yield
+    finally:
+        _read_together.reset(token)
+
+
 class SimulatedDriver(Driver):
     def __init__(self, *, clock: Callable[[], int] = now_msc) -> None:
         self.clock = clock
         self.account_id: int | None = None
         self.server: str | None = None
+        self._reading: _Reading | None = None  # from read_together, for the first account_info()
 
     # --- session ---------------------------------------------------------------
 
@@ -171,8 +209,11 @@ class SimulatedDriver(Driver):
         """connect() without reading the account's figures (what the order pipeline needs)."""
         if server not in SERVERS:
             raise TerminalError(AUTH_FAILED, f"Authorization failed: unknown trade server {server[:100]!r}")
+        together = _read_together.get() or {}
+        reading = together.get((server, int(login)))
         # A plain read first: the write transaction (SQLite's one writer) only for a new account.
-        account, created = SimAccount.objects.filter(server=server, login=int(login)).first(), False
+        account = reading.account if reading else SimAccount.objects.filter(server=server, login=int(login)).first()
+        created = False
         if account is None:
             with transaction.atomic():
                 account, created = SimAccount.objects.get_or_create(
@@ -180,11 +221,12 @@ class SimulatedDriver(Driver):
                 )
         if not created and not _password_ok(password, account.password_hash):
             raise TerminalError(AUTH_FAILED, "Authorization failed: invalid account or password")
-        self.account_id, self.server = account.pk, server
+        together.pop((server, int(login)), None)  # for this driver alone: another one reads afresh
+        self.account_id, self.server, self._reading = account.pk, server, reading
         return account
 
     def shutdown(self) -> None:
-        self.account_id = None
+        self.account_id, self._reading = None, None
 
     def _connected(self) -> None:
         if self.account_id is None:
@@ -201,7 +243,8 @@ class SimulatedDriver(Driver):
     # --- reads -----------------------------------------------------------------
 
     def account_info(self, account: SimAccount | None = None) -> AccountInfo:
-        account, positions = self._settle(account)
+        reading, self._reading = self._reading, None
+        account, positions = self._settle(account, reading)
         profit = sum(self._profit(p) for p in positions)
         margin = sum(self._margin(p.symbol, float(p.volume), p.price_open, account.leverage) for p in positions)
         equity = float(account.balance) + profit
@@ -501,16 +544,19 @@ class SimulatedDriver(Driver):
             time_msc=self.clock(),
         )
 
-    def _settle(self, account: SimAccount | None = None) -> tuple[SimAccount, list[SimPosition]]:
+    def _settle(
+        self, account: SimAccount | None = None, reading: _Reading | None = None
+    ) -> tuple[SimAccount, list[SimPosition]]:
         """What the market did since the last look: pending orders that triggered and
         positions whose stop loss or take profit was reached. Returns the account and its
-        open positions (oldest first) as they are afterwards. `account`: its row, just read."""
+        open positions (oldest first) as they are afterwards. `account`: its row, just read;
+        `reading`: the account, positions and pending orders, read together with others."""
         at = self.clock()
         # Look first without the write lock: most calls find nothing to do, and readers
         # must not queue behind each other for SQLite's one writer.
-        account = account or self._account()
-        positions = list(account.positions.order_by("pk"))
-        if not any(self._due(account, positions, at)):
+        account = account or (reading.account if reading else self._account())
+        positions = reading.positions if reading else list(account.positions.order_by("pk"))
+        if not any(self._due(account, positions, at, reading.pending if reading else None)):
             return account, positions
         with transaction.atomic():
             account = self._account(lock=True)
@@ -538,11 +584,14 @@ class SimulatedDriver(Driver):
             self._fill(account, closer, exit_price, position_id=position.pk)
         return list(account.positions.order_by("pk")) if orders or due else positions
 
-    def _due(self, account: SimAccount, open_positions: list[SimPosition], at: int) -> tuple[list, list]:
+    def _due(
+        self, account: SimAccount, open_positions: list[SimPosition], at: int, pending: list[SimOrder] | None = None
+    ) -> tuple[list, list]:
         """Pending orders whose price was reached (with the fill price) and positions whose
-        SL or TP was hit (with the exit price), in an open market."""
+        SL or TP was hit (with the exit price), in an open market. `pending`: the account's
+        pending orders if just read."""
         orders = []
-        for order in account.orders.filter(active=True):
+        for order in account.orders.filter(active=True) if pending is None else pending:
             spec = self._spec(order.symbol)
             bid, ask = quote(spec, at)
             triggered = {

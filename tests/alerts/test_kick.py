@@ -1,5 +1,6 @@
 """The dispatcher starts within about a second of an alertable event, from the publishing process."""
 
+import threading
 import time
 
 import pytest
@@ -26,8 +27,13 @@ def wait_for_alert(owner, timeout: float = 10) -> Alert | None:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_filled_order_starts_the_dispatcher_without_waiting_for_the_schedule(settings, sync_queue):
+def test_a_filled_order_starts_the_dispatcher_without_waiting_for_the_schedule(settings, sync_queue, monkeypatch):
+    from alerts import kick
+
     settings.ALERTS_KICK = True
+    kicked, real_kick = threading.Event(), kick._Kicker._kick
+    # The dispatch runs on the kicker's thread: the test ends (and empties the database) after it.
+    monkeypatch.setattr(kick._Kicker, "_kick", staticmethod(lambda owners: (real_kick(owners), kicked.set())))
     trader = UserFactory()
     prefer(trader, Kind.ORDER_FILLED, in_app=True)
     order = OrderFactory(owner=trader, account__owner=trader, status="filled")
@@ -36,6 +42,7 @@ def test_a_filled_order_starts_the_dispatcher_without_waiting_for_the_schedule(s
 
     alert = wait_for_alert(trader)
     assert alert is not None and alert.kind == Kind.ORDER_FILLED
+    assert kicked.wait(10)
 
 
 @pytest.mark.django_db(transaction=True)

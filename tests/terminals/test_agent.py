@@ -11,11 +11,12 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from terminals.agent import HostAgent
+from live.models import Event
+from terminals.agent import HostAgent, account_read
 from terminals.drivers import open_driver
 from terminals.drivers.base import TerminalError
-from terminals.models import AccountEvent, TerminalHost, TradingAccount
-from terminals.services import account_connect, simulated_host
+from terminals.models import AccountEvent, SimAccount, TerminalHost, TradingAccount
+from terminals.services import account_connect, account_set_status, simulated_host
 from tests.factories import TradingAccountFactory
 
 
@@ -61,6 +62,60 @@ def test_a_round_asks_once_which_accounts_are_masters_or_have_price_alerts(alice
     assert TerminalHost.objects.get(pk=agent.host.pk).terminals_running == 5
     assert sum('FROM "copytrading_copypair"' in sql for sql in tables) == 1
     assert sum('FROM "alerts_pricealert"' in sql for sql in tables) == 1
+
+
+@pytest.mark.django_db
+def test_a_round_reads_and_records_many_paper_accounts_in_a_few_statements(alice, bob):
+    # 1,000 simulated accounts on one host: a round of several statements per account took
+    # about a core. Their terminals are read together and their figures written together.
+    mine = [paper_account(alice, login=f"82003{n:02d}") for n in range(12)]
+    theirs = [paper_account(bob, login=f"82004{n:02d}") for n in range(12)]
+    agent = HostAgent(host=simulated_host(), open_driver=open_driver)
+    agent.tick()  # connecting → online: transitions, one by one
+    SimAccount.objects.filter(login=int(mine[0].login)).update(balance=Decimal("12345.67"))
+    SimAccount.objects.filter(login=int(theirs[5].login)).update(balance=Decimal("500.00"))
+    events_before = Event.objects.filter(kind="account").count()
+
+    with CaptureQueriesContext(connection) as queries:
+        agent.tick()
+
+    # Reads, the figures and the events: the same few statements for 24 accounts as for 2.
+    assert len(queries) < 30, [q["sql"][:80] for q in queries.captured_queries]
+    changed = list(Event.objects.filter(kind="account").order_by("pk"))[events_before:]
+    assert [(e.owner_id, e.payload["account"], e.payload["balance"]) for e in changed] == [
+        (alice.pk, mine[0].pk, "12345.67"),
+        (bob.pk, theirs[5].pk, "500.00"),
+    ]  # unchanged figures are not sent again
+    for account in (mine[0], theirs[5], mine[1]):
+        account.refresh_from_db()
+    assert (mine[0].balance, mine[0].equity, mine[0].status) == (Decimal("12345.67"), Decimal("12345.67"), "online")
+    assert theirs[5].balance == Decimal("500.00") and mine[1].balance == Decimal("10000.00")
+    assert mine[1].heartbeat_at > mine[0].created_at
+    assert TerminalHost.objects.get(pk=agent.host.pk).terminals_running == 24
+
+
+@pytest.mark.django_db
+def test_an_account_stopped_during_the_round_keeps_its_status_and_figures(alice):
+    first, second = paper_account(alice, login="8200501"), paper_account(alice, login="8200502")
+    agent = HostAgent(host=simulated_host(), open_driver=open_driver)
+    agent.tick()
+    SimAccount.objects.filter(login=int(second.login)).update(balance=Decimal("1.00"))
+
+    def stop_the_other(sender, account, **kwargs):
+        # The owner stops `second` while the round reads `first`: after the round's list was read.
+        if account.pk == first.pk:
+            account_set_status(account=second, status="stopped", reason="Stopped by its owner.")
+
+    account_read.connect(stop_the_other)
+    try:
+        agent.tick()
+    finally:
+        account_read.disconnect(stop_the_other)
+
+    second.refresh_from_db()
+    first.refresh_from_db()
+    assert (second.status, second.balance) == ("stopped", Decimal("10000.00"))
+    assert first.status == "online"
 
 
 @pytest.mark.django_db

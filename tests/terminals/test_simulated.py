@@ -3,9 +3,11 @@
 from datetime import UTC, datetime
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from terminals.drivers.base import Filling, OrderRequest, OrderType, TerminalError, TradeAction
-from terminals.drivers.simulated import SERVERS, SimulatedDriver, quote
+from terminals.drivers.simulated import SERVERS, SimulatedDriver, quote, read_together
 from terminals.models import SimAccount
 from tests.terminals.clocks import WEDNESDAY_NOON, Clock
 
@@ -212,3 +214,29 @@ def test_remove_needs_only_the_order_ticket(terminal):
     removed = terminal.order_send(OrderRequest(action=TradeAction.REMOVE, symbol="", order=placed.order))
 
     assert removed.retcode == 10009 and terminal.orders() == []
+
+
+def test_terminals_read_together_answer_a_log_in_and_its_account_info_without_queries(terminal, clock):
+    terminal.order_send(market("BTCUSD", OrderType.BUY, 0.01, type_filling=Filling.FOK))
+    limit = terminal.tick("BTCUSD").ask - 500
+    terminal.order_send(
+        OrderRequest(action=TradeAction.PENDING, symbol="BTCUSD", type=OrderType.BUY_LIMIT, volume=0.01, price=limit)
+    )
+    with read_together([("SimBroker-Demo", 7001), ("SimBroker-Demo", 7002)]):
+        with pytest.raises(TerminalError):  # the password is checked all the same
+            SimulatedDriver(clock=clock).log_in(login=7001, password="wrong", server="SimBroker-Demo")
+        driver = SimulatedDriver(clock=clock)
+        with CaptureQueriesContext(connection) as reads:
+            driver.log_in(login=7001, password="paper-pass", server="SimBroker-Demo")
+            info = driver.account_info()
+        assert len(reads) == 0 and info.margin > 0 and info.equity != info.balance
+        terminal.order_send(market("BTCUSD", OrderType.BUY, 0.01, type_filling=Filling.FOK))
+
+        # Anything else is read now: the copy watcher compares positions with deals just read.
+        with CaptureQueriesContext(connection) as reads:
+            positions, orders, again = driver.positions(), driver.orders(), driver.account_info()
+            other = SimulatedDriver(clock=clock)
+            other.log_in(login=7001, password="paper-pass", server="SimBroker-Demo")
+        assert len(reads) >= 4
+        assert (len(positions), len(orders), again.margin > info.margin) == (2, 1, True)
+        assert SimulatedDriver(clock=clock).connect(login=7002, password="new", server="SimBroker-Demo").login == 7002

@@ -339,6 +339,7 @@ class SimulatedDriver(Driver):
         return OrderResult(retcode=code or 0, bid=bid, ask=ask, volume=request.volume)
 
     def order_send(self, request: OrderRequest) -> OrderResult:
+        self._reading = None  # what was read together is out of date once this driver trades
         with transaction.atomic():
             account = self._account(lock=True)
             positions = self._fill_due(account, self.clock())  # what the market did before this request

@@ -239,4 +239,10 @@ def test_terminals_read_together_answer_a_log_in_and_its_account_info_without_qu
             other.log_in(login=7001, password="paper-pass", server="SimBroker-Demo")
         assert len(reads) >= 4
         assert (len(positions), len(orders), again.margin > info.margin) == (2, 1, True)
+
+    with read_together([("SimBroker-Demo", 7001)]):
+        driver = SimulatedDriver(clock=clock)
+        driver.log_in(login=7001, password="paper-pass", server="SimBroker-Demo")
+        driver.order_send(market("BTCUSD", OrderType.BUY, 0.01, type_filling=Filling.FOK))
+        assert driver.account_info().margin > again.margin  # its own trade, not the reading before it
         assert SimulatedDriver(clock=clock).connect(login=7002, password="new", server="SimBroker-Demo").login == 7002

@@ -77,6 +77,8 @@ def _alertable(kind: str, payload: dict) -> bool:
         return payload.get("status") in FINAL_ORDER
     if kind == "copy_event":
         return payload.get("status") == "error"
+    if kind == "signal":
+        return payload.get("status") == "rejected"
     if kind == "account":
         account, status = payload.get("account"), payload.get("status")
         previous, _account_status[account] = _account_status.get(account), status

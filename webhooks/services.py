@@ -202,7 +202,7 @@ def _store_rejection(user, data: dict, source: str, key: str | None, error: Payl
     key = key if key is not None and len(key) <= 200 else None
     try:
         with transaction.atomic():
-            Signal.objects.create(
+            signal = Signal.objects.create(
                 owner=user,
                 source=source,
                 status=Signal.Status.REJECTED,
@@ -212,6 +212,9 @@ def _store_rejection(user, data: dict, source: str, key: str | None, error: Payl
                 errors=error.errors,
                 response={"status": 400, "body": body},
             )
+            # On the trader's live page at once, and the Alerts app's dispatcher is kicked by it.
+            event = {"id": signal.pk, "action": signal.action, "symbol": signal.symbol, "status": signal.status}
+            publish_many(user.pk, [("signal", {**event, "errors": error.errors})])
     except IntegrityError:
         return _repeat(user, key) or (400, body)
     return 400, body

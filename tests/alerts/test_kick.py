@@ -1,12 +1,16 @@
 """The dispatcher starts within about a second of an alertable event, from the publishing process."""
 
+import json
 import threading
 import time
 
 import pytest
 from django.db import OperationalError
+from django.test import Client
 
+from accounts.services import webhook_token_reveal
 from alerts.models import Alert, Kind
+from live.models import Event
 from mt5saas.events import publish_to_user
 from terminals.execution import order_event
 from tests.factories import OrderFactory, UserFactory
@@ -26,14 +30,20 @@ def wait_for_alert(owner, timeout: float = 10) -> Alert | None:
     return None
 
 
-@pytest.mark.django_db(transaction=True)
-def test_a_filled_order_starts_the_dispatcher_without_waiting_for_the_schedule(settings, sync_queue, monkeypatch):
+@pytest.fixture
+def kicked(settings, sync_queue, monkeypatch) -> threading.Event:
+    """Kicks on; set once a kick's dispatch is done. It runs on the kicker's thread: a test
+    waits for it before it ends (and the database is emptied under that thread)."""
     from alerts import kick
 
     settings.ALERTS_KICK = True
-    kicked, real_kick = threading.Event(), kick._Kicker._kick
-    # The dispatch runs on the kicker's thread: the test ends (and empties the database) after it.
-    monkeypatch.setattr(kick._Kicker, "_kick", staticmethod(lambda owners: (real_kick(owners), kicked.set())))
+    done, real_kick = threading.Event(), kick._Kicker._kick
+    monkeypatch.setattr(kick._Kicker, "_kick", staticmethod(lambda owners: (real_kick(owners), done.set())))
+    return done
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_filled_order_starts_the_dispatcher_without_waiting_for_the_schedule(kicked):
     trader = UserFactory()
     prefer(trader, Kind.ORDER_FILLED, in_app=True)
     order = OrderFactory(owner=trader, account__owner=trader, status="filled")
@@ -43,6 +53,23 @@ def test_a_filled_order_starts_the_dispatcher_without_waiting_for_the_schedule(s
     alert = wait_for_alert(trader)
     assert alert is not None and alert.kind == Kind.ORDER_FILLED
     assert kicked.wait(10)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_refused_signal_reaches_the_live_stream_and_starts_the_dispatcher(kicked):
+    trader = UserFactory()
+    prefer(trader, Kind.SIGNAL_REJECTED, in_app=True)
+    body = {"token": webhook_token_reveal(user=trader), "action": "jump", "symbol": "XAUUSD"}
+
+    response = Client().post("/webhook/", json.dumps(body), content_type="application/json")
+
+    assert response.status_code == 400
+    alert = wait_for_alert(trader)
+    assert alert is not None and alert.kind == Kind.SIGNAL_REJECTED
+    assert kicked.wait(10)
+    (event,) = Event.objects.filter(owner=trader, kind="signal")
+    assert event.payload["status"] == "rejected" and "action" in event.payload["errors"]
+    assert body["token"] not in json.dumps(event.payload)
 
 
 @pytest.mark.django_db(transaction=True)

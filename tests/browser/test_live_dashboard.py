@@ -7,6 +7,7 @@ the qcluster worker's events reach daphne's in-memory layer through the event ta
 """
 
 import json
+import urllib.error
 import urllib.request
 
 import pytest
@@ -31,6 +32,15 @@ def send_order(webhook: str, login: str, number: int) -> int:
         reply = json.loads(response.read())
     [order] = reply["orders"]
     return order["id"]
+
+
+def send_refused(webhook: str) -> None:
+    """A signal the service refuses (an unknown action): 400, and it is on the live feed."""
+    body = json.dumps({"action": "jump", "symbol": "BTCUSD"}).encode()
+    request = urllib.request.Request(webhook, data=body, headers={"Content-Type": "application/json"}, method="POST")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=10)
+    assert refused.value.code == 400
 
 
 def expect_filled(page: Page, order_id: int) -> None:
@@ -69,6 +79,8 @@ def test_trader_sees_orders_fill_live_across_a_server_restart(browser, tmp_path)
         page.evaluate("window.liveTestMarker = 'same page'")
 
         expect_filled(page, send_order(trader["webhook_url"], login, 1))
+        send_refused(trader["webhook_url"])
+        expect(page.get_by_test_id("live-feed")).to_contain_text("signal jump BTCUSD rejected", timeout=TIMEOUT_MS)
 
         # The page's stream drops with the server; a new daphne takes over the same port.
         servers.stop(web)

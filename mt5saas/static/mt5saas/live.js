@@ -43,7 +43,9 @@
     if (!feed) return;
     const item = document.createElement("li");
     item.className = "list-group-item small";
-    const what = event.type === "signal" ? `${event.action || ""} ${event.symbol || ""}` : event.message || event.event || "";
+    const what = event.type === "signal"
+      ? [event.action, event.symbol, event.status].filter(Boolean).join(" ")  // "rejected", "unfilled"
+      : event.message || event.event || "";
     item.textContent = `${new Date().toLocaleTimeString()} ${event.type} ${what}`.trim();
     feed.prepend(item);
     while (feed.children.length > 20) feed.lastElementChild.remove();

@@ -455,5 +455,7 @@ LOGGING = {
             for name in ("django", "django.server", "django.channels.server", "daphne")
         },
         "django-q": {"filters": ["without_enqueue_lines"]},
+        # "AXES: BEGIN …" at every start of every process and management command; lockouts are warnings.
+        "axes.apps": {"level": "WARNING"},
     },
 }

@@ -2,9 +2,12 @@
 
 import io
 import logging
+import os
+import subprocess
 import sys
 
 import pytest
+from django.conf import settings
 
 from accounts.services import api_token_create, webhook_token_reveal
 from mt5saas.logging import RedactingFormatter
@@ -74,3 +77,19 @@ def test_the_queue_logs_no_line_per_task_enqueued_but_its_other_lines(log_output
     output = log_output.getvalue()
     assert "Enqueued" not in output
     assert "INFO django-q: Q Cluster mt5saas starting." in output
+
+
+def test_management_commands_do_not_log_the_lockout_apps_start_line():
+    # django-axes says "AXES: BEGIN …" at INFO whenever a process starts; its lockouts are warnings.
+    done = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=settings.BASE_DIR,
+        env={**os.environ, "DEBUG": "1"},
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert "AXES" not in done.stdout + done.stderr
+    assert logging.getLogger("axes").getEffectiveLevel() <= logging.WARNING

@@ -524,7 +524,7 @@ def _order(row: CopyEvent, pair: CopyPair, **fields) -> Order:
         owner_id=pair.owner_id,
         account=pair.slave,
         source=Order.Source.COPY,
-        link=f"COPY_{row.order_id}"[:40],
+        link=f"COPY_{row.order_id}",  # at most MAX_ORDER_ID long: held whole
         comment=f"Copy of {_label(pair.master)} order {row.order_id}"[:100],
         **fields,
     )

@@ -313,8 +313,10 @@ class Order(OwnedModel):
     position_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     # A close of part of the position: this share of the volume open when it executes.
     close_fraction = models.DecimalField(max_digits=10, decimal_places=8, null=True, blank=True)
-    # A copy's tie to its master's order, COPY_<order_id>, sent in the MT5 comment (terminal_comment).
-    link = models.CharField(max_length=40, blank=True)
+    # A copy's tie to its master's order, COPY_<order_id> (any master order id whole: 5 + 64
+    # characters), sent cut in the MT5 comment (terminal_comment) and whole in an EA bridge's
+    # slave command.
+    link = models.CharField(max_length=69, blank=True)
     status = models.CharField(max_length=9, choices=Status, default=Status.QUEUED, db_index=True)
     status_reason = models.CharField(max_length=300, blank=True)
     retcode = models.IntegerField(null=True, blank=True)

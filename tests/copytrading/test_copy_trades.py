@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from copytrading.models import CopyEvent, CopyExecution, CopyLink, CopyPair
-from copytrading.services import copy_order_finished, pair_create
+from copytrading.services import MAX_ORDER_ID, copy_order_finished, pair_create
 from live.models import Event
 from terminals.gateway import simulated_driver
 from terminals.models import Order, SimAccount
@@ -69,6 +69,21 @@ def test_a_long_master_order_id_is_cut_in_the_comment_and_the_link_still_closes_
 
     assert len(opened.comment) == 31 and opened.comment.startswith("COPY_order-999")
     assert positions(slave) == []
+    # The order itself keeps the whole id (the history shows it, an EA bridge's slave command carries it).
+    assert set(Order.objects.filter(account=slave).values_list("link", flat=True)) == {f"COPY_{order_id}"}
+
+
+@pytest.mark.django_db
+def test_a_master_order_id_of_the_longest_allowed_length_is_copied_whole(paper, trade):
+    master, slave = paper("M"), paper("S")
+    _, key = pair(master, slave)
+    order_id = "x" * MAX_ORDER_ID
+
+    reply = trade(key, master, event="deal_add", order_id=order_id, symbol="BTCUSD", type="BUY", volume=0.01)
+    drain_all()
+
+    [copied] = Order.objects.filter(account=slave)
+    assert reply.status_code == 200 and copied.status == "filled" and copied.link == f"COPY_{order_id}"
 
 
 @pytest.mark.django_db

@@ -276,11 +276,11 @@ def accounts_heartbeat(*, readings: list[tuple[TradingAccount, AccountInfo]]) ->
             continue
         before = account_event(account)
         _apply_info(account, info)
-        usual.append((account, info))
+        usual.append(account)
         if (event := account_event(account)) != before:
             changed.setdefault(account.owner_id, []).append(("account", event))
     with transaction.atomic():
-        if usual and _figures_write([account for account, _ in usual]) < len(usual):
+        if usual and _figures_write(usual) < len(usual):
             # Stopped, deleted or taken offline meanwhile: all go one by one instead (each of
             # those statements checks itself), so such an account is left as it is.
             transaction.set_rollback(True)

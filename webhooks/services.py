@@ -213,8 +213,9 @@ def _store_rejection(user, data: dict, source: str, key: str | None, error: Payl
                 response={"status": 400, "body": body},
             )
             # On the trader's live page at once, and the Alerts app's dispatcher is kicked by it.
-            event = {"id": signal.pk, "action": signal.action, "symbol": signal.symbol, "status": signal.status}
-            publish_many(user.pk, [("signal", {**event, "errors": error.errors})])
+            event = {"id": signal.pk, "action": signal.action, "symbol": signal.symbol, "status": signal.status,
+                     "errors": error.errors}  # fmt: skip
+            publish_many(user.pk, [("signal", event)])
     except IntegrityError:
         return _repeat(user, key) or (400, body)
     return 400, body

@@ -180,8 +180,7 @@ def read_together(logins: Iterable[tuple[str, int | str]]) -> Iterator[None]:
     a write reads, under the account's lock."""
     wanted = {(server, int(login)) for server, login in logins}
     rows = SimAccount.objects.filter(server__in={s for s, _ in wanted}, login__in={login for _, login in wanted})
-    accounts = [a for a in rows if (a.server, a.login) in wanted]
-    readings = {a.pk: _Reading(a, [], []) for a in accounts}
+    readings = {a.pk: _Reading(a, [], []) for a in rows if (a.server, a.login) in wanted}
     for position in SimPosition.objects.filter(account_id__in=readings).order_by("pk"):
         readings[position.account_id].positions.append(position)
     for order in SimOrder.objects.filter(account_id__in=readings, active=True).order_by("pk"):

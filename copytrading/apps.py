@@ -7,12 +7,12 @@ class CopytradingConfig(AppConfig):
 
     def ready(self) -> None:
         from terminals.agent import account_read, round_done
-        from terminals.execution import order_finished
+        from terminals.execution import orders_finished
 
         from . import services, watcher
 
         # A copied order's outcome updates its execution, links the slave position and
         # passes the trade on when the slave is itself a master (cascades).
-        order_finished.connect(services.copy_order_finished, dispatch_uid="copytrading.order_finished")
+        orders_finished.connect(services.copy_orders_finished, dispatch_uid="copytrading.orders_finished")
         account_read.connect(watcher.master_watch, dispatch_uid="copytrading.master_watch")
         round_done.connect(watcher.outcomes_sweep, dispatch_uid="copytrading.outcomes_sweep")

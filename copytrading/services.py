@@ -24,12 +24,13 @@ from decimal import ROUND_FLOOR, Decimal, InvalidOperation
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
-from django.db.models import F, Sum
+from django.db.models import Q, Sum
 from django.utils import timezone
 
 from audit.services import audit_rotation
 from mt5saas.crypto import decrypt, encrypt, secret_digest, secret_digests
-from mt5saas.events import publish_many, publish_to_user
+from mt5saas.db import rows_update
+from mt5saas.events import publish_many
 from terminals.execution import order_event, orders_enqueue, queued_stamp
 from terminals.models import Order, SymbolMapping, TradingAccount
 from terminals.symbols import SymbolError, symbol_normalize, symbol_resolve
@@ -698,35 +699,65 @@ def _text(value: Decimal | None) -> str | None:
 # --- outcomes and cascades -----------------------------------------------------------
 
 
-def copy_order_finished(sender, *, order: Order, **kwargs) -> None:
-    """terminals.execution.order_finished: record a copied order's outcome on its execution
-    and link, and pass a fill on to the slave's own slaves.
+def copy_orders_finished(sender, *, orders: list[Order], **kwargs) -> None:
+    """terminals.execution.orders_finished: record copied orders' outcomes on their
+    executions and links, and pass fills on to slaves that are masters themselves.
 
-    One transaction, claimed by the execution's `pending` state: a second announcement of the
-    same outcome (copy_outcomes_sweep after a worker died here) changes nothing, and a run
-    that died half-way left nothing behind, so the sweep redoes all of it."""
-    if order.source != Order.Source.COPY:
+    One transaction, claimed by each execution's `pending` state (its row locked on
+    PostgreSQL): a second announcement of the same outcome (copy_outcomes_sweep after a worker
+    died here) changes nothing, and a run that died half-way left nothing behind, so the
+    sweep redoes all of it. A round of N orders is a few statements, not a few per order."""
+    copies = {order.pk: order for order in orders if order.source == Order.Source.COPY}
+    if not copies:
         return
-    filled = order.status == Order.Status.FILLED
     with transaction.atomic():
-        claimed = CopyExecution.objects.filter(order_id=order.pk, status=Status.PENDING).update(
-            status=Status.SUCCESS if filled else Status.ERROR,
-            error="" if filled else (order.status_reason or order.status)[:300],
-            volume_after=order.filled_volume if filled else None,
-            symbol=order.symbol or F("symbol"),
-            done_at=order.done_at or timezone.now(),
+        executions = list(
+            CopyExecution.objects.filter(order_id__in=copies, status=Status.PENDING)
+            .select_related("event")
+            .select_for_update(of=("self",))
+            .order_by("pk")
         )
-        if not claimed:
+        if not executions:
             return
-        link = _link_of(order)
-        if link is not None:
-            _link_update(link, order, filled)
-            if filled and link.slave_ticket is not None:
-                _cascade(order, link)
-        # What this slave did, not the event's whole list again: with N slaves that would be
+        claimed = [copies[execution.order_id] for execution in executions]
+        for execution, order in zip(executions, claimed, strict=True):
+            filled = order.status == Order.Status.FILLED
+            execution.status = Status.SUCCESS if filled else Status.ERROR
+            execution.error = "" if filled else (order.status_reason or order.status)[:300]
+            execution.volume_after = order.filled_volume if filled else None
+            execution.symbol = order.symbol or execution.symbol
+            execution.done_at = order.done_at or timezone.now()
+        rows_update(executions, ["status", "error", "volume_after", "symbol", "done_at"])
+        links = _links_of(claimed)
+        changed = {}
+        for order in claimed:
+            if (link := links.get(order.pk)) is not None and _link_change(link, order):
+                changed[link.pk] = link
+        rows_update(list(changed.values()), ["slave_ticket", "volume", "closed_at"])
+        # What each slave did, not the event's whole list again: with N slaves that would be
         # N outcomes of N executions each. The event's first publish listed them all.
-        execution = CopyExecution.objects.select_related("event").get(order_id=order.pk)
-        publish_to_user(order.owner_id, "copy_event", copy_event_payload(execution.event, [execution]))
+        by_owner: dict[int, list[tuple[str, dict]]] = {}
+        for execution, order in zip(executions, claimed, strict=True):
+            by_owner.setdefault(order.owner_id, []).append(
+                ("copy_event", copy_event_payload(execution.event, [execution]))
+            )
+        for owner_id, events in by_owner.items():
+            publish_many(owner_id, events)
+        passed_on = [
+            (order, link)
+            for order in claimed
+            if order.status == Order.Status.FILLED
+            and (link := links.get(order.pk)) is not None
+            and link.slave_ticket is not None
+        ]
+        masters = set(
+            CopyPair.objects.filter(master_id__in={order.account_id for order, _ in passed_on})
+            .active()
+            .values_list("master_id", flat=True)
+        )
+        for order, link in passed_on:
+            if order.account_id in masters:
+                _cascade(order, link)
 
 
 def copy_outcomes_sweep(*, accounts=None) -> int:
@@ -735,50 +766,61 @@ def copy_outcomes_sweep(*, accounts=None) -> int:
     stranded = CopyExecution.objects.filter(status=Status.PENDING, order__status__in=Order.FINAL)
     if accounts is not None:
         stranded = stranded.filter(slave__in=accounts)
-    orders = Order.objects.filter(pk__in=stranded.values("order_id")).select_related("account")
-    for order in orders:
-        copy_order_finished(Order, order=order)
+    orders = list(Order.objects.filter(pk__in=stranded.values("order_id")).select_related("account").order_by("pk"))
+    if orders:
+        copy_orders_finished(Order, orders=orders)
     return len(orders)
 
 
-def _link_of(order: Order) -> CopyLink | None:
-    """The link an order opened, or the one whose position it acts on (a close, a modify, or
-    an addition on a netting slave)."""
-    if order.action == Order.Action.OPEN and (link := CopyLink.objects.filter(open_order_id=order.pk).first()):
-        return link
-    return CopyLink.objects.filter(open_order_id=order.position_of_id).first() if order.position_of_id else None
+def _links_of(orders: list[Order]) -> dict[int, CopyLink]:
+    """Each order's link, read at once: the one it opened, or the one whose position it acts
+    on (a close, a modify, or an addition on a netting slave). Orders of one link share it."""
+    opened = [order.pk for order in orders if order.action == Order.Action.OPEN]
+    acted_on = [order.position_of_id for order in orders if order.position_of_id]
+    rows = {
+        link.open_order_id: link
+        for link in CopyLink.objects.filter(Q(open_order_id__in=opened) | Q(open_order_id__in=acted_on))
+    }
+    links = {}
+    for order in orders:
+        link = rows.get(order.pk) if order.action == Order.Action.OPEN else None
+        if link is None and order.position_of_id:
+            link = rows.get(order.position_of_id)
+        if link is not None:
+            links[order.pk] = link
+    return links
 
 
-def _link_update(link: CopyLink, order: Order, filled: bool) -> None:
+def _link_change(link: CopyLink, order: Order) -> bool:
+    """What the order's outcome does to its link (in place); whether it changed."""
+    filled = order.status == Order.Status.FILLED
     if order.action == Order.Action.OPEN and link.open_order_id != order.pk:
         # An addition on a netting slave: it joined the linked position.
         if filled and link.volume is not None:
             link.volume += order.filled_volume or order.volume
-            CopyLink.objects.filter(pk=link.pk).update(volume=link.volume)
-    elif order.action == Order.Action.OPEN:
+            return True
+        return False
+    if order.action == Order.Action.OPEN:
         if filled:
             link.slave_ticket, link.volume = order.ticket, order.filled_volume or order.volume
         else:
             link.closed_at = timezone.now()  # nothing was opened: later closes have nothing to do
-        CopyLink.objects.filter(pk=link.pk).update(
-            slave_ticket=link.slave_ticket, volume=link.volume, closed_at=link.closed_at
-        )
-    elif order.action == Order.Action.CLOSE_TICKET and filled:
+        return True
+    if order.action == Order.Action.CLOSE_TICKET and filled:
         if order.close_fraction is None or (
             link.volume is not None and order.filled_volume is not None and order.filled_volume >= link.volume
         ):
             link.volume, link.closed_at = Decimal(0), link.closed_at or timezone.now()
         elif link.volume is not None and order.filled_volume is not None:
             link.volume -= order.filled_volume
-        CopyLink.objects.filter(pk=link.pk).update(volume=link.volume, closed_at=link.closed_at)
+        return True
+    return False
 
 
 def _cascade(order: Order, link: CopyLink) -> None:
-    """The slave that filled is a master itself: its fill is its own master event,
+    """The slave that filled is an active master itself: its fill is its own master event,
     idempotent by this order's id (a redelivered outcome copies once)."""
     slave = order.account
-    if not CopyPair.objects.filter(master_id=slave.pk).active().exists():
-        return
     position = str(link.slave_ticket)
     if order.action == Order.Action.OPEN:
         event = MasterEvent(

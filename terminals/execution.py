@@ -28,20 +28,21 @@ import logging
 import math
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
-from dataclasses import replace
+from contextlib import ExitStack, contextmanager, suppress
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
-from django.db.models import Q
+from django.db.models import Count, F, Q
 from django.dispatch import Signal
 from django.utils import timezone
 from django_q.tasks import async_task
 
-from mt5saas.events import publish_to_user
+from mt5saas.db import rows_update
+from mt5saas.events import publish_many, publish_to_user
 from mt5saas.queues import queue_broker
 
 from . import retcodes
@@ -56,7 +57,8 @@ from .drivers.base import (
     TerminalError,
     TradeAction,
 )
-from .models import Order, TerminalHost, TradingAccount
+from .drivers.simulated import read_together
+from .models import Order, SymbolMapping, TerminalHost, TradingAccount
 from .prepare import (
     PreparationError,
     filling_choose,
@@ -66,7 +68,7 @@ from .prepare import (
     stops_check,
     volume_normalize,
 )
-from .symbols import SymbolError, symbol_resolve
+from .symbols import READ, SymbolError, symbol_normalize, symbol_resolve
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +83,7 @@ MAX_CHECKS = 5  # drains that may find an order's fate unknown before it is decl
 BATCH, SQLITE_BATCH = 25, 100
 MAGIC = 520_617  # marks our orders on a terminal, beside the client id in the comment
 STALE_QUEUED = timedelta(seconds=15)
+HOUR = timedelta(hours=1)  # max_trades_per_hour counts the orders sent this long back
 # An order still without queued_at this long after it was stored never reached the queue (it
 # was down when the order committed): the sweep runs it without waiting for STALE_QUEUED.
 NEVER_QUEUED = timedelta(seconds=2)
@@ -92,12 +95,13 @@ REJECTED_CODES = frozenset(
 )
 
 
-# Sent when an order reaches its final state, with `order`, inside the transaction that
-# records it (so what a receiver writes commits with the state, in one write). The copy
-# trading app listens: a copied order that filled links the slave position and passes the
-# trade on to the slave's own slaves. Receivers must not raise, and must not wait on anything
-# outside the database (the transaction holds SQLite's one writer): the drain goes on regardless.
-order_finished = Signal()
+# Sent when orders reach their final state, with `orders` (a list: a fan-out's round records
+# many at once), inside the transaction that records them (so what a receiver writes commits
+# with the states, in one write). The copy trading app listens: a copied order that filled
+# links the slave position and passes the trade on to the slave's own slaves. Receivers must
+# not raise, and must not wait on anything outside the database (the transaction holds
+# SQLite's one writer): the drain goes on regardless.
+orders_finished = Signal()
 
 
 class Refused(Exception):
@@ -299,16 +303,64 @@ def _lease_release(account_id: int) -> None:
     TradingAccount.objects.filter(pk=account_id).update(drain_until=None)
 
 
+@contextmanager
+def _drain_locks(account_ids: list[int]) -> Iterator[list[int]]:
+    """The drain locks (or leases) of those accounts no live drain holds, taken together:
+    on PostgreSQL in one statement. Yields the accounts held."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT id FROM unnest(%s::int8[]) AS id"
+                " WHERE pg_try_advisory_lock(%s::int4, (id %% 2147483648)::int4)",
+                [account_ids, MAGIC],
+            )
+            held = [row[0] for row in cursor.fetchall()]
+        try:
+            yield held
+        finally:
+            if held:
+                with suppress(DatabaseError), connection.cursor() as cursor:  # a lost session holds nothing
+                    cursor.execute(
+                        "SELECT pg_advisory_unlock(%s::int4, (id %% 2147483648)::int4) FROM unnest(%s::int8[]) AS id",
+                        [MAGIC, held],
+                    )
+        return
+    with ExitStack() as stack:
+        held = []
+        for account_id in account_ids:
+            locked = stack.enter_context(_drain_lock(account_id))
+            if locked is None:  # no lock where the database is in memory: the lease stands in
+                locked = _lease_take(account_id)
+                if locked:
+                    stack.callback(_lease_release, account_id)
+            if locked:
+                held.append(account_id)
+        yield held
+
+
 def _pending(account_id: int):
-    return Order.objects.filter(account_id=account_id, status__in=[Status.QUEUED, Status.SENDING])
+    return _pending_of([account_id])
+
+
+def _pending_of(account_ids: list[int]):
+    return Order.objects.filter(account_id__in=account_ids, status__in=[Status.QUEUED, Status.SENDING])
 
 
 def accounts_drain(account_ids: list[int]) -> int:
-    """account_drain for each account in turn (a fan-out's share of accounts on one queue);
-    returns how many orders reached a final state. One account's failure does not keep the
-    others waiting: its orders stay for the sweeper."""
-    done = 0
+    """Execute the waiting orders of several accounts (a fan-out's share of accounts on one
+    queue); returns how many reached a final state. The first order of each paper account
+    goes in one round with the others (_heads_execute); what is left then goes account by
+    account. One account's failure does not keep the others waiting: its orders stay for
+    the sweeper."""
+    done, unsettled = 0, set()
+    try:
+        done, unsettled = _heads_execute(account_ids)
+    except Exception:
+        log.exception("the drain of accounts %s together failed", account_ids)
+    waiting = set(_pending_of(account_ids).values_list("account_id", flat=True))
     for account_id in account_ids:
+        if account_id not in waiting or account_id in unsettled:
+            continue
         try:
             done += account_drain(account_id)
         except Exception:
@@ -371,6 +423,96 @@ def _attach(order: Order) -> tuple[Driver | None, int]:
         return None, len(stale)
 
 
+# --- first orders together ---------------------------------------------------------------
+
+
+def _heads_execute(account_ids: list[int]) -> tuple[int, set[int]]:
+    """The first waiting order of each paper account among these, in one round: claimed
+    together (one committed write before any terminal is called), sent account by account,
+    recorded together. Returns how many reached a final state, and the accounts whose order's
+    fate is not known yet (their next orders wait for the sweeper).
+
+    A fan-out's bookkeeping in a few statements instead of a dozen per order. Everything
+    else goes account by account through account_drain: an interrupted order, an account
+    not to be traded or whose terminal does not answer, and real terminals, whose sends take
+    far longer than the bookkeeping and which are better claimed one order at a time (an
+    order claimed but never sent waits SETTLE after a crash)."""
+    with _drain_locks(account_ids) as held:
+        heads: dict[int, Order] = {}
+        for order in _pending_of(held).select_related("account").order_by("created_at", "pk"):
+            heads.setdefault(order.account_id, order)
+        ready = [
+            order
+            for order in heads.values()
+            if order.status == Status.QUEUED
+            and order.account.kind == TradingAccount.Kind.SIMULATED
+            and order.account.status not in (TradingAccount.Status.STOPPED, TradingAccount.Status.ERROR)
+            and not order.account.deleted_at
+        ]
+        if not ready:
+            return 0, set()
+        drivers: dict[int, Driver] = {}
+        try:
+            with read_together((order.account.server, order.account.login) for order in ready):
+                for order in ready:
+                    with suppress(TerminalError):  # left to account_drain, which says what waits
+                        drivers[order.pk] = open_driver(order.account)
+            claimed = _claim_together([order for order in ready if order.pk in drivers])
+            known = _Known.read(claimed)
+            finished, done, unsettled = [], 0, set()
+            for order in claimed:
+                outcome = _carry_out(order, drivers[order.pk], known)
+                if outcome is None:
+                    done += _unknown(order)
+                    unsettled.add(order.account_id)
+                else:
+                    finished.append((order, *outcome))
+            _finish_together(finished)
+            return done + len(finished), unsettled
+        finally:
+            for driver in drivers.values():
+                driver.shutdown()
+
+
+@dataclass
+class _Known:
+    """What the guards of a round of orders (one per account) read at once."""
+
+    mappings: dict[tuple[int, str], SymbolMapping] = field(default_factory=dict)
+    sent: dict[int, int] = field(default_factory=dict)  # account → others sent in the last hour
+
+    @classmethod
+    def read(cls, orders: list[Order]) -> "_Known":
+        known = cls()
+        if not orders:
+            return known
+        accounts = {order.account_id for order in orders}
+        requested = set()
+        for order in orders:
+            with suppress(SymbolError):
+                requested.add(symbol_normalize(order.requested_symbol))
+        for mapping in SymbolMapping.objects.filter(account_id__in=accounts, requested__in=requested):
+            known.mappings[(mapping.account_id, mapping.requested)] = mapping
+        sent = (
+            Order.objects.filter(
+                account_id__in=accounts, sent_at__gte=timezone.now() - HOUR, status__in=[Status.FILLED, Status.SENDING]
+            )
+            .exclude(pk__in=[order.pk for order in orders])
+            .values("account_id")
+            .annotate(count=Count("pk"))
+        )
+        known.sent = {row["account_id"]: row["count"] for row in sent}
+        return known
+
+    def mapping(self, order: Order):
+        """The account's mapping of the order's symbol, None if it has none; READ for a symbol
+        that does not normalise (symbol_resolve says why)."""
+        try:
+            return self.mappings.get((order.account_id, symbol_normalize(order.requested_symbol)))
+        except SymbolError:
+            return READ
+
+
 # --- one order -------------------------------------------------------------------------
 
 
@@ -394,48 +536,89 @@ def order_event(order: Order) -> dict:
 
 def _claim(order: Order) -> bool:
     """queued → sending, committed before the terminal is called; False if it was not queued."""
+    return bool(_claim_together([order]))
+
+
+def _claim_together(orders: list[Order]) -> list[Order]:
+    """queued → sending for all of them in one committed write, before any terminal is
+    called; none if any of them is no longer queued."""
+    if not orders:
+        return []
     now = timezone.now()
-    with transaction.atomic():  # the state and its event: one write
-        claimed = Order.objects.filter(pk=order.pk, status=Status.QUEUED).update(
-            status=Status.SENDING, sent_at=now, attempts=order.attempts + 1
+    with transaction.atomic():  # the states and their events: one write
+        claimed = Order.objects.filter(pk__in=[order.pk for order in orders], status=Status.QUEUED).update(
+            status=Status.SENDING, sent_at=now, attempts=F("attempts") + 1
         )
-        if claimed:
+        if claimed != len(orders):
+            transaction.set_rollback(True)
+            return []
+        for order in orders:
             order.status, order.sent_at, order.attempts = Status.SENDING, now, order.attempts + 1
-            publish_to_user(order.owner_id, "order", order_event(order))
-    return bool(claimed)
+        _publish_orders(orders)
+    return orders
+
+
+def _publish_orders(orders: list[Order]) -> None:
+    by_owner: dict[int, list[tuple[str, dict]]] = {}
+    for order in orders:
+        by_owner.setdefault(order.owner_id, []).append(("order", order_event(order)))
+    for owner_id, events in by_owner.items():
+        publish_many(owner_id, events)
+
+
+FINISH_FIELDS = ["status", "status_reason", "done_at", "retcode", "ticket", "fill_price", "filled_volume", "symbol"]
 
 
 def _finish(order: Order, status: str, *, reason: str = "", result: OrderResult | None = None) -> None:
-    order.status, order.status_reason, order.done_at = status, reason[:300], timezone.now()
-    if result is not None:
-        order.retcode = result.retcode
-        order.ticket = result.order or result.deal or order.ticket
-        order.fill_price = Decimal(str(result.price)) if result.price else order.fill_price
-        order.filled_volume = Decimal(str(result.volume)).quantize(Decimal("0.0001")) if result.volume else None
-    fields = ["status", "status_reason", "done_at", "retcode", "ticket", "fill_price", "filled_volume", "symbol"]
-    # The state, its event, the signal's outcome and the receivers' bookkeeping: one write.
+    _finish_together([(order, status, reason, result)])
+
+
+def _finish_together(finished: list[tuple[Order, str, str, OrderResult | None]]) -> None:
+    """Record final states: the states, their events, the signals' outcomes and the
+    receivers' bookkeeping in one write. An order no longer queued or sending (another drain
+    recorded it) is left alone."""
+    now = timezone.now()
+    for order, status, reason, result in finished:
+        order.status, order.status_reason, order.done_at = status, reason[:300], now
+        if result is not None:
+            order.retcode = result.retcode
+            order.ticket = result.order or result.deal or order.ticket
+            order.fill_price = Decimal(str(result.price)) if result.price else order.fill_price
+            order.filled_volume = Decimal(str(result.volume)).quantize(Decimal("0.0001")) if result.volume else None
+    orders = [order for order, *_ in finished]
+    if not orders:
+        return
     with transaction.atomic():
-        updated = Order.objects.filter(pk=order.pk, status__in=[Status.QUEUED, Status.SENDING]).update(
-            **{name: getattr(order, name) for name in fields}
-        )
-        if not updated:
+        written = rows_update(orders, FINISH_FIELDS, where="status IN (%s, %s)", params=[Status.QUEUED, Status.SENDING])
+        if written != len(orders):
+            # Some were recorded meanwhile: the others one by one, each checking itself.
+            transaction.set_rollback(True)
+        else:
+            _publish_orders(orders)
+            for signal_id in dict.fromkeys(order.signal_id for order in orders if order.signal_id is not None):
+                _signal_outcome(next(order for order in orders if order.signal_id == signal_id))
+            _announce(orders)
             return
-        publish_to_user(order.owner_id, "order", order_event(order))
-        if order.signal_id is not None:
-            _signal_outcome(order)
-        _announce(order)
+    for order in orders:
+        with transaction.atomic():
+            if rows_update([order], FINISH_FIELDS, where="status IN (%s, %s)", params=[Status.QUEUED, Status.SENDING]):
+                _publish_orders([order])
+                if order.signal_id is not None:
+                    _signal_outcome(order)
+                _announce([order])
 
 
-def _announce(order: Order) -> None:
-    """order_finished, inside the transaction that records the final state. A receiver's
-    failure is logged and undoes only the receivers' writes (a savepoint), never the state."""
+def _announce(orders: list[Order]) -> None:
+    """orders_finished, inside the transaction that records the final states. A receiver's
+    failure is logged and undoes only the receivers' writes (a savepoint), never the states."""
+    ids = ", ".join(str(order.pk) for order in orders)
     try:
         with transaction.atomic():
-            for receiver, outcome in order_finished.send_robust(sender=Order, order=order):
+            for receiver, outcome in orders_finished.send_robust(sender=Order, orders=orders):
                 if isinstance(outcome, Exception):
-                    log.error("order %s: %s failed", order.pk, receiver, exc_info=outcome)
+                    log.error("orders %s: %s failed", ids, receiver, exc_info=outcome)
     except DatabaseError:
-        log.exception("order %s: the receivers of its final state left the database in error", order.pk)
+        log.exception("orders %s: the receivers of their final states left the database in error", ids)
 
 
 def _signal_outcome(order: Order) -> None:
@@ -464,34 +647,40 @@ def order_execute(*, order: Order, driver: Driver) -> int:
             return 0  # the terminal may still be carrying out what a dead worker asked: look again later
     elif not _claim(order):
         return 0
+    outcome = _carry_out(order, driver)
+    if outcome is None:
+        return _unknown(order)
+    _finish(order, outcome[0], reason=outcome[1], result=outcome[2])
+    return 1
+
+
+Outcome = tuple[str, str, OrderResult | None]  # final status, reason, the terminal's last answer
+
+
+def _carry_out(order: Order, driver: Driver, known: "_Known | None" = None) -> Outcome | None:
+    """Prepare and send a claimed order; its outcome, or None when it could not be established."""
     try:
-        requests = _prepare(order, driver)
+        requests = _prepare(order, driver, known)
     except Refused as refusal:
-        _finish(order, Status.REJECTED, reason=str(refusal))
-        return 1
+        return Status.REJECTED, str(refusal), None
     except TerminalError as error:
-        _finish(order, Status.FAILED, reason=f"The terminal could not answer: {error.message}")
-        return 1
+        return Status.FAILED, f"The terminal could not answer: {error.message}", None
     if not requests:
         nothing = "Nothing to change." if order.action == Order.Action.MODIFY_SLTP else "Nothing to close."
-        _finish(order, Status.CANCELLED, reason=nothing)
-        return 1
+        return Status.CANCELLED, nothing, None
     results = []
     for request in requests:
         result = _send(driver, order, request)
         if result is None:
-            return _unknown(order)
+            return None
         results.append(result)
         if result.retcode not in (retcodes.DONE, retcodes.DONE_PARTIAL):
             break
     last = results[-1]
     if last.retcode in (retcodes.DONE, retcodes.DONE_PARTIAL):
-        reason = f"Closed {len(results)} position(s)." if len(requests) > 1 else ""
-        _finish(order, Status.FILLED, reason=reason, result=last)
-    else:
-        status = Status.REJECTED if last.retcode in REJECTED_CODES else Status.FAILED
-        _finish(order, status, reason=retcodes.retcode_text(last.retcode), result=last)
-    return 1
+        return Status.FILLED, f"Closed {len(results)} position(s)." if len(requests) > 1 else "", last
+    status = Status.REJECTED if last.retcode in REJECTED_CODES else Status.FAILED
+    return status, retcodes.retcode_text(last.retcode), last
 
 
 def _settled(order: Order) -> bool:
@@ -652,11 +841,11 @@ def _modify_requests(order: Order, driver: Driver) -> list[OrderRequest]:
     ]
 
 
-def _prepare(order: Order, driver: Driver) -> list[OrderRequest]:
+def _prepare(order: Order, driver: Driver, known: "_Known | None" = None) -> list[OrderRequest]:
     """The terminal requests this order becomes, after guards and normalisation."""
     account = order.account
     if order.action == Order.Action.OPEN:
-        _guards(order, driver)
+        _guards(order, driver, known)
         return [_open_request(order, driver)]
     if order.action == Order.Action.MODIFY_SLTP:
         return _modify_requests(order, driver)
@@ -669,7 +858,7 @@ def _prepare(order: Order, driver: Driver) -> list[OrderRequest]:
         if not positions:
             raise Refused(f"No open position {ticket} on account {account.login}.")
     elif order.action == Order.Action.CLOSE_SYMBOL:
-        symbol = _resolve(order, driver)
+        symbol = _resolve(order, driver, known)
         positions = [p for p in positions if p.symbol == symbol]
     if order.side:
         wanted = OrderType.BUY if order.side == "buy" else OrderType.SELL
@@ -691,26 +880,34 @@ def _prepare(order: Order, driver: Driver) -> list[OrderRequest]:
     ]
 
 
-def _resolve(order: Order, driver: Driver) -> str:
+def _resolve(order: Order, driver: Driver, known: "_Known | None" = None) -> str:
+    mapping = known.mapping(order) if known is not None else READ
     try:
-        symbol = symbol_resolve(account=order.account, requested=order.requested_symbol, available=driver.symbols())
+        symbol = symbol_resolve(
+            account=order.account, requested=order.requested_symbol, available=driver.symbols(), mapping=mapping
+        )
     except SymbolError as error:
         raise Refused(str(error)) from None
     order.symbol = symbol
     return symbol
 
 
-def _guards(order: Order, driver: Driver) -> None:
+def _guards(order: Order, driver: Driver, known: "_Known | None" = None) -> None:
     account = order.account
-    symbol = _resolve(order, driver)
+    symbol = _resolve(order, driver, known)
     allowed = account.allowed_symbols
     if allowed and symbol not in allowed and order.requested_symbol not in allowed:
         raise Refused(f"{symbol} is not among the account's allowed symbols.")
     if account.max_open_positions is not None and len(driver.positions()) >= account.max_open_positions:
         raise Refused(f"The account already has its maximum of {account.max_open_positions} open positions.")
-    hour_ago = timezone.now() - timedelta(hours=1)
-    sent = Order.objects.filter(account=account, sent_at__gte=hour_ago, status__in=[Status.FILLED, Status.SENDING])
-    if sent.exclude(pk=order.pk).count() >= account.max_trades_per_hour:
+    if known is not None:
+        sent = known.sent.get(account.pk, 0)
+    else:
+        recent = Order.objects.filter(
+            account=account, sent_at__gte=timezone.now() - HOUR, status__in=[Status.FILLED, Status.SENDING]
+        )
+        sent = recent.exclude(pk=order.pk).count()
+    if sent >= account.max_trades_per_hour:
         raise Refused(f"The account reached its limit of {account.max_trades_per_hour} trades per hour.")
     if account.max_daily_loss is not None:
         midnight = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)

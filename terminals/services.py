@@ -8,10 +8,11 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from mt5saas.crypto import encrypt
+from mt5saas.db import rows_update
 from mt5saas.events import publish_many, publish_to_user
 
 from .drivers.base import AccountInfo, MarginMode, TerminalError
@@ -292,21 +293,9 @@ def accounts_heartbeat(*, readings: list[tuple[TradingAccount, AccountInfo]]) ->
 
 
 def _figures_write(accounts: list[TradingAccount]) -> int:
-    """The figures of accounts still online without a reason, in one executemany (a round
-    trip on PostgreSQL's pipeline; bulk_update's CASE per field costs more than the reads it
-    records); returns how many were written."""
-    fields = [TradingAccount._meta.get_field(name) for name in [*HEARTBEAT_FIELDS, "heartbeat_at"]]
-    quote = connection.ops.quote_name
-    assignments = ", ".join(f"{quote(f.column)} = %s" for f in fields)
-    where = "id = %s AND status = %s AND status_reason = '' AND deleted_at IS NULL"
-    sql = f"UPDATE {quote(TradingAccount._meta.db_table)} SET {assignments} WHERE {where}"  # noqa: S608 - the model's names
-    rows = [
-        [f.get_db_prep_save(getattr(account, f.attname), connection) for f in fields] + [account.pk, Status.ONLINE]
-        for account in accounts
-    ]
-    with connection.cursor() as cursor:
-        cursor.executemany(sql, rows)
-        return cursor.rowcount
+    """The figures of accounts still online without a reason, in one statement; returns how many were written."""
+    where = "status = %s AND status_reason = '' AND deleted_at IS NULL"
+    return rows_update(accounts, [*HEARTBEAT_FIELDS, "heartbeat_at"], where=where, params=[Status.ONLINE])
 
 
 def account_update(*, account: TradingAccount, **fields) -> TradingAccount:

@@ -4,7 +4,7 @@ import pytest
 from django.test import Client
 
 from terminals import gateway
-from terminals.execution import account_drain
+from terminals.execution import accounts_drain
 from terminals.models import Order, TradingAccount
 from terminals.services import account_connect
 from tests.terminals.clocks import Clock
@@ -40,13 +40,13 @@ def paper(alice):
 
 
 def drain_all() -> None:
-    """Run every account's queue until nothing waits: copies that fill queue their cascades."""
+    """Run every account's queue until nothing waits, as a fan-out's drain does (one round of
+    the accounts' first orders, then the rest): copies that fill queue their cascades."""
     for _ in range(10):
         waiting = set(Order.objects.filter(status__in=["queued", "sending"]).values_list("account_id", flat=True))
         if not waiting:
             return
-        for account_id in waiting:
-            account_drain(account_id)
+        accounts_drain(sorted(waiting))
     raise AssertionError("orders still waiting after 10 rounds")
 
 

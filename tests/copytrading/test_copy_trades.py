@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from copytrading.models import CopyEvent, CopyExecution, CopyLink, CopyPair
-from copytrading.services import MAX_ORDER_ID, copy_order_finished, pair_create
+from copytrading.services import MAX_ORDER_ID, copy_orders_finished, pair_create
 from live.models import Event
 from terminals.gateway import simulated_driver
 from terminals.models import Order, SimAccount
@@ -325,18 +325,18 @@ def test_an_inactive_pair_copies_nothing(paper, trade):
 @pytest.mark.django_db
 def test_an_outcome_the_worker_died_before_recording_is_recorded_and_cascaded_once(paper, trade):
     from copytrading.services import copy_outcomes_sweep
-    from terminals.execution import order_finished
+    from terminals.execution import orders_finished
 
     a, b, c = paper("A"), paper("B"), paper("C")
     _, key = pair(a, b)
     pair(b, c)
     trade(key, a, event="deal_add", order_id="lost", symbol="BTCUSD", type="BUY", volume=0.03)
     # The worker dies between the fill and its copy bookkeeping: nothing past the order row happens.
-    order_finished.disconnect(dispatch_uid="copytrading.order_finished")
+    orders_finished.disconnect(dispatch_uid="copytrading.orders_finished")
     try:
         drain_all()
     finally:
-        order_finished.connect(copy_order_finished, dispatch_uid="copytrading.order_finished")
+        orders_finished.connect(copy_orders_finished, dispatch_uid="copytrading.orders_finished")
     stranded = CopyExecution.objects.get(slave=b)
 
     assert copy_outcomes_sweep() == 1

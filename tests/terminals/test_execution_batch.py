@@ -2,16 +2,22 @@
 lease and order of execution, at most once, and an account stopped mid-batch refuses its
 orders while the others fill."""
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from django_q.brokers import get_broker
 from django_q.signing import SignedPackage
 
-from terminals.execution import BATCH, accounts_drain, drain_batches, order_finished, orders_enqueue
+from terminals import execution
+from terminals.drivers.simulated import SimulatedDriver
+from terminals.execution import BATCH, accounts_drain, drain_batches, orders_enqueue, orders_finished, orders_sweep
 from terminals.models import Order, TradingAccount
 from terminals.services import account_connect
+from terminals.symbols import symbol_mapping_set
 from tests.terminals.test_execution import drain_locks, drain_running_elsewhere, order, positions  # noqa: F401
 
 
@@ -71,27 +77,31 @@ def test_a_batch_fills_each_account_in_its_order_once_and_a_redelivery_sends_not
 
 
 @pytest.mark.django_db
-def test_an_account_stopped_mid_batch_refuses_its_orders_and_the_others_fill(accounts, drain_locks):  # noqa: F811
+def test_an_account_stopped_mid_batch_refuses_its_waiting_orders_and_the_others_fill(accounts, drain_locks):  # noqa: F811
     first, stopped, *rest = accounts
-    waiting = {a.pk: order(a, side="buy", volume=Decimal("0.01")) for a in accounts}
+    heads = {a.pk: order(a, side="buy", volume=Decimal("0.01")) for a in accounts}
+    later = {a.pk: order(a, side="buy", volume=Decimal("0.02")) for a in accounts}
 
-    def stop_the_second(sender, *, order, **kwargs):
-        if order.account_id == first.pk:
+    def stop_the_second(sender, *, orders, **kwargs):
+        if any(o.account_id == first.pk for o in orders):
             TradingAccount.objects.filter(pk=stopped.pk).update(
                 status=TradingAccount.Status.STOPPED, status_reason="stopped by its owner"
             )
 
-    order_finished.connect(stop_the_second)
+    orders_finished.connect(stop_the_second)
     try:
         done = accounts_drain([a.pk for a in accounts])
     finally:
-        order_finished.disconnect(stop_the_second)
+        orders_finished.disconnect(stop_the_second)
 
-    statuses = {pk: Order.objects.get(pk=o.pk) for pk, o in waiting.items()}
-    assert done == 5
-    assert statuses[stopped.pk].status == "rejected" and "stopped by its owner" in statuses[stopped.pk].status_reason
-    assert positions(stopped) == []
-    assert all(statuses[a.pk].status == "filled" for a in [first, *rest])
+    refused = Order.objects.get(pk=later[stopped.pk].pk)
+    assert done == 10
+    # Its first order was on its way when the account stopped; the one after it is refused.
+    assert Order.objects.get(pk=heads[stopped.pk].pk).status == "filled"
+    assert refused.status == "rejected" and "stopped by its owner" in refused.status_reason
+    assert [p.volume for p in positions(stopped)] == [0.01]
+    others = [heads[a.pk].pk for a in [first, *rest]] + [later[a.pk].pk for a in [first, *rest]]
+    assert set(Order.objects.filter(pk__in=others).values_list("status", flat=True)) == {"filled"}
 
 
 @pytest.mark.django_db
@@ -106,3 +116,82 @@ def test_an_account_another_drain_holds_is_left_to_it_and_the_batch_goes_on(acco
     assert done == 4
     assert Order.objects.get(account=held).status == "queued" and positions(held) == []
     assert {o.status for o in Order.objects.filter(account__in=others)} == {"filled"}
+
+
+@pytest.fixture
+def many(alice) -> list[TradingAccount]:
+    return [
+        account_connect(owner=alice, login=str(8_820_000 + n), password="pw", server="SimBroker-Demo", kind="simulated")
+        for n in range(20)
+    ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_round_claims_every_first_order_before_any_terminal_is_called_and_records_them_in_few_statements(
+    many,
+    drain_locks,  # noqa: F811
+    monkeypatch,
+):
+    waiting = [order(a, side="buy", volume=Decimal("0.01")) for a in many]
+    seen = []
+    send = SimulatedDriver.order_send
+
+    def watched(driver, request):
+        # What another process sees as the terminal is called: every order of the round committed as sending.
+        seen.append((connection.in_atomic_block, Order.objects.filter(status="sending").count()))
+        return send(driver, request)
+
+    monkeypatch.setattr(SimulatedDriver, "order_send", watched)
+    with CaptureQueriesContext(connection) as queries:
+        done = accounts_drain([a.pk for a in many])
+
+    assert done == 20 and seen == [(False, 20)] * 20
+    assert set(Order.objects.filter(pk__in=[o.pk for o in waiting]).values_list("status", flat=True)) == {"filled"}
+    assert all(len(positions(a)) == 1 for a in many)
+    # The paper terminals' own sends are 8 statements each; the round's bookkeeping a handful in all.
+    ours = len(queries) - len(seen)  # less the count in watched()
+    assert ours <= 20 * 8 + 25 + (40 if connection.vendor == "sqlite" else 0)  # SQLite's suite: a lease per account
+
+
+@pytest.mark.django_db
+def test_a_round_keeps_each_accounts_guards(accounts, drain_locks):  # noqa: F811
+    limited, mapped, *rest = accounts
+    TradingAccount.objects.filter(pk=limited.pk).update(max_trades_per_hour=1)
+    earlier = order(limited, side="buy", volume=Decimal("0.01"))
+    Order.objects.filter(pk=earlier.pk).update(status="filled", sent_at=timezone.now() - timedelta(minutes=10))
+    symbol_mapping_set(account=mapped, requested="BITCOIN", broker_symbol="BTCUSD")
+    refused = order(limited, side="buy", volume=Decimal("0.01"))
+    renamed = order(mapped, side="buy", volume=Decimal("0.01"), requested_symbol="BITCOIN")
+    others = [order(a, side="buy", volume=Decimal("0.01")) for a in rest]
+
+    assert accounts_drain([a.pk for a in accounts]) == 5
+
+    refused.refresh_from_db()
+    renamed.refresh_from_db()
+    assert refused.status == "rejected" and "limit of 1 trades per hour" in refused.status_reason
+    assert renamed.status == "filled" and renamed.symbol == "BTCUSD"
+    assert {o.status for o in Order.objects.filter(pk__in=[o.pk for o in others])} == {"filled"}
+
+
+@pytest.mark.django_db
+def test_a_round_cut_short_leaves_nothing_lost_or_sent_twice(accounts, drain_locks, monkeypatch):  # noqa: F811
+    waiting = [order(a, side="buy", volume=Decimal("0.01")) for a in accounts]
+    interrupted = order(accounts[0], side="buy", volume=Decimal("0.02"))  # after the first, left `sending`
+    Order.objects.filter(pk=interrupted.pk).update(status="sending", sent_at=timezone.now(), attempts=1)
+    carry_out, calls = execution._carry_out, []
+
+    def dies_at_the_third(order, driver, known=None):
+        calls.append(order.pk)
+        if len(calls) == 3:
+            raise DatabaseError("the connection dropped")  # as a worker dying mid-round leaves it
+        return carry_out(order, driver, known)
+
+    monkeypatch.setattr(execution, "_carry_out", dies_at_the_third)
+    accounts_drain([a.pk for a in accounts])
+    orders_sweep(accounts=TradingAccount.objects.all())
+
+    # Sent before the cut: found on the terminal, not sent again; the others sent once.
+    statuses = {o.pk: o for o in Order.objects.filter(pk__in=[o.pk for o in [*waiting, interrupted]])}
+    assert {o.status for o in statuses.values()} == {"filled"}
+    assert sum("Found on the terminal" in o.status_reason for o in statuses.values()) == 2
+    assert [[p.volume for p in positions(a)] for a in accounts] == [[0.01, 0.02]] + [[0.01]] * 4

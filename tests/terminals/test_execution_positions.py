@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 
 from terminals.drivers.base import OrderRequest, OrderType, TradeAction
-from terminals.execution import MAGIC, account_drain, order_finished
+from terminals.execution import MAGIC, account_drain, orders_finished
 from terminals.gateway import simulated_driver
 from terminals.models import Order, TradingAccount
 from terminals.services import account_connect
@@ -182,16 +182,16 @@ def test_a_linked_order_carries_link_and_client_id_and_is_reconciled_by_them(acc
 def test_every_final_state_is_announced_once(account):
     seen = []
 
-    def receiver(sender, *, order, **kwargs):
-        seen.append((order.pk, order.status))
+    def receiver(sender, *, orders, **kwargs):
+        seen.extend((order.pk, order.status) for order in orders)
 
-    order_finished.connect(receiver)
+    orders_finished.connect(receiver)
     try:
         filled = order(account, side="buy", volume=Decimal("0.01"))
         refused = order(account, side="buy", volume=Decimal("0.001"))
         account_drain(account.pk)
         account_drain(account.pk)
     finally:
-        order_finished.disconnect(receiver)
+        orders_finished.disconnect(receiver)
 
     assert seen == [(filled.pk, "filled"), (refused.pk, "rejected")]

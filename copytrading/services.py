@@ -409,6 +409,7 @@ def _fan_out(
     Order.objects.bulk_create(orders)
     CopyLink.objects.bulk_create(new_links)
     CopyExecution.objects.bulk_create(executions)
+    rows_update(fan.links, ["closed_at", "master_volume"])
     if orders:
         _settle_event(row, CopyEvent.Status.PROCESSED, "", pairs=len({e.pair_id for e in executions if e.order}))
     elif any(e.status == Status.ERROR for e in executions):
@@ -430,6 +431,7 @@ class _Fan:
         self.full_close = kind == CopyEvent.Kind.DEAL_CLOSE and (event.volume is None or event.volume >= open_before)
         opens = kind == CopyEvent.Kind.DEAL_ADD and not self.adding
         self.mappings = _slave_mappings(pairs, event.symbol) if opens else {}
+        self.links: list[CopyLink] = []  # links whose master volume (and closing) changed: written together
 
     def _execution(self, pair: CopyPair) -> CopyExecution:
         row = self.row
@@ -460,6 +462,7 @@ class _Fan:
             execution = execution if index == 0 else self._execution(pair)
             if kind == CopyEvent.Kind.DEAL_CLOSE:
                 order = _close_order(self.row, event, pair, execution, link, self.open_before, self.full_close)
+                self.links.append(link)
             else:
                 order = _modify_order(self.row, event, pair, execution, link)
             made.append((execution, order, None))
@@ -486,8 +489,9 @@ class _Fan:
             volume=volume,
             position_of=first if netting else None,
         )
-        master_volume = self.open_before + (self.event.volume or 0)
-        CopyLink.objects.filter(pk__in=[link.pk for link in open_links]).update(master_volume=master_volume)
+        for link in open_links:
+            link.master_volume = self.open_before + (self.event.volume or 0)
+        self.links += open_links
         return execution, order, None if netting else self._new_link(pair, order)
 
     def _new_link(self, pair: CopyPair, order: Order) -> CopyLink:
@@ -620,11 +624,11 @@ def _close_order(
     execution.symbol = opener.symbol or opener.requested_symbol
     fraction = None
     if full:
-        CopyLink.objects.filter(pk=link.pk).update(closed_at=timezone.now(), master_volume=0)
+        link.closed_at, link.master_volume = timezone.now(), Decimal(0)
     else:
         # The same share of the slave's position as of the master's, measured when it executes.
         fraction = (event.volume / open_before).quantize(Decimal("0.00000001"), rounding=ROUND_FLOOR)
-        CopyLink.objects.filter(pk=link.pk).update(master_volume=open_before - event.volume)
+        link.master_volume = open_before - event.volume
         if link.volume is not None:
             execution.volume_before = (link.volume * fraction).quantize(LOT, rounding=ROUND_FLOOR)
     return _order(
@@ -767,9 +771,20 @@ def copy_outcomes_sweep(*, accounts=None) -> int:
     if accounts is not None:
         stranded = stranded.filter(slave__in=accounts)
     orders = list(Order.objects.filter(pk__in=stranded.values("order_id")).select_related("account").order_by("pk"))
-    if orders:
+    try:
         copy_orders_finished(Order, orders=orders)
-    return len(orders)
+        return len(orders)
+    except Exception:
+        # One of them fails (its cascade, say): each on its own, so that it keeps none of the others waiting.
+        log.exception("copy outcomes of orders %s: recorded one by one", [order.pk for order in orders])
+    recorded = 0
+    for order in orders:
+        try:
+            copy_orders_finished(Order, orders=[order])
+            recorded += 1
+        except Exception:
+            log.exception("the copy outcome of order %s could not be recorded", order.pk)
+    return recorded
 
 
 def _links_of(orders: list[Order]) -> dict[int, CopyLink]:
@@ -777,10 +792,9 @@ def _links_of(orders: list[Order]) -> dict[int, CopyLink]:
     on (a close, a modify, or an addition on a netting slave). Orders of one link share it."""
     opened = [order.pk for order in orders if order.action == Order.Action.OPEN]
     acted_on = [order.position_of_id for order in orders if order.position_of_id]
-    rows = {
-        link.open_order_id: link
-        for link in CopyLink.objects.filter(Q(open_order_id__in=opened) | Q(open_order_id__in=acted_on))
-    }
+    # Locked (PostgreSQL): a close received meanwhile marks the link closed after this is written, not before.
+    found = CopyLink.objects.filter(Q(open_order_id__in=opened) | Q(open_order_id__in=acted_on)).select_for_update()
+    rows = {link.open_order_id: link for link in found}
     links = {}
     for order in orders:
         link = rows.get(order.pk) if order.action == Order.Action.OPEN else None

@@ -11,6 +11,9 @@
   account's orders oldest first until none is left. So orders of one account never run at
   once, whichever broker redelivers which task; and a drain killed mid-way holds the
   account up only until the sweeper's next round.
+- A fan-out's drain takes the first order of each of its paper accounts in one round: their
+  locks, reads, claim and final states a few statements for all of them, not a dozen per
+  order; what is left, and accounts on real terminals, go account by account.
 - An order moves queued → sending in a committed UPDATE before the terminal is called.
   A drain that finds an order already `sending` (a worker died mid-call, the broker
   redelivered) asks the terminal for the order's client id before anything is sent; a real

@@ -589,26 +589,25 @@ def _finish_together(finished: list[tuple[Order, str, str, OrderResult | None]])
             order.fill_price = Decimal(str(result.price)) if result.price else order.fill_price
             order.filled_volume = Decimal(str(result.volume)).quantize(Decimal("0.0001")) if result.volume else None
     orders = [order for order, *_ in finished]
-    if not orders:
-        return
+    if orders and not _record(orders) and len(orders) > 1:
+        # Some were recorded meanwhile (another drain): the others one by one.
+        for order in orders:
+            _record([order])
+
+
+def _record(orders: list[Order]) -> bool:
+    """The final states, their events, the signals' outcomes and the receivers' bookkeeping:
+    one write, if every one of the orders is still queued or sending (else none)."""
     with transaction.atomic():
         written = rows_update(orders, FINISH_FIELDS, where="status IN (%s, %s)", params=[Status.QUEUED, Status.SENDING])
         if written != len(orders):
-            # Some were recorded meanwhile: the others one by one, each checking itself.
             transaction.set_rollback(True)
-        else:
-            _publish_orders(orders)
-            for signal_id in dict.fromkeys(order.signal_id for order in orders if order.signal_id is not None):
-                _signal_outcome(next(order for order in orders if order.signal_id == signal_id))
-            _announce(orders)
-            return
-    for order in orders:
-        with transaction.atomic():
-            if rows_update([order], FINISH_FIELDS, where="status IN (%s, %s)", params=[Status.QUEUED, Status.SENDING]):
-                _publish_orders([order])
-                if order.signal_id is not None:
-                    _signal_outcome(order)
-                _announce([order])
+            return False
+        _publish_orders(orders)
+        for signal_id in dict.fromkeys(order.signal_id for order in orders if order.signal_id is not None):
+            _signal_outcome(next(order for order in orders if order.signal_id == signal_id))
+        _announce(orders)
+    return True
 
 
 def _announce(orders: list[Order]) -> None:

@@ -15,7 +15,7 @@ from django_q.signing import SignedPackage
 from terminals import execution
 from terminals.drivers.simulated import SimulatedDriver
 from terminals.execution import BATCH, accounts_drain, drain_batches, orders_enqueue, orders_finished, orders_sweep
-from terminals.models import Order, TradingAccount
+from terminals.models import Order, SimAccount, TradingAccount
 from terminals.services import account_connect
 from terminals.symbols import symbol_mapping_set
 from tests.terminals.test_execution import drain_locks, drain_running_elsewhere, order, positions  # noqa: F401
@@ -195,3 +195,27 @@ def test_a_round_cut_short_leaves_nothing_lost_or_sent_twice(accounts, drain_loc
     assert {o.status for o in statuses.values()} == {"filled"}
     assert sum("Found on the terminal" in o.status_reason for o in statuses.values()) == 2
     assert [[p.volume for p in positions(a)] for a in accounts] == [[0.01, 0.02]] + [[0.01]] * 4
+
+
+@pytest.mark.django_db
+def test_an_order_recorded_elsewhere_during_a_round_keeps_that_record_and_the_others_are_written(
+    accounts,
+    drain_locks,  # noqa: F811
+    monkeypatch,
+):
+    waiting = {a.pk: order(a, side="buy", volume=Decimal("0.01")) for a in accounts}
+    other = waiting[accounts[2].pk]
+    send = SimulatedDriver.order_send
+
+    def recorded_elsewhere(driver, request):
+        result = send(driver, request)
+        if driver.account_id == SimAccount.objects.get(login=int(accounts[2].login)).pk:
+            Order.objects.filter(pk=other.pk).update(status="failed", status_reason="recorded by another drain")
+        return result
+
+    monkeypatch.setattr(SimulatedDriver, "order_send", recorded_elsewhere)
+    assert accounts_drain([a.pk for a in accounts]) == 5
+
+    statuses = dict(Order.objects.filter(pk__in=[o.pk for o in waiting.values()]).values_list("pk", "status_reason"))
+    assert statuses.pop(other.pk) == "recorded by another drain"
+    assert set(Order.objects.filter(pk__in=statuses).values_list("status", flat=True)) == {"filled"}

@@ -409,7 +409,7 @@ def _fan_out(
     Order.objects.bulk_create(orders)
     CopyLink.objects.bulk_create(new_links)
     CopyExecution.objects.bulk_create(executions)
-    rows_update(fan.links, ["closed_at", "master_volume"])
+    rows_update(sorted(fan.links, key=lambda link: link.pk), ["closed_at", "master_volume"])  # in key order
     if orders:
         _settle_event(row, CopyEvent.Status.PROCESSED, "", pairs=len({e.pair_id for e in executions if e.order}))
     elif any(e.status == Status.ERROR for e in executions):
@@ -792,8 +792,13 @@ def _links_of(orders: list[Order]) -> dict[int, CopyLink]:
     on (a close, a modify, or an addition on a netting slave). Orders of one link share it."""
     opened = [order.pk for order in orders if order.action == Order.Action.OPEN]
     acted_on = [order.position_of_id for order in orders if order.position_of_id]
-    # Locked (PostgreSQL): a close received meanwhile marks the link closed after this is written, not before.
-    found = CopyLink.objects.filter(Q(open_order_id__in=opened) | Q(open_order_id__in=acted_on)).select_for_update()
+    # Locked (PostgreSQL), in key order as a close's fan-out writes them (no deadlock): a close
+    # received meanwhile marks the link closed after this is written, not before.
+    found = (
+        CopyLink.objects.filter(Q(open_order_id__in=opened) | Q(open_order_id__in=acted_on))
+        .order_by("pk")
+        .select_for_update()
+    )
     rows = {link.open_order_id: link for link in found}
     links = {}
     for order in orders:

@@ -158,12 +158,12 @@ class AccountViewSet(
         return Response(AccountSerializer(account).data)
 
     @extend_schema(responses=inline_serializer("Position", {"ticket": serializers.IntegerField()}, many=True))
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=None)  # the terminal's whole list, as it answers
     def positions(self, request, pk=None):
         return Response(as_dicts(self._read("positions")))
 
     @extend_schema(responses=inline_serializer("Symbol", {"name": serializers.CharField()}, many=True))
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=None)  # the terminal's whole list, as it answers
     def symbols(self, request, pk=None):
         # One read for all specs: on a host, one round trip through its queue, not one per symbol.
         return Response([vars(info) for info in self._read("symbol_infos")])

@@ -179,6 +179,12 @@ def test_positions_and_symbols_come_live_from_the_terminal(signed_in):
     assert [(p["symbol"], p["volume"], p["type"]) for p in positions] == [("BTCUSD", 0.02, 0)]
     gold = next(s for s in symbols if s["name"] == "GOLD")
     assert gold["digits"] == 2 and gold["volume_step"] == 0.01
+    # The published schema says so too: the terminal's whole list, not a page of it.
+    paths = signed_in.get("/api/schema/", headers={"Accept": "application/json"}).json()["paths"]
+    for name in ("positions", "symbols"):
+        operation = paths[f"/api/v1/accounts/{{id}}/{name}/"]["get"]
+        assert operation["responses"]["200"]["content"]["application/json"]["schema"]["type"] == "array"
+        assert "page" not in {parameter["name"] for parameter in operation.get("parameters", [])}
 
 
 @pytest.fixture

@@ -17,7 +17,6 @@ splits the reversing deal so).
 import hmac
 import logging
 import secrets
-from contextlib import suppress
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import ROUND_FLOOR, Decimal, InvalidOperation
@@ -33,7 +32,7 @@ from mt5saas.db import rows_update
 from mt5saas.events import publish_many
 from terminals.execution import order_event, orders_enqueue, queued_stamp
 from terminals.models import Order, SymbolMapping, TradingAccount
-from terminals.symbols import SymbolError, symbol_normalize, symbol_resolve
+from terminals.symbols import SymbolError, symbol_mappings_read, symbol_normalize, symbol_resolve
 
 from .models import CopyEvent, CopyExecution, CopyLink, CopyPair
 
@@ -430,7 +429,8 @@ class _Fan:
         self.adding = kind == CopyEvent.Kind.DEAL_ADD and open_before > 0
         self.full_close = kind == CopyEvent.Kind.DEAL_CLOSE and (event.volume is None or event.volume >= open_before)
         opens = kind == CopyEvent.Kind.DEAL_ADD and not self.adding
-        self.mappings = _slave_mappings(pairs, event.symbol) if opens else {}
+        wanted = [(pair.slave_id, pair.symbol_map.get(event.symbol, event.symbol)) for pair in pairs]
+        self.mappings = symbol_mappings_read(wanted) if opens else {}
         self.links: list[CopyLink] = []  # links whose master volume (and closing) changed: written together
 
     def _execution(self, pair: CopyPair) -> CopyExecution:
@@ -557,20 +557,9 @@ def _slave_volume(event: MasterEvent, pair: CopyPair) -> Decimal:
     return volume
 
 
-def _slave_mappings(pairs: list[CopyPair], symbol: str) -> dict[tuple[int, str], SymbolMapping]:
-    """Each slave's stored mapping of the name asked of it, in one read: symbol_resolve
-    would read one per slave."""
-    wanted = {}
-    for pair in pairs:
-        with suppress(SymbolError):  # symbol_resolve explains what is wrong with the name
-            wanted[pair.slave_id] = symbol_normalize(pair.symbol_map.get(symbol, symbol))
-    rows = SymbolMapping.objects.filter(account_id__in=wanted, requested__in=set(wanted.values()))
-    return {(row.account_id, row.requested): row for row in rows}
-
-
 def _slave_symbol(symbol: str, pair: CopyPair, mappings: dict[tuple[int, str], SymbolMapping]) -> tuple[str, str]:
     """(requested, mapped) for the slave: the pair's map, then the account's own mappings
-    (`mappings`, from _slave_mappings) and automatic rules; mapped is "" when the slave's
+    (`mappings`, from symbol_mappings_read) and automatic rules; mapped is "" when the slave's
     symbol list is not known yet (the execution maps it then)."""
     slave = pair.slave
     requested = pair.symbol_map.get(symbol, symbol)

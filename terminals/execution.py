@@ -71,7 +71,7 @@ from .prepare import (
     stops_check,
     volume_normalize,
 )
-from .symbols import READ, SymbolError, symbol_normalize, symbol_resolve
+from .symbols import READ, SymbolError, symbol_mappings_read, symbol_normalize, symbol_resolve
 
 log = logging.getLogger(__name__)
 
@@ -489,13 +489,8 @@ class _Known:
         known = cls()
         if not orders:
             return known
+        known.mappings = symbol_mappings_read((order.account_id, order.requested_symbol) for order in orders)
         accounts = {order.account_id for order in orders}
-        requested = set()
-        for order in orders:
-            with suppress(SymbolError):
-                requested.add(symbol_normalize(order.requested_symbol))
-        for mapping in SymbolMapping.objects.filter(account_id__in=accounts, requested__in=requested):
-            known.mappings[(mapping.account_id, mapping.requested)] = mapping
         sent = (
             Order.objects.filter(
                 account_id__in=accounts, sent_at__gte=timezone.now() - HOUR, status__in=[Status.FILLED, Status.SENDING]

@@ -388,6 +388,20 @@ def symbol_resolve(
     return found
 
 
+def symbol_mappings_read(wanted: Iterable[tuple[int, str]]) -> dict[tuple[int, str], SymbolMapping]:
+    """The stored mappings of many (account id, requested name) at once, keyed by account id
+    and normalised name, for symbol_resolve's `mapping` (which reads one per call). A name that
+    does not normalise is left out: symbol_resolve explains what is wrong with it."""
+    names: dict[int, set[str]] = {}
+    for account_id, requested in wanted:
+        try:
+            names.setdefault(account_id, set()).add(symbol_normalize(requested))
+        except SymbolError:
+            continue
+    rows = SymbolMapping.objects.filter(account_id__in=names, requested__in=set().union(*names.values()))
+    return {(row.account_id, row.requested): row for row in rows if row.requested in names[row.account_id]}
+
+
 def symbol_mapping_set(*, account: TradingAccount, requested: str, broker_symbol: str) -> SymbolMapping:
     """Map `requested` to `broker_symbol` on the account (a custom mapping), replacing any earlier one.
 

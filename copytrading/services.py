@@ -29,7 +29,7 @@ from django.utils import timezone
 from audit.services import audit_rotation
 from mt5saas.crypto import decrypt, encrypt, secret_digest, secret_digests
 from mt5saas.db import rows_update
-from mt5saas.events import publish_many
+from mt5saas.events import publish_each, publish_many
 from terminals.execution import order_event, orders_enqueue, queued_stamp
 from terminals.models import Order, SymbolMapping, TradingAccount
 from terminals.symbols import SymbolError, symbol_mappings_read, symbol_normalize, symbol_resolve
@@ -729,13 +729,10 @@ def copy_orders_finished(sender, *, orders: list[Order], **kwargs) -> None:
         rows_update(list(changed.values()), ["slave_ticket", "volume", "closed_at"])
         # What each slave did, not the event's whole list again: with N slaves that would be
         # N outcomes of N executions each. The event's first publish listed them all.
-        by_owner: dict[int, list[tuple[str, dict]]] = {}
-        for execution, order in zip(executions, claimed, strict=True):
-            by_owner.setdefault(order.owner_id, []).append(
-                ("copy_event", copy_event_payload(execution.event, [execution]))
-            )
-        for owner_id, events in by_owner.items():
-            publish_many(owner_id, events)
+        publish_each(
+            (order.owner_id, "copy_event", copy_event_payload(execution.event, [execution]))
+            for execution, order in zip(executions, claimed, strict=True)
+        )
         passed_on = [
             (order, link)
             for order in claimed

@@ -4,7 +4,7 @@ import asyncio
 import logging
 import os
 import threading
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
@@ -61,6 +61,15 @@ def publish_many(user_id: int, events: list[tuple[str, dict]]) -> None:
         _run(send_all)
 
     transaction.on_commit(send)
+
+
+def publish_each(events: Iterable[tuple[int, str, dict]]) -> None:
+    """Events of several users, each (user id, kind, payload): publish_many once per user, in order."""
+    by_user: dict[int, list[tuple[str, dict]]] = {}
+    for user_id, kind, payload in events:
+        by_user.setdefault(user_id, []).append((kind, payload))
+    for user_id, grouped in by_user.items():
+        publish_many(user_id, grouped)
 
 
 class _Sender:

@@ -45,7 +45,7 @@ from django.utils import timezone
 from django_q.tasks import async_task
 
 from mt5saas.db import rows_update
-from mt5saas.events import publish_many, publish_to_user
+from mt5saas.events import publish_each, publish_to_user
 from mt5saas.queues import queue_broker
 
 from . import retcodes
@@ -557,11 +557,7 @@ def _claim_together(orders: list[Order]) -> list[Order]:
 
 
 def _publish_orders(orders: list[Order]) -> None:
-    by_owner: dict[int, list[tuple[str, dict]]] = {}
-    for order in orders:
-        by_owner.setdefault(order.owner_id, []).append(("order", order_event(order)))
-    for owner_id, events in by_owner.items():
-        publish_many(owner_id, events)
+    publish_each((order.owner_id, "order", order_event(order)) for order in orders)
 
 
 FINISH_FIELDS = ["status", "status_reason", "done_at", "retcode", "ticket", "fill_price", "filled_volume", "symbol"]

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from mt5saas.crypto import encrypt
 from mt5saas.db import rows_update
-from mt5saas.events import publish_many, publish_to_user
+from mt5saas.events import publish_each, publish_to_user
 
 from .drivers.base import AccountInfo, MarginMode, TerminalError
 from .models import LOGIN_MESSAGE, LOGIN_PATTERN, AccountEvent, SimAccount, TerminalHost, TradingAccount
@@ -270,7 +270,7 @@ def accounts_heartbeat(*, readings: list[tuple[TradingAccount, AccountInfo]]) ->
     those online without a reason (the usual round) get their figures in one UPDATE and an
     `account` event only when a figure changed, in one INSERT per owner; the others (a
     transition to record) one by one. `readings`' accounts are as read at the round's start."""
-    usual, others, changed = [], [], {}
+    usual, others, changed = [], [], []
     for account, info in readings:
         if account.status != Status.ONLINE or account.status_reason:
             others.append((account, info))
@@ -279,15 +279,14 @@ def accounts_heartbeat(*, readings: list[tuple[TradingAccount, AccountInfo]]) ->
         _apply_info(account, info)
         usual.append(account)
         if (event := account_event(account)) != before:
-            changed.setdefault(account.owner_id, []).append(("account", event))
+            changed.append((account.owner_id, "account", event))
     with transaction.atomic():
         if usual and _figures_write(usual) < len(usual):
             # Stopped, deleted or taken offline meanwhile: all go one by one instead (each of
             # those statements checks itself), so such an account is left as it is.
             transaction.set_rollback(True)
-            others, changed = readings, {}
-        for owner_id, events in changed.items():
-            publish_many(owner_id, events)
+            others, changed = readings, []
+        publish_each(changed)
     for account, info in others:
         account_heartbeat(account=account, info=info)
 

@@ -60,7 +60,7 @@ from .drivers.base import (
     TerminalError,
     TradeAction,
 )
-from .drivers.simulated import read_together
+from .drivers.simulated import SimulatedDriver, read_together
 from .models import Order, SymbolMapping, TerminalHost, TradingAccount
 from .prepare import (
     PreparationError,
@@ -461,10 +461,9 @@ def _heads_execute(account_ids: list[int]) -> tuple[int, set[int]]:
                     with suppress(TerminalError):  # left to account_drain, which says what waits
                         drivers[order.pk] = open_driver(order.account)
             claimed = _claim_together([order for order in ready if order.pk in drivers])
-            known = _Known.read(claimed)
+            outcomes = _carry_out_together([(order, drivers[order.pk]) for order in claimed], _Known.read(claimed))
             finished, done, unsettled = [], 0, set()
-            for order in claimed:
-                outcome = _carry_out(order, drivers[order.pk], known)
+            for order, outcome in zip(claimed, outcomes, strict=True):
                 if outcome is None:
                     done += _unknown(order)
                     unsettled.add(order.account_id)
@@ -652,6 +651,27 @@ Outcome = tuple[str, str, OrderResult | None]  # final status, reason, the termi
 
 def _carry_out(order: Order, driver: Driver, known: "_Known | None" = None) -> Outcome | None:
     """Prepare and send a claimed order; its outcome, or None when it could not be established."""
+    return _carry_out_together([(order, driver)], known)[0]
+
+
+def _carry_out_together(work: list[tuple[Order, Driver]], known: "_Known | None" = None) -> list[Outcome | None]:
+    """_carry_out for orders of different accounts, their first requests sent together
+    (_first_sends); what follows (retries, a close's further positions) goes order by order."""
+    prepared = [_requests(order, driver, known) for order, driver in work]
+    sending = [
+        (driver, order, requests[0])
+        for (order, driver), requests in zip(work, prepared, strict=True)
+        if isinstance(requests, list)
+    ]
+    firsts = iter(_first_sends(sending))
+    return [
+        _sent(order, driver, requests, next(firsts)) if isinstance(requests, list) else requests
+        for (order, driver), requests in zip(work, prepared, strict=True)
+    ]
+
+
+def _requests(order: Order, driver: Driver, known: "_Known | None") -> list[OrderRequest] | Outcome:
+    """What to send for the order, or its outcome when nothing is to be sent."""
     try:
         requests = _prepare(order, driver, known)
     except Refused as refusal:
@@ -661,9 +681,26 @@ def _carry_out(order: Order, driver: Driver, known: "_Known | None" = None) -> O
     if not requests:
         nothing = "Nothing to change." if order.action == Order.Action.MODIFY_SLTP else "Nothing to close."
         return Status.CANCELLED, nothing, None
+    return requests
+
+
+def _first_sends(sends: list[tuple[Driver, Order, OrderRequest]]) -> list[OrderResult]:
+    """One request of each order (of different accounts): several paper terminals in one call
+    of a few statements (SimulatedDriver.order_send_together), any other terminal on its own."""
+    paper = [i for i, (driver, _, _) in enumerate(sends) if isinstance(driver, SimulatedDriver)]
+    together = {}
+    if len(paper) > 1:
+        together = dict(
+            zip(paper, SimulatedDriver.order_send_together([(sends[i][0], sends[i][2]) for i in paper]), strict=True)
+        )
+    return [together[i] if i in together else _send_once(*send) for i, send in enumerate(sends)]
+
+
+def _sent(order: Order, driver: Driver, requests: list[OrderRequest], first: OrderResult) -> Outcome | None:
+    """The outcome of an order whose first request got `first`: its retries and further requests sent."""
     results = []
-    for request in requests:
-        result = _send(driver, order, request)
+    for index, request in enumerate(requests):
+        result = _send(driver, order, request, first=first if index == 0 else None)
         if result is None:
             return None
         results.append(result)
@@ -700,14 +737,21 @@ def _unknown(order: Order) -> int:
     return 0
 
 
-def _send(driver: Driver, order: Order, request: OrderRequest) -> OrderResult | None:
-    """order_send with bounded retries; None when the outcome could not be established."""
+def _send_once(driver: Driver, order: Order, request: OrderRequest) -> OrderResult:
+    try:
+        return order_send_for(driver, request, link=order.link, requested_symbol=order.requested_symbol)
+    except TerminalError as error:
+        return OrderResult(retcode=error.code, comment=error.message)
+
+
+def _send(
+    driver: Driver, order: Order, request: OrderRequest, *, first: OrderResult | None = None
+) -> OrderResult | None:
+    """order_send with bounded retries; None when the outcome could not be established.
+    `first`: the answer to the request already sent."""
     result = None
-    for _ in range(MAX_SENDS):
-        try:
-            result = order_send_for(driver, request, link=order.link, requested_symbol=order.requested_symbol)
-        except TerminalError as error:
-            result = OrderResult(retcode=error.code, comment=error.message)
+    for attempt in range(MAX_SENDS):
+        result = first if attempt == 0 and first is not None else _send_once(driver, order, request)
         if result.retcode in retcodes.RETRY_WITH_NEW_PRICE and request.action == TradeAction.DEAL:
             tick = driver.tick(request.symbol)
             if tick is None:

@@ -23,6 +23,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 
 from django.db import transaction
 
+from mt5saas.db import rows_update
 from terminals.models import SimAccount, SimDeal, SimOrder, SimPosition
 
 from .base import (
@@ -159,16 +160,80 @@ def _dec(value: float) -> Decimal:
 
 
 @dataclass
-class _Reading:
-    """A paper terminal's state read with many others: its account, open positions (oldest
-    first) and pending orders."""
+class _Book:
+    """A paper account as a terminal call sees it: its row, open positions (oldest first) and
+    pending orders. In a trade, kept as the trade changes them (_Writes writes the changes)."""
 
     account: SimAccount
     positions: list[SimPosition]
     pending: list[SimOrder]
 
+    def position(self, ticket: int) -> SimPosition:
+        return next(p for p in self.positions if p.pk == ticket)
 
-_read_together: ContextVar[dict[tuple[str, int], _Reading] | None] = ContextVar("read_together", default=None)
+
+def _books(accounts) -> dict[int, _Book]:
+    """These accounts (a queryset) with their positions and pending orders: three queries for any number."""
+    books = {account.pk: _Book(account, [], []) for account in accounts}
+    for position in SimPosition.objects.filter(account_id__in=books).order_by("pk"):
+        books[position.account_id].positions.append(position)
+    for order in SimOrder.objects.filter(account_id__in=books, active=True).order_by("pk"):
+        books[order.account_id].pending.append(order)
+    return books
+
+
+class _Writes:
+    """What a trade changed on its accounts, written at its end in one statement a kind,
+    whatever the number of accounts."""
+
+    def __init__(self) -> None:
+        self.deals: list[SimDeal] = []
+        self.opened: dict[int, SimPosition] = {}
+        self.changed: dict[int, SimPosition] = {}
+        self.closed: set[int] = set()
+        self.orders: dict[int, SimOrder] = {}  # pending orders filled or removed
+        self.accounts: dict[int, SimAccount] = {}  # balance or injected retcodes
+
+    def flush(self) -> None:
+        if gone := self.closed - self.opened.keys():
+            SimPosition.objects.filter(pk__in=gone).delete()
+        SimPosition.objects.bulk_create([p for pk, p in self.opened.items() if pk not in self.closed])
+        changed = [p for pk, p in self.changed.items() if pk not in self.opened and pk not in self.closed]
+        rows_update(changed, ["volume", "price_open", "sl", "tp"])
+        rows_update(list(self.orders.values()), ["price_open", "active"])
+        rows_update(list(self.accounts.values()), ["balance", "inject_retcodes"])
+        SimDeal.objects.bulk_create(self.deals)  # sets their keys (PostgreSQL, SQLite ≥ 3.35)
+
+
+@dataclass
+class _Placing:
+    """An order a terminal took in order_send_together: stored with the others, then filled
+    (a market order) or left waiting at its price."""
+
+    order: SimOrder
+    pending: bool
+    price: float
+    position: int | None  # the position a market order closes or reduces
+    volume: float
+    bid: float
+    ask: float
+    deal: SimDeal | None = None
+
+    def result(self) -> OrderResult:
+        if self.deal is None:
+            return OrderResult(retcode=DONE, order=self.order.pk, volume=self.volume, bid=self.bid, ask=self.ask)
+        return OrderResult(
+            retcode=DONE,
+            deal=self.deal.pk,
+            order=self.order.pk,
+            volume=self.volume,
+            price=self.price,
+            bid=self.bid,
+            ask=self.ask,
+        )
+
+
+_read_together: ContextVar[dict[tuple[str, int], _Book] | None] = ContextVar("read_together", default=None)
 
 
 @contextmanager
@@ -180,12 +245,8 @@ def read_together(logins: Iterable[tuple[str, int | str]]) -> Iterator[None]:
     a write reads, under the account's lock."""
     wanted = {(server, int(login)) for server, login in logins}
     rows = SimAccount.objects.filter(server__in={s for s, _ in wanted}, login__in={login for _, login in wanted})
-    readings = {a.pk: _Reading(a, [], []) for a in rows if (a.server, a.login) in wanted}
-    for position in SimPosition.objects.filter(account_id__in=readings).order_by("pk"):
-        readings[position.account_id].positions.append(position)
-    for order in SimOrder.objects.filter(account_id__in=readings, active=True).order_by("pk"):
-        readings[order.account_id].pending.append(order)
-    token = _read_together.set({(r.account.server, r.account.login): r for r in readings.values()})
+    books = _books([a for a in rows if (a.server, a.login) in wanted])
+    token = _read_together.set({(b.account.server, b.account.login): b for b in books.values()})
     try:
         yield
     finally:
@@ -197,7 +258,7 @@ class SimulatedDriver(Driver):
         self.clock = clock
         self.account_id: int | None = None
         self.server: str | None = None
-        self._reading: _Reading | None = None  # from read_together, for the first account_info()
+        self._reading: _Book | None = None  # from read_together, for the first account_info()
 
     # --- session ---------------------------------------------------------------
 
@@ -231,10 +292,9 @@ class SimulatedDriver(Driver):
         if self.account_id is None:
             raise TerminalError(-10004, "Not connected to a terminal")
 
-    def _account(self, *, lock: bool = False) -> SimAccount:
+    def _account(self) -> SimAccount:
         self._connected()
-        accounts = SimAccount.objects.select_for_update() if lock else SimAccount.objects
-        return accounts.get(pk=self.account_id)
+        return SimAccount.objects.get(pk=self.account_id)
 
     def _spec(self, symbol: str) -> SymbolSpec | None:
         return SERVERS[self.server].get(symbol) if self.server else None
@@ -243,7 +303,8 @@ class SimulatedDriver(Driver):
 
     def account_info(self, account: SimAccount | None = None) -> AccountInfo:
         reading, self._reading = self._reading, None
-        account, positions = self._settle(account, reading)
+        book = self._settle(account, reading)
+        account, positions = book.account, book.positions
         profit = sum(self._profit(p) for p in positions)
         margin = sum(self._margin(p.symbol, float(p.volume), p.price_open, account.leverage) for p in positions)
         equity = float(account.balance) + profit
@@ -281,15 +342,11 @@ class SimulatedDriver(Driver):
         return Tick(symbol, bid, ask, at)
 
     def positions(self, *, symbol: str | None = None, ticket: int | None = None) -> list[Position]:
-        _, rows = self._settle()
+        rows = self._settle().positions
         rows = [row for row in rows if (not symbol or row.symbol == symbol) and (not ticket or row.pk == ticket)]
         return [self._position(row) for row in rows]
 
     def orders(self, *, symbol: str | None = None) -> list[PendingOrder]:
-        account, _ = self._settle()
-        rows = account.orders.filter(active=True).order_by("pk")
-        if symbol:
-            rows = rows.filter(symbol=symbol)
         return [
             PendingOrder(
                 ticket=row.pk,
@@ -304,11 +361,12 @@ class SimulatedDriver(Driver):
                 comment=row.comment,
                 time_setup_msc=row.time_setup_msc,
             )
-            for row in rows
+            for row in self._settle().pending
+            if not symbol or row.symbol == symbol
         ]
 
     def deals(self, *, since: datetime, until: datetime) -> list[Deal]:
-        account, _ = self._settle()
+        account = self._settle().account
         rows = account.deals.filter(
             time_msc__gte=int(since.timestamp() * 1000), time_msc__lte=int(until.timestamp() * 1000)
         )
@@ -333,35 +391,95 @@ class SimulatedDriver(Driver):
     # --- trading ---------------------------------------------------------------
 
     def order_check(self, request: OrderRequest) -> OrderResult:
-        account, positions = self._settle()
-        code, bid, ask = self._validate(account, positions, request)
+        code, bid, ask = self._validate(self._settle(), request)
         return OrderResult(retcode=code or 0, bid=bid, ask=ask, volume=request.volume)
 
     def order_send(self, request: OrderRequest) -> OrderResult:
-        self._reading = None  # what was read together is out of date once this driver trades
-        with transaction.atomic():
-            account = self._account(lock=True)
-            positions = self._fill_due(account, self.clock())  # what the market did before this request
-            if account.inject_retcodes:
-                code, *rest = account.inject_retcodes
-                account.inject_retcodes = rest
-                account.save(update_fields=["inject_retcodes"])
-                spec = self._spec(request.symbol)
-                bid, ask = quote(spec, self.clock()) if spec else (0.0, 0.0)
-                return OrderResult(retcode=code, bid=bid, ask=ask, comment="injected")
-            code, bid, ask = self._validate(account, positions, request)
-            if code:
-                return OrderResult(retcode=code, bid=bid, ask=ask, volume=request.volume)
-            return self._execute(account, request, bid, ask)
+        [result] = self.order_send_together([(self, request)])
+        return result
 
-    def _validate(
-        self, account: SimAccount, positions: list[SimPosition], request: OrderRequest
-    ) -> tuple[int, float, float]:
-        """0 when the request would be executed, else MT5's retcode; with the current quote.
-        `positions`: the account's open positions, just read."""
+    @staticmethod
+    def order_send_together(sends: list[tuple["SimulatedDriver", OrderRequest]]) -> list[OrderResult]:
+        """order_send of several paper terminals, one request each, at the same moment: one
+        transaction that locks their accounts (in key order: two such calls cannot deadlock)
+        and reads and writes them in a few statements whatever their number, where one by one
+        would take eight each. A copy's fan-out sends this way."""
+        for driver, _ in sends:
+            driver._connected()
+            driver._reading = None  # what was read together is out of date once this driver trades
+        if len({driver.account_id for driver, _ in sends}) < len(sends):
+            raise ValueError("one request per account")
+        with transaction.atomic():
+            books = _books(
+                SimAccount.objects.select_for_update().filter(pk__in=[d.account_id for d, _ in sends]).order_by("pk")
+            )
+            writes, answers, placing = _Writes(), [], []
+            for driver, request in sends:
+                book = books[driver.account_id]
+                driver._fill_due(book, driver.clock(), writes)  # what the market did before this request
+                answer = driver._accept(book, request, writes)
+                answers.append(answer)
+                if isinstance(answer, _Placing):
+                    placing.append(answer)
+            SimOrder.objects.bulk_create([p.order for p in placing])  # their tickets, in one statement
+            for (driver, _), answer in zip(sends, answers, strict=True):
+                if isinstance(answer, _Placing) and not answer.pending:
+                    answer.deal = driver._fill(
+                        books[driver.account_id], answer.order, answer.price, position_id=answer.position, writes=writes
+                    )
+            writes.flush()
+        return [answer.result() if isinstance(answer, _Placing) else answer for answer in answers]
+
+    def _accept(self, book: _Book, request: OrderRequest, writes: _Writes) -> "OrderResult | _Placing":
+        """The terminal's answer to a request, or, for an order it takes, the order to place."""
+        account = book.account
+        if account.inject_retcodes:
+            code, *rest = account.inject_retcodes
+            account.inject_retcodes = rest
+            writes.accounts[account.pk] = account
+            spec = self._spec(request.symbol)
+            bid, ask = quote(spec, self.clock()) if spec else (0.0, 0.0)
+            return OrderResult(retcode=code, bid=bid, ask=ask, comment="injected")
+        code, bid, ask = self._validate(book, request)
+        if code:
+            return OrderResult(retcode=code, bid=bid, ask=ask, volume=request.volume)
+        if request.action == TradeAction.REMOVE:
+            order = next(o for o in book.pending if o.pk == request.order)
+            order.active = False
+            book.pending.remove(order)
+            writes.orders[order.pk] = order
+            return OrderResult(retcode=DONE, order=request.order, bid=bid, ask=ask)
+        if request.action == TradeAction.SLTP:
+            position = book.position(request.position)
+            position.sl, position.tp = request.sl, request.tp
+            writes.changed[position.pk] = position
+            return OrderResult(retcode=DONE, bid=bid, ask=ask)
+        pending = request.action == TradeAction.PENDING
+        price = ask if request.type == OrderType.BUY else bid
+        order = SimOrder(
+            account=account,
+            symbol=request.symbol,
+            type=request.type,
+            volume=_dec(request.volume),
+            # A market order is stored as executed at the quote; a pending one waits at its price.
+            price_open=request.price if pending else price,
+            sl=request.sl,
+            tp=request.tp,
+            magic=request.magic,
+            comment=request.comment[:31],
+            time_setup_msc=self.clock(),
+            active=pending,
+        )
+        if pending:
+            book.pending.append(order)
+        return _Placing(order, pending, price, request.position or None, request.volume, bid, ask)
+
+    def _validate(self, book: _Book, request: OrderRequest) -> tuple[int, float, float]:
+        """0 when the request would be executed, else MT5's retcode; with the current quote."""
+        account, positions = book.account, book.positions
         if request.action == TradeAction.REMOVE:
             # MT5 needs only the order's ticket to remove it.
-            exists = account.orders.filter(pk=request.order, active=True).exists()
+            exists = any(order.pk == request.order for order in book.pending)
             return (0 if exists else INVALID_ORDER), 0.0, 0.0
         spec = self._spec(request.symbol)
         if spec is None:
@@ -432,51 +550,21 @@ class SimulatedDriver(Driver):
             return NO_MONEY, bid, ask
         return 0, bid, ask
 
-    def _execute(self, account: SimAccount, request: OrderRequest, bid: float, ask: float) -> OrderResult:
-        at = self.clock()
-        if request.action == TradeAction.REMOVE:
-            account.orders.filter(pk=request.order).update(active=False)
-            return OrderResult(retcode=DONE, order=request.order, bid=bid, ask=ask)
-        if request.action == TradeAction.SLTP:
-            account.positions.filter(pk=request.position).update(sl=request.sl, tp=request.tp)
-            return OrderResult(retcode=DONE, bid=bid, ask=ask)
-        pending = request.action == TradeAction.PENDING
-        price = ask if request.type == OrderType.BUY else bid
-        order = SimOrder.objects.create(
-            account=account,
-            symbol=request.symbol,
-            type=request.type,
-            volume=_dec(request.volume),
-            # A market order is stored as executed at the quote; a pending one waits at its price.
-            price_open=request.price if pending else price,
-            sl=request.sl,
-            tp=request.tp,
-            magic=request.magic,
-            comment=request.comment[:31],
-            time_setup_msc=at,
-            active=pending,
-        )
-        if pending:
-            return OrderResult(retcode=DONE, order=order.pk, volume=request.volume, bid=bid, ask=ask)
-        deal = self._fill(account, order, price, position_id=request.position or None)
-        return OrderResult(
-            retcode=DONE, deal=deal.pk, order=order.pk, volume=request.volume, price=price, bid=bid, ask=ask
-        )
-
-    def _fill(self, account: SimAccount, order: SimOrder, price: float, *, position_id: int | None) -> SimDeal:
+    def _fill(self, book: _Book, order: SimOrder, price: float, *, position_id: int | None, writes: _Writes) -> SimDeal:
         """Execute an order at a price: open, add to, reduce or close a position."""
+        account = book.account
         side = (
             OrderType.BUY if order.type in (OrderType.BUY, OrderType.BUY_LIMIT, OrderType.BUY_STOP) else OrderType.SELL
         )
         if (order.price_open, order.active) != (price, False):  # a pending order that triggered
             order.price_open, order.active = price, False
-            order.save(update_fields=["price_open", "active"])
+            writes.orders[order.pk] = order
         target = None
         if position_id:
-            target = account.positions.get(pk=position_id)
+            target = book.position(position_id)
         elif not account.hedging:
             # Netting: one position per symbol; an order in either direction changes it.
-            target = account.positions.filter(symbol=order.symbol).first()
+            target = next((p for p in book.positions if p.symbol == order.symbol), None)
         if target is None or target.type == side:
             if target is not None:  # netting, same direction: average the price
                 total = target.volume + order.volume
@@ -484,52 +572,52 @@ class SimulatedDriver(Driver):
                     total
                 )
                 target.volume = total
-                target.save(update_fields=["price_open", "volume"])
+                writes.changed[target.pk] = target
                 position = target
             else:
-                position = SimPosition.objects.create(
-                    id=order.pk,  # MT5: a position's ticket is the ticket of the order that opened it
-                    account=account,
-                    symbol=order.symbol,
-                    type=side,
-                    volume=order.volume,
-                    price_open=price,
-                    sl=order.sl,
-                    tp=order.tp,
-                    magic=order.magic,
-                    comment=order.comment,
-                    time_msc=self.clock(),
-                )
-            return self._deal(account, order, position.pk, side, DealEntry.IN, order.volume, price, Decimal("0"))
+                position = self._open(book, order, side, order.volume, price, writes, sl=order.sl, tp=order.tp)
+            return self._deal(
+                account, order, position.pk, side, DealEntry.IN, order.volume, price, Decimal("0"), writes
+            )
         closing = min(order.volume, target.volume)
         profit = _dec(round(self._profit(target, price=price, volume=float(closing)), 2))
         account.balance += profit
-        account.save(update_fields=["balance"])
+        writes.accounts[account.pk] = account
         entry, closed_id = DealEntry.OUT, target.pk
         remaining = target.volume - closing
         if remaining > 0:
             target.volume = remaining
-            target.save(update_fields=["volume"])
+            writes.changed[target.pk] = target
         else:
-            target.delete()
+            book.positions.remove(target)
+            writes.closed.add(target.pk)
             leftover = order.volume - closing
             if leftover > 0:  # netting flip: the rest opens the other way
                 entry = DealEntry.INOUT
-                SimPosition.objects.create(
-                    id=order.pk,
-                    account=account,
-                    symbol=order.symbol,
-                    type=side,
-                    volume=leftover,
-                    price_open=price,
-                    magic=order.magic,
-                    comment=order.comment,
-                    time_msc=self.clock(),
-                )
-        return self._deal(account, order, closed_id, side, entry, order.volume, price, profit)
+                self._open(book, order, side, leftover, price, writes)
+        return self._deal(account, order, closed_id, side, entry, order.volume, price, profit, writes)
 
-    def _deal(self, account, order, position_id, side, entry, volume, price, profit) -> SimDeal:
-        return SimDeal.objects.create(
+    def _open(
+        self, book: _Book, order: SimOrder, side: int, volume: Decimal, price: float, writes: _Writes, **stops
+    ) -> SimPosition:
+        position = SimPosition(
+            id=order.pk,  # MT5: a position's ticket is the ticket of the order that opened it
+            account=book.account,
+            symbol=order.symbol,
+            type=side,
+            volume=volume,
+            price_open=price,
+            magic=order.magic,
+            comment=order.comment,
+            time_msc=self.clock(),
+            **stops,
+        )
+        book.positions.append(position)  # the newest ticket: the list stays oldest first
+        writes.opened[position.pk] = position
+        return position
+
+    def _deal(self, account, order, position_id, side, entry, volume, price, profit, writes: _Writes) -> SimDeal:
+        deal = SimDeal(
             account=account,
             order=order.pk,
             position_id=position_id,
@@ -543,36 +631,43 @@ class SimulatedDriver(Driver):
             comment=order.comment,
             time_msc=self.clock(),
         )
+        writes.deals.append(deal)
+        return deal
 
-    def _settle(
-        self, account: SimAccount | None = None, reading: _Reading | None = None
-    ) -> tuple[SimAccount, list[SimPosition]]:
+    def _settle(self, account: SimAccount | None = None, reading: _Book | None = None) -> _Book:
         """What the market did since the last look: pending orders that triggered and
-        positions whose stop loss or take profit was reached. Returns the account and its
-        open positions (oldest first) as they are afterwards. `account`: its row, just read;
-        `reading`: the account, positions and pending orders, read together with others."""
+        positions whose stop loss or take profit was reached. Returns the account as it is
+        afterwards. `account`: its row, just read; `reading`: the account read together with
+        others."""
         at = self.clock()
         # Look first without the write lock: most calls find nothing to do, and readers
         # must not queue behind each other for SQLite's one writer.
-        account = account or (reading.account if reading else self._account())
-        positions = reading.positions if reading else list(account.positions.order_by("pk"))
-        if not any(self._due(account, positions, at, reading.pending if reading else None)):
-            return account, positions
+        if reading is None:
+            account = account or self._account()
+            reading = _Book(
+                account, list(account.positions.order_by("pk")), list(account.orders.filter(active=True).order_by("pk"))
+            )
+        if not any(self._due(reading, at)):
+            return reading
         with transaction.atomic():
-            account = self._account(lock=True)
-            return account, self._fill_due(account, at)
+            book = _books(SimAccount.objects.select_for_update().filter(pk=self.account_id))[self.account_id]
+            writes = _Writes()
+            self._fill_due(book, at, writes)
+            writes.flush()
+            return book
 
-    def _fill_due(self, account: SimAccount, at: int) -> list[SimPosition]:
+    def _fill_due(self, book: _Book, at: int, writes: _Writes) -> None:
         """Fill the triggered pending orders and close the positions whose SL or TP was hit;
-        in the caller's transaction, with the account's row locked. Returns the open positions
-        (oldest first) as they are afterwards."""
-        positions = list(account.positions.order_by("pk"))
-        orders, due = self._due(account, positions, at)
+        in the caller's transaction, with the account's row locked."""
+        orders, due = self._due(book, at)
         for order, price in orders:
-            self._fill(account, order, price, position_id=None)
+            book.pending.remove(order)
+            self._fill(book, order, price, position_id=None, writes=writes)
         for position, exit_price, hit_sl in due:
+            if position not in book.positions:  # a netting fill above took it
+                continue
             closer = SimOrder.objects.create(
-                account=account,
+                account=book.account,
                 symbol=position.symbol,
                 type=OrderType.SELL if position.type == OrderType.BUY else OrderType.BUY,
                 volume=position.volume,
@@ -581,17 +676,13 @@ class SimulatedDriver(Driver):
                 time_setup_msc=at,
                 active=False,
             )
-            self._fill(account, closer, exit_price, position_id=position.pk)
-        return list(account.positions.order_by("pk")) if orders or due else positions
+            self._fill(book, closer, exit_price, position_id=position.pk, writes=writes)
 
-    def _due(
-        self, account: SimAccount, open_positions: list[SimPosition], at: int, pending: list[SimOrder] | None = None
-    ) -> tuple[list, list]:
+    def _due(self, book: _Book, at: int) -> tuple[list, list]:
         """Pending orders whose price was reached (with the fill price) and positions whose
-        SL or TP was hit (with the exit price), in an open market. `pending`: the account's
-        pending orders if just read."""
+        SL or TP was hit (with the exit price), in an open market."""
         orders = []
-        for order in account.orders.filter(active=True) if pending is None else pending:
+        for order in book.pending:
             spec = self._spec(order.symbol)
             bid, ask = quote(spec, at)
             triggered = {
@@ -603,7 +694,7 @@ class SimulatedDriver(Driver):
             if triggered and market_open(spec.session, at):
                 orders.append((order, ask if order.type in (OrderType.BUY_LIMIT, OrderType.BUY_STOP) else bid))
         positions = []
-        for position in open_positions:
+        for position in book.positions:
             if not (position.sl or position.tp):
                 continue
             spec = self._spec(position.symbol)

@@ -13,9 +13,10 @@ from django_q.brokers import get_broker
 from django_q.signing import SignedPackage
 
 from terminals import execution
+from terminals.drivers import simulated
 from terminals.drivers.simulated import SimulatedDriver
 from terminals.execution import BATCH, accounts_drain, drain_batches, orders_enqueue, orders_finished, orders_sweep
-from terminals.models import Order, SimAccount, TradingAccount
+from terminals.models import Order, TradingAccount
 from terminals.services import account_connect
 from terminals.symbols import symbol_mapping_set
 from tests.terminals.test_execution import drain_locks, drain_running_elsewhere, order, positions  # noqa: F401
@@ -134,24 +135,24 @@ def test_a_round_claims_every_first_order_before_any_terminal_is_called_and_reco
 ):
     waiting = [order(a, side="buy", volume=Decimal("0.01")) for a in many]
     seen = []
-    send = SimulatedDriver.order_send
+    send = SimulatedDriver.order_send_together
 
-    def watched(driver, request):
-        # What another process sees as the terminal is called: every order of the round committed as sending.
-        seen.append((connection.in_atomic_block, Order.objects.filter(status="sending").count()))
-        return send(driver, request)
+    def watched(sends):
+        # What another process sees as the terminals are called: every order of the round committed as sending.
+        seen.append((len(sends), connection.in_atomic_block, Order.objects.filter(status="sending").count()))
+        return send(sends)
 
-    monkeypatch.setattr(SimulatedDriver, "order_send", watched)
+    monkeypatch.setattr(SimulatedDriver, "order_send_together", staticmethod(watched))
     with CaptureQueriesContext(connection) as queries:
         done = accounts_drain([a.pk for a in many])
 
-    assert done == 20 and seen == [(False, 20)] * 20
+    assert done == 20 and seen == [(20, False, 20)]
     assert set(Order.objects.filter(pk__in=[o.pk for o in waiting]).values_list("status", flat=True)) == {"filled"}
     assert all(len(positions(a)) == 1 for a in many)
-    # The paper terminals' own sends are 8 statements each, the round's bookkeeping a few for all
-    # (34 an order when each went alone); SQLite's suite adds a lease per account.
+    # A few statements for the whole round, the paper terminals' sends included (8 an order when
+    # each terminal took its own, 34 an order with its bookkeeping when each order went alone).
     ours = [q["sql"][:60] for q in queries.captured_queries if "COUNT(*)" not in q["sql"]]  # less watched()'s
-    assert len(ours) <= 20 * 9 + 30 + (40 if connection.vendor == "sqlite" else 0), sorted(ours)
+    assert len(ours) <= 35, sorted(ours)
 
 
 @pytest.mark.django_db
@@ -174,27 +175,37 @@ def test_a_round_keeps_each_accounts_guards(accounts, drain_locks):  # noqa: F81
     assert {o.status for o in Order.objects.filter(pk__in=[o.pk for o in others])} == {"filled"}
 
 
+@pytest.mark.parametrize("cut, found", [("terminals", 0), ("records", 5)])
 @pytest.mark.django_db
-def test_a_round_cut_short_leaves_nothing_lost_or_sent_twice(accounts, drain_locks, monkeypatch):  # noqa: F811
+def test_a_round_cut_short_leaves_nothing_lost_or_sent_twice(cut, found, accounts, drain_locks, monkeypatch):  # noqa: F811
+    """Cut as the paper terminals write (one transaction: none of them took its order), or
+    after they took the orders and before their states were recorded (each is found there)."""
     waiting = [order(a, side="buy", volume=Decimal("0.01")) for a in accounts]
     interrupted = order(accounts[0], side="buy", volume=Decimal("0.02"))  # after the first, left `sending`
     Order.objects.filter(pk=interrupted.pk).update(status="sending", sent_at=timezone.now(), attempts=1)
-    carry_out, calls = execution._carry_out, []
+    died = []
 
-    def dies_at_the_third(order, driver, known=None):
-        calls.append(order.pk)
-        if len(calls) == 3:
+    def once(real, *, after: bool):
+        def call(*args, **kwargs):
+            if died:
+                return real(*args, **kwargs)
+            died.append(True)
+            if after:
+                real(*args, **kwargs)
             raise DatabaseError("the connection dropped")  # as a worker dying mid-round leaves it
-        return carry_out(order, driver, known)
 
-    monkeypatch.setattr(execution, "_carry_out", dies_at_the_third)
+        return call
+
+    if cut == "terminals":
+        monkeypatch.setattr(simulated._Writes, "flush", once(simulated._Writes.flush, after=True))
+    else:
+        monkeypatch.setattr(execution, "_finish_together", once(execution._finish_together, after=False))
     accounts_drain([a.pk for a in accounts])
     orders_sweep(accounts=TradingAccount.objects.all())
 
-    # Sent before the cut: found on the terminal, not sent again; the others sent once.
     statuses = {o.pk: o for o in Order.objects.filter(pk__in=[o.pk for o in [*waiting, interrupted]])}
-    assert {o.status for o in statuses.values()} == {"filled"}
-    assert sum("Found on the terminal" in o.status_reason for o in statuses.values()) == 2
+    assert died and {o.status for o in statuses.values()} == {"filled"}
+    assert sum("Found on the terminal" in o.status_reason for o in statuses.values()) == found
     assert [[p.volume for p in positions(a)] for a in accounts] == [[0.01, 0.02]] + [[0.01]] * 4
 
 
@@ -206,15 +217,14 @@ def test_an_order_recorded_elsewhere_during_a_round_keeps_that_record_and_the_ot
 ):
     waiting = {a.pk: order(a, side="buy", volume=Decimal("0.01")) for a in accounts}
     other = waiting[accounts[2].pk]
-    send = SimulatedDriver.order_send
+    send = SimulatedDriver.order_send_together
 
-    def recorded_elsewhere(driver, request):
-        result = send(driver, request)
-        if driver.account_id == SimAccount.objects.get(login=int(accounts[2].login)).pk:
-            Order.objects.filter(pk=other.pk).update(status="failed", status_reason="recorded by another drain")
-        return result
+    def recorded_elsewhere(sends):
+        results = send(sends)
+        Order.objects.filter(pk=other.pk).update(status="failed", status_reason="recorded by another drain")
+        return results
 
-    monkeypatch.setattr(SimulatedDriver, "order_send", recorded_elsewhere)
+    monkeypatch.setattr(SimulatedDriver, "order_send_together", staticmethod(recorded_elsewhere))
     assert accounts_drain([a.pk for a in accounts]) == 5
 
     statuses = dict(Order.objects.filter(pk__in=[o.pk for o in waiting.values()]).values_list("pk", "status_reason"))

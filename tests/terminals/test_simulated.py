@@ -246,3 +246,126 @@ def test_terminals_read_together_answer_a_log_in_and_its_account_info_without_qu
         driver.order_send(market("BTCUSD", OrderType.BUY, 0.01, type_filling=Filling.FOK))
         assert driver.account_info().margin > again.margin  # its own trade, not the reading before it
         assert SimulatedDriver(clock=clock).connect(login=7002, password="new", server="SimBroker-Demo").login == 7002
+
+
+def _cases(first_login: int, clock: Clock, at: int, low_ask: float, low_bid: float) -> list:
+    """A paper account for each kind of request, in the state it starts from, with that
+    request: (driver, request). At `at` the ask has fallen to `low_ask` and the bid to
+    `low_bid`: one account's pending limit triggers then and another's stop loss is hit."""
+    buy, sell = OrderType.BUY, OrderType.SELL
+
+    def account(n: int, *, hedging: bool = True) -> SimulatedDriver:
+        driver = SimulatedDriver(clock=clock)
+        driver.connect(login=first_login + n, password="p", server="SimBroker-Demo")
+        SimAccount.objects.filter(pk=driver.account_id).update(hedging=hedging)
+        return driver
+
+    def btc(driver, side, volume, **fields):
+        return driver.order_send(market("BTCUSD", side, volume, type_filling=Filling.FOK, **fields))
+
+    def limit(driver, price):
+        return driver.order_send(
+            OrderRequest(
+                action=TradeAction.PENDING, symbol="BTCUSD", type=OrderType.BUY_LIMIT, volume=0.01, price=price
+            )
+        )
+
+    def request(side, volume, **fields):
+        return market("BTCUSD", side, volume, type_filling=Filling.FOK, **fields)
+
+    cases = []
+    d = account(0)
+    cases.append((d, request(buy, 0.01)))
+    d = account(1)
+    cases.append((d, request(sell, 0.02, position=btc(d, buy, 0.05).order)))  # part of a position
+    d = account(2)
+    cases.append((d, request(sell, 0.05, position=btc(d, buy, 0.05).order)))  # all of it
+    d = account(3, hedging=False)
+    btc(d, buy, 0.05)
+    cases.append((d, request(buy, 0.03)))  # netting: added, at the average price
+    d = account(4, hedging=False)
+    btc(d, buy, 0.05)
+    cases.append((d, request(sell, 0.08)))  # netting: turned the other way
+    d = account(5)
+    cases.append(
+        (
+            d,
+            OrderRequest(
+                action=TradeAction.PENDING,
+                symbol="BTCUSD",
+                type=OrderType.BUY_LIMIT,
+                volume=0.01,
+                price=round(low_bid - 300, 2),
+            ),
+        )
+    )
+    d = account(6)
+    ticket = btc(d, buy, 0.01).order
+    cases.append(
+        (d, OrderRequest(action=TradeAction.SLTP, symbol="BTCUSD", position=ticket, tp=round(low_bid + 900, 2)))
+    )
+    d = account(7)
+    cases.append((d, OrderRequest(action=TradeAction.REMOVE, symbol="", order=limit(d, round(low_ask - 400, 2)).order)))
+    d = account(8)
+    cases.append((d, request(buy, 0.001)))  # below the minimum: 10014
+    d = account(9)
+    SimAccount.objects.filter(pk=d.account_id).update(inject_retcodes=[10004])
+    cases.append((d, request(buy, 0.01)))
+    d = account(10)
+    limit(d, round(low_ask + 5, 2))  # reached by `at`: filled before the request
+    cases.append((d, request(buy, 0.02)))
+    d = account(11)
+    btc(d, buy, 0.01, sl=round(low_bid + 5, 2))  # hit by `at`: closed before the request
+    cases.append((d, request(buy, 0.02)))
+    return cases
+
+
+def _state(driver: SimulatedDriver) -> tuple:
+    """What a paper account holds, without its tickets (two accounts' tickets differ)."""
+    account = SimAccount.objects.get(pk=driver.account_id)
+    return (
+        account.balance,
+        account.inject_retcodes,
+        [(p.symbol, p.type, p.volume, p.price_open, p.sl, p.tp, p.comment) for p in account.positions.order_by("pk")],
+        [(o.type, o.volume, o.price_open, o.active) for o in account.orders.order_by("pk")],
+        [(d.type, d.entry, d.volume, d.price, d.profit) for d in account.deals.order_by("pk")],
+    )
+
+
+def _answer(result) -> tuple:
+    return (result.retcode, result.volume, result.price, result.bid, result.ask, result.comment, bool(result.deal))
+
+
+def test_requests_to_many_terminals_at_once_do_what_each_would_alone_in_a_few_statements(db, clock):
+    spec = SERVERS["SimBroker-Demo"]["BTCUSD"]
+    start_ask = quote(spec, clock.at)[1]
+    at = next(t for t in range(clock.at + 5_000, clock.at + 86_400_000, 5_000) if quote(spec, t)[1] < start_ask - 60)
+    low_bid, low_ask = quote(spec, at)
+    alone = _cases(5000, clock, at, low_ask, low_bid)
+    together = _cases(6000, clock, at, low_ask, low_bid)
+    clock.at = at
+
+    one_by_one = [driver.order_send(request) for driver, request in alone]
+    with CaptureQueriesContext(connection) as queries:
+        at_once = SimulatedDriver.order_send_together(together)
+
+    assert [_answer(r) for r in at_once] == [_answer(r) for r in one_by_one]
+    assert [r.retcode for r in at_once] == [10009] * 8 + [10014, 10004, 10009, 10009]
+    assert [_state(d) for d, _ in together] == [_state(d) for d, _ in alone]
+    filled_first, stopped_first = together[10][0], together[11][0]
+    assert [p.volume for p in filled_first.positions()] == [0.01, 0.02]  # the limit, then the request
+    deals = stopped_first.deals(since=datetime(2000, 1, 1, tzinfo=UTC), until=datetime.now(UTC))
+    assert [d.entry for d in deals] == [0, 1, 0]  # opened, stopped out, then the request
+    # The transaction, the lock, two reads, the closer of the stop hit, one write a kind: 13
+    # statements for 12 accounts, where one by one each request took 8.
+    assert len(queries) <= 13, [q["sql"][:80] for q in queries]
+
+
+def test_requests_at_once_are_one_per_account(terminal, clock):
+    other = SimulatedDriver(clock=clock)
+    other.connect(login=7001, password="paper-pass", server="SimBroker-Demo")
+    buy = market("BTCUSD", OrderType.BUY, 0.01, type_filling=Filling.FOK)
+
+    with pytest.raises(ValueError, match="one request per account"):
+        SimulatedDriver.order_send_together([(terminal, buy), (other, buy)])
+    assert terminal.positions() == []

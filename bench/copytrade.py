@@ -66,6 +66,8 @@ FULL = Sizes(rounds={1: 100, 10: 30, 50: 10}, watcher=12)
 class FanoutRow:
     slaves: int
     stored: list[float] = field(default_factory=list)  # per slave order: received → done, ms
+    queued: list[float] = field(default_factory=list)  # per slave order: received → committed and queued, ms
+    claimed: list[float] = field(default_factory=list)  # per slave order: received → claimed by a drain, ms
     seen: list[float] = field(default_factory=list)  # per event: send → all final, ms
     ack: list[float] = field(default_factory=list)  # per event: send → reply, ms
     unfilled: dict[str, int] = field(default_factory=dict)
@@ -131,6 +133,8 @@ def bench_fanout(port: int, master, key: str, sizes: Sizes) -> list[FanoutRow]:
                 orders = Order.objects.filter(copy_execution__event_id=reply["event"])
                 for order in orders:
                     row.stored.append((order.done_at - order.created_at).total_seconds() * 1000)
+                    row.queued.append((order.queued_at - order.created_at).total_seconds() * 1000)
+                    row.claimed.append((order.sent_at - order.created_at).total_seconds() * 1000)
                     if order.status != "filled":
                         reason = f"{order.status}: {order.status_reason[:60]}"
                         row.unfilled[reason] = row.unfilled.get(reason, 0) + 1
@@ -227,6 +231,11 @@ def report(mode: str, rows: list[FanoutRow], watcher: list[float], interval: flo
         }
     target = "40" if scaled else "100"
     print(f"target: p50 under {target} ms")
+    print("\nWhere the time goes, p50 ms from the event received: committed and queued / claimed by a drain / final")
+    for row in rows:
+        medians = [statistics.median(times) for times in (row.queued, row.claimed, row.stored)]
+        print(f"{row.slaves:>6} " + " / ".join(f"{m:.1f}" for m in medians))
+        summary[f"slaves_{row.slaves}"]["phases_p50"] = medians
     if watcher:
         w = stats(watcher)
         print(f"\nWatcher: deal on the master terminal → copy event stored, host agent every {interval:g} s")

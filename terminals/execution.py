@@ -12,8 +12,9 @@
   once, whichever broker redelivers which task; and a drain killed mid-way holds the
   account up only until the sweeper's next round.
 - A fan-out's drain takes the first order of each of its paper accounts in one round: their
-  locks, reads, claim and final states a few statements for all of them, not a dozen per
-  order; what is left, and accounts on real terminals, go account by account.
+  locks, reads, claim, sends (the paper terminals take them in one transaction) and final
+  states a few statements for all of them, not a few dozen per order; what is left, and
+  accounts on real terminals, go account by account.
 - An order moves queued → sending in a committed UPDATE before the terminal is called.
   A drain that finds an order already `sending` (a worker died mid-call, the broker
   redelivered) asks the terminal for the order's client id before anything is sent; a real
@@ -431,11 +432,12 @@ def _attach(order: Order) -> tuple[Driver | None, int]:
 
 def _heads_execute(account_ids: list[int]) -> tuple[int, set[int]]:
     """The first waiting order of each paper account among these, in one round: claimed
-    together (one committed write before any terminal is called), sent account by account,
-    recorded together. Returns how many reached a final state, and the accounts whose order's
-    fate is not known yet (their next orders wait for the sweeper).
+    together (one committed write before any terminal is called), sent together (the paper
+    terminals' one transaction: all of them took their order or none), recorded together.
+    Returns how many reached a final state, and the accounts whose order's fate is not known
+    yet (their next orders wait for the sweeper).
 
-    A fan-out's bookkeeping in a few statements instead of a dozen per order. Everything
+    A fan-out in a few statements instead of a few dozen per order. Everything
     else goes account by account through account_drain: an interrupted order, an account
     not to be traded or whose terminal does not answer, and real terminals, whose sends take
     far longer than the bookkeeping and which are better claimed one order at a time (an

@@ -260,14 +260,9 @@ def _cases(first_login: int, clock: Clock, at: int, low_ask: float, low_bid: flo
         SimAccount.objects.filter(pk=driver.account_id).update(hedging=hedging)
         return driver
 
-    def btc(driver, side, volume, **fields):
-        return driver.order_send(market("BTCUSD", side, volume, type_filling=Filling.FOK, **fields))
-
-    def limit(driver, price):
-        return driver.order_send(
-            OrderRequest(
-                action=TradeAction.PENDING, symbol="BTCUSD", type=OrderType.BUY_LIMIT, volume=0.01, price=price
-            )
+    def buy_limit(price):
+        return OrderRequest(
+            action=TradeAction.PENDING, symbol="BTCUSD", type=OrderType.BUY_LIMIT, volume=0.01, price=round(price, 2)
         )
 
     def request(side, volume, **fields):
@@ -277,45 +272,36 @@ def _cases(first_login: int, clock: Clock, at: int, low_ask: float, low_bid: flo
     d = account(0)
     cases.append((d, request(buy, 0.01)))
     d = account(1)
-    cases.append((d, request(sell, 0.02, position=btc(d, buy, 0.05).order)))  # part of a position
+    cases.append((d, request(sell, 0.02, position=d.order_send(request(buy, 0.05)).order)))  # part of a position
     d = account(2)
-    cases.append((d, request(sell, 0.05, position=btc(d, buy, 0.05).order)))  # all of it
+    cases.append((d, request(sell, 0.05, position=d.order_send(request(buy, 0.05)).order)))  # all of it
     d = account(3, hedging=False)
-    btc(d, buy, 0.05)
+    d.order_send(request(buy, 0.05))
     cases.append((d, request(buy, 0.03)))  # netting: added, at the average price
     d = account(4, hedging=False)
-    btc(d, buy, 0.05)
+    d.order_send(request(buy, 0.05))
     cases.append((d, request(sell, 0.08)))  # netting: turned the other way
     d = account(5)
-    cases.append(
-        (
-            d,
-            OrderRequest(
-                action=TradeAction.PENDING,
-                symbol="BTCUSD",
-                type=OrderType.BUY_LIMIT,
-                volume=0.01,
-                price=round(low_bid - 300, 2),
-            ),
-        )
-    )
+    cases.append((d, buy_limit(low_bid - 300)))
     d = account(6)
-    ticket = btc(d, buy, 0.01).order
+    ticket = d.order_send(request(buy, 0.01)).order
     cases.append(
         (d, OrderRequest(action=TradeAction.SLTP, symbol="BTCUSD", position=ticket, tp=round(low_bid + 900, 2)))
     )
     d = account(7)
-    cases.append((d, OrderRequest(action=TradeAction.REMOVE, symbol="", order=limit(d, round(low_ask - 400, 2)).order)))
+    cases.append(
+        (d, OrderRequest(action=TradeAction.REMOVE, symbol="", order=d.order_send(buy_limit(low_ask - 400)).order))
+    )
     d = account(8)
     cases.append((d, request(buy, 0.001)))  # below the minimum: 10014
     d = account(9)
     SimAccount.objects.filter(pk=d.account_id).update(inject_retcodes=[10004])
     cases.append((d, request(buy, 0.01)))
     d = account(10)
-    limit(d, round(low_ask + 5, 2))  # reached by `at`: filled before the request
+    d.order_send(buy_limit(low_ask + 5))  # reached by `at`: filled before the request
     cases.append((d, request(buy, 0.02)))
     d = account(11)
-    btc(d, buy, 0.01, sl=round(low_bid + 5, 2))  # hit by `at`: closed before the request
+    d.order_send(request(buy, 0.01, sl=round(low_bid + 5, 2)))  # hit by `at`: closed before the request
     cases.append((d, request(buy, 0.02)))
     return cases
 

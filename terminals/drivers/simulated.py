@@ -644,9 +644,7 @@ class SimulatedDriver(Driver):
         # must not queue behind each other for SQLite's one writer.
         if reading is None:
             account = account or self._account()
-            reading = _Book(
-                account, list(account.positions.order_by("pk")), list(account.orders.filter(active=True).order_by("pk"))
-            )
+            reading = _books([account])[account.pk]
         if not any(self._due(reading, at)):
             return reading
         with transaction.atomic():

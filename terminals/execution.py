@@ -660,6 +660,12 @@ def _carry_out_together(work: list[tuple[Order, Driver]], known: "_Known | None"
     """_carry_out for orders of different accounts, their first requests sent together
     (_first_sends); what follows (retries, a close's further positions) goes order by order."""
     prepared = [_requests(order, driver, known) for order, driver in work]
+    if len(work) > 1:
+        # The quotes moved while the whole round was prepared: a market request goes at the
+        # price of now, as it would had it been sent right after its own preparation.
+        for (_, driver), requests in zip(work, prepared, strict=True):
+            if isinstance(requests, list):
+                requests[0] = _quoted(driver, requests[0])
     sending = [
         (driver, order, requests[0])
         for (order, driver), requests in zip(work, prepared, strict=True)
@@ -696,6 +702,12 @@ def _first_sends(sends: list[tuple[Driver, Order, OrderRequest]]) -> list[OrderR
             zip(paper, SimulatedDriver.order_send_together([(sends[i][0], sends[i][2]) for i in paper]), strict=True)
         )
     return [together[i] if i in together else _send_once(*send) for i, send in enumerate(sends)]
+
+
+def _quoted(driver: Driver, request: OrderRequest) -> OrderRequest:
+    if request.action != TradeAction.DEAL or not request.price:
+        return request  # a close or a pending order: no market price to keep
+    return _repriced(driver, request) or request
 
 
 def _sent(order: Order, driver: Driver, requests: list[OrderRequest], first: OrderResult) -> Outcome | None:
@@ -755,11 +767,9 @@ def _send(
     for attempt in range(MAX_SENDS):
         result = first if attempt == 0 and first is not None else _send_once(driver, order, request)
         if result.retcode in retcodes.RETRY_WITH_NEW_PRICE and request.action == TradeAction.DEAL:
-            tick = driver.tick(request.symbol)
-            if tick is None:
+            request = _repriced(driver, request)
+            if request is None:
                 return result
-            fresh = tick.ask if request.type == OrderType.BUY else tick.bid
-            request = replace(request, price=fresh)
             continue
         if result.retcode in retcodes.AMBIGUOUS:
             try:
@@ -771,6 +781,14 @@ def _send(
             continue  # checked: it is not there, so it may be sent again
         return result
     return result
+
+
+def _repriced(driver: Driver, request: OrderRequest) -> OrderRequest | None:
+    """A market request at the current quote; None when the symbol has none."""
+    tick = driver.tick(request.symbol)
+    if tick is None:
+        return None
+    return replace(request, price=tick.ask if request.type == OrderType.BUY else tick.bid)
 
 
 def _find(driver: Driver, order: Order, request: OrderRequest | None = None) -> OrderResult | None:

@@ -12,13 +12,14 @@ from django.utils import timezone
 from django_q.brokers import get_broker
 from django_q.signing import SignedPackage
 
-from terminals import execution
+from terminals import execution, gateway
 from terminals.drivers import simulated
 from terminals.drivers.simulated import SimulatedDriver
 from terminals.execution import BATCH, accounts_drain, drain_batches, orders_enqueue, orders_finished, orders_sweep
 from terminals.models import Order, TradingAccount
 from terminals.services import account_connect
 from terminals.symbols import symbol_mapping_set
+from tests.terminals.clocks import Clock
 from tests.terminals.test_execution import drain_locks, drain_running_elsewhere, order, positions  # noqa: F401
 
 
@@ -230,3 +231,42 @@ def test_an_order_recorded_elsewhere_during_a_round_keeps_that_record_and_the_ot
     statuses = dict(Order.objects.filter(pk__in=[o.pk for o in waiting.values()]).values_list("pk", "status_reason"))
     assert statuses.pop(other.pk) == "recorded by another drain"
     assert set(Order.objects.filter(pk__in=statuses).values_list("status", flat=True)) == {"filled"}
+
+
+@pytest.mark.django_db
+def test_a_round_sends_its_market_orders_at_the_quote_of_the_send_not_of_their_preparation(
+    accounts,
+    drain_locks,  # noqa: F811
+    monkeypatch,
+):
+    clock = Clock()
+    real_driver, real_requests = gateway.simulated_driver, execution._requests
+
+    def on_the_clock(account):
+        driver = real_driver(account)
+        driver.clock = clock
+        return driver
+
+    def slow_preparation(order, driver, known):
+        prepared = real_requests(order, driver, known)
+        clock.at += 60_000  # a long round: the market moves past the deviation before the send
+        return prepared
+
+    calls, send = [], SimulatedDriver.order_send_together
+
+    def counted(sends):
+        calls.append(len(sends))
+        return send(sends)
+
+    monkeypatch.setattr(gateway, "simulated_driver", on_the_clock)
+    monkeypatch.setattr(execution, "_requests", slow_preparation)
+    monkeypatch.setattr(SimulatedDriver, "order_send_together", staticmethod(counted))
+    waiting = [order(a, side="buy", volume=Decimal("0.01")) for a in accounts]
+
+    assert accounts_drain([a.pk for a in accounts]) == 5
+
+    # One call, no requote to retry: each went at the ask of the moment it was sent.
+    assert calls == [5]
+    ask = gateway.simulated_driver(accounts[0]).tick("BTCUSD").ask
+    filled = Order.objects.filter(pk__in=[o.pk for o in waiting])
+    assert {(o.status, o.fill_price) for o in filled} == {("filled", Decimal(str(ask)))}

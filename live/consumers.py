@@ -81,6 +81,8 @@ class EventsConsumer(AsyncWebsocketConsumer):
         if self.subscription is not None:
             self.subscription.offer(message)
 
+    event_batch = event_publish  # {"type": "event.batch"}: the events of one publish_many
+
     async def receive(self, text_data=None, bytes_data=None) -> None:
         pass  # the stream is one-way; what a client sends is ignored
 

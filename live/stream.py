@@ -15,7 +15,7 @@ from django.db import DatabaseError
 from rest_framework import exceptions
 
 from mt5saas.authentication import ApiTokenAuthentication
-from mt5saas.events import STAFF_GROUP, user_group
+from mt5saas.events import STAFF_GROUP, layer_events, user_group
 
 from . import selectors
 
@@ -132,15 +132,17 @@ class Subscription:
                 log.warning("live stream: could not read the event table", exc_info=True)
 
     def offer(self, message: dict) -> None:
-        if self.overflowed:
-            return
-        if self.queue.qsize() >= self.limit:
-            self.overflowed = True
-            self.queue.put_nowait(OVERFLOW)
-            if self.on_overflow is not None:
-                self.on_overflow()
-            return
-        self.queue.put_nowait(message)
+        """A channel-layer message: one event or a batch of them (mt5saas.events.layer_events)."""
+        for event in layer_events(message):
+            if self.overflowed:
+                return
+            if self.queue.qsize() >= self.limit:
+                self.overflowed = True
+                self.queue.put_nowait(OVERFLOW)
+                if self.on_overflow is not None:
+                    self.on_overflow()
+                return
+            self.queue.put_nowait(event)
 
     def frame(self, message: dict) -> dict | None:
         """The client's JSON for a layer message; None for a duplicate or another kind."""

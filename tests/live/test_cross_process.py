@@ -16,9 +16,9 @@ from tests.test_faults import SharedDatabase
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
 PUBLISH = (
-    "from accounts.models import User; from mt5saas.events import publish_to_user, events_flush; "
+    "from accounts.models import User; from mt5saas.events import publish_many, events_flush; "
     "user = User.objects.get(username='live'); "
-    "publish_to_user(user.pk, 'order', {{'id': {order}, 'status': 'filled'}}); "
+    "publish_many(user.pk, [('copy_event', {{'id': {order}}}), ('order', {{'id': {order}, 'status': 'filled'}})]); "
     "assert events_flush()"
 )
 
@@ -90,8 +90,10 @@ def test_a_worker_process_event_reaches_a_daphne_sse_client(tmp_path, redis_url)
 
         worker = servers.manage("shell", "-c", PUBLISH.format(order=41), env=env)
         assert worker.returncode == 0, worker.stderr
-        event_id, data, _ = next_order(received, 41)
+        event_id, data, before = next_order(received, 41)
         assert data["event_id"] == event_id and data["status"] == "filled"
+        # Both events of the worker's one publish, each in its own frame, in order.
+        assert before[-1]["type"] == "copy_event" and before[-1]["event_id"] == event_id - 1
         connection.close()
 
         # Published while nobody listened: a client resuming from the last id gets it.

@@ -78,6 +78,24 @@ def test_token_since_catch_up_then_live_and_nobody_elses(trader, other):
     assert quiet  # no duplicate from the relay, nothing of the other trader's
 
 
+def test_the_events_of_one_publish_arrive_each_as_a_frame_in_order(trader):
+    cookie = [(b"cookie", session_cookie(trader))]
+
+    async def go():
+        ws = connect("/ws/events/?since=0", cookie)
+        assert (await ws.connect())[0]
+        await publish(trader.pk, [("copy_event", {"id": 1}), ("order", {"id": 10}), ("order", {"id": 11})])
+        got = [await ws.receive_json_from(5) for _ in range(3)]
+        quiet = await ws.receive_nothing(0.4)
+        await ws.disconnect()
+        return got, quiet
+
+    got, quiet = run(go)
+    assert [(frame["type"], frame["id"]) for frame in got] == [("copy_event", 1), ("order", 10), ("order", 11)]
+    assert [frame["event_id"] for frame in got] == sorted(frame["event_id"] for frame in got)
+    assert quiet  # each once, whether it came from the layer or the relay
+
+
 def test_session_user_gets_live_events(trader):
     cookie = [(b"cookie", session_cookie(trader))]
 

@@ -32,8 +32,9 @@ def publish_to_user(user_id: int, kind: str, payload: dict) -> None:
 
 def publish_many(user_id: int, events: list[tuple[str, dict]]) -> None:
     """Several events of one user, in order: stored in one INSERT inside the caller's transaction
-    (a rolled-back order leaves no event), sent after the commit in one trip to the layer. Each
-    message carries the stored event's id, the stream id that clients resume from."""
+    (a rolled-back order leaves no event), sent after the commit in one message to each group
+    (layer_events reads it). Each event carries its stored id, the stream id that clients
+    resume from."""
     if not events:
         return
     from live.services import events_store  # the live app's models load after this module
@@ -45,9 +46,9 @@ def publish_many(user_id: int, events: list[tuple[str, dict]]) -> None:
         {"type": "event.publish", "id": event_id, "owner": user_id, "payload": {"type": kind, **payload}}
         for event_id, (kind, payload) in zip(ids, events, strict=True)
     ]
-    # Several events go as one message a group: a copy to 50 slaves publishes 150 events at
-    # once, which one message each would cost 300 layer round trips and overflow a channel
-    # (it holds 100) whose reader is a moment behind.
+    # Several events go as one message a group: a master event with 50 slaves publishes 51
+    # at once, and its drains as many again twice; one message each cost two layer round
+    # trips apiece and could overflow a listener's channel (it holds 100) a moment behind.
     message = messages[0] if len(messages) == 1 else {"type": "event.batch", "events": messages}
 
     async def send_all() -> None:

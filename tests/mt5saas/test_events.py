@@ -71,8 +71,9 @@ def test_a_batch_reaches_the_owner_and_staff_in_order_and_nobody_else(commit):
 
 
 def test_a_fan_out_larger_than_a_channel_holds_reaches_its_listener_whole_in_one_message(commit):
-    # A channel holds 100 messages (the layers' default capacity) and a 50-slave copy's
-    # drain publishes 150 events at once: sent one message each, a third would be dropped.
+    # A channel holds 100 messages (the layers' default capacity), fewer than a large copy
+    # publishes within a moment (51 events at once for a master event with 50 slaves, 150
+    # more from its drains): sent one message each, those past the 100th would be dropped.
     channel = listen(user_group(7))
     events = [("order", {"id": number}) for number in range(150)]
 

@@ -101,8 +101,9 @@ class RecentIds:
 
 class Subscription:
     """One client's stream. Messages from the channel layer are offered as they come; the
-    queue is bounded: a client that does not keep up is dropped (OVERFLOW) and comes back
-    with its last event id instead of making this process hold an ever longer backlog."""
+    queue is bounded (LIVE_QUEUE_SIZE unread events, and one publish's events beyond them at
+    most): a client that does not keep up is dropped (OVERFLOW) and comes back with its last
+    event id instead of making this process hold an ever longer backlog."""
 
     def __init__(self, *, user, all_tenants: bool, kinds: frozenset[str] | None, since: int) -> None:
         # Called once on overflow: the writer may be stuck sending to a client that does not read.
@@ -132,16 +133,17 @@ class Subscription:
                 log.warning("live stream: could not read the event table", exc_info=True)
 
     def offer(self, message: dict) -> None:
-        """A channel-layer message: one event or a batch of them (mt5saas.events.layer_events)."""
+        """A channel-layer message: one event or the events of one publish, taken whole (the
+        limit bounds what the client leaves unread, not the size of a publish)."""
+        if self.overflowed:
+            return
+        if self.queue.qsize() >= self.limit:
+            self.overflowed = True
+            self.queue.put_nowait(OVERFLOW)
+            if self.on_overflow is not None:
+                self.on_overflow()
+            return
         for event in layer_events(message):
-            if self.overflowed:
-                return
-            if self.queue.qsize() >= self.limit:
-                self.overflowed = True
-                self.queue.put_nowait(OVERFLOW)
-                if self.on_overflow is not None:
-                    self.on_overflow()
-                return
             self.queue.put_nowait(event)
 
     def frame(self, message: dict) -> dict | None:

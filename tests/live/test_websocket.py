@@ -96,6 +96,26 @@ def test_the_events_of_one_publish_arrive_each_as_a_frame_in_order(trader):
     assert quiet  # each once, whether it came from the layer or the relay
 
 
+def test_a_publish_larger_than_the_streams_queue_reaches_a_reading_client_whole(trader, settings):
+    # The queue bounds what a client leaves unread, not what one publish holds (a master
+    # with more slaves than LIVE_QUEUE_SIZE publishes more events than that at once).
+    settings.LIVE_QUEUE_SIZE = 20
+    cookie = [(b"cookie", session_cookie(trader))]
+
+    async def go():
+        ws = connect("/ws/events/?since=0", cookie)
+        assert (await ws.connect())[0]
+        await publish(trader.pk, [("order", {"id": n}) for n in range(50)])
+        got = [await ws.receive_json_from(5) for _ in range(50)]
+        quiet = await ws.receive_nothing(0.4)
+        await ws.disconnect()
+        return got, quiet
+
+    got, quiet = run(go)
+    assert [frame["id"] for frame in got] == list(range(50))
+    assert quiet  # still open: no close code after the last frame
+
+
 def test_session_user_gets_live_events(trader):
     cookie = [(b"cookie", session_cookie(trader))]
 

@@ -7,20 +7,13 @@ from terminals import gateway
 from terminals.execution import accounts_drain
 from terminals.models import Order, TradingAccount
 from terminals.services import account_connect
-from tests.terminals.clocks import Clock
+from tests.terminals.clocks import Clock, paper_terminals_on
 
 
 @pytest.fixture(autouse=True)
 def open_market(monkeypatch):
     """Every simulated terminal at Wednesday noon: gold and indices trade whatever day the suite runs."""
-    real = gateway.simulated_driver
-
-    def frozen(account):
-        driver = real(account)
-        driver.clock = Clock()
-        return driver
-
-    monkeypatch.setattr(gateway, "simulated_driver", frozen)
+    paper_terminals_on(Clock(), monkeypatch)
 
 
 _logins = iter(range(7_100_000, 7_200_000))

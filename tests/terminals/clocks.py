@@ -13,3 +13,18 @@ class Clock:
 
     def __call__(self) -> int:
         return self.at
+
+
+def paper_terminals_on(clock: Clock, monkeypatch) -> Clock:
+    """Every simulated terminal opened from now on reads this clock."""
+    from terminals import gateway
+
+    real = gateway.simulated_driver
+
+    def on_the_clock(account):
+        driver = real(account)
+        driver.clock = clock
+        return driver
+
+    monkeypatch.setattr(gateway, "simulated_driver", on_the_clock)
+    return clock

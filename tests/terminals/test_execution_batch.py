@@ -19,7 +19,7 @@ from terminals.execution import BATCH, accounts_drain, drain_batches, orders_enq
 from terminals.models import Order, TradingAccount
 from terminals.services import account_connect
 from terminals.symbols import symbol_mapping_set
-from tests.terminals.clocks import Clock
+from tests.terminals.clocks import Clock, paper_terminals_on
 from tests.terminals.test_execution import drain_locks, drain_running_elsewhere, order, positions  # noqa: F401
 
 
@@ -239,13 +239,8 @@ def test_a_round_sends_its_market_orders_at_the_quote_of_the_send_not_of_their_p
     drain_locks,  # noqa: F811
     monkeypatch,
 ):
-    clock = Clock()
-    real_driver, real_requests = gateway.simulated_driver, execution._requests
-
-    def on_the_clock(account):
-        driver = real_driver(account)
-        driver.clock = clock
-        return driver
+    clock = paper_terminals_on(Clock(), monkeypatch)
+    real_requests = execution._requests
 
     def slow_preparation(order, driver, known):
         prepared = real_requests(order, driver, known)
@@ -258,7 +253,6 @@ def test_a_round_sends_its_market_orders_at_the_quote_of_the_send_not_of_their_p
         calls.append(len(sends))
         return send(sends)
 
-    monkeypatch.setattr(gateway, "simulated_driver", on_the_clock)
     monkeypatch.setattr(execution, "_requests", slow_preparation)
     monkeypatch.setattr(SimulatedDriver, "order_send_together", staticmethod(counted))
     waiting = [order(a, side="buy", volume=Decimal("0.01")) for a in accounts]

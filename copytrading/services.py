@@ -22,7 +22,7 @@ from datetime import timedelta
 from decimal import ROUND_FLOOR, Decimal, InvalidOperation
 
 from django.contrib.auth import get_user_model
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
 
@@ -32,6 +32,7 @@ from mt5saas.db import rows_update
 from mt5saas.events import publish_each, publish_many
 from terminals.execution import order_event, orders_enqueue, queued_stamp
 from terminals.models import Order, SymbolMapping, TradingAccount
+from terminals.prepare import close_fraction, close_share
 from terminals.symbols import SymbolError, symbol_mappings_read, symbol_normalize, symbol_resolve
 
 from .models import CopyEvent, CopyExecution, CopyLink, CopyPair
@@ -116,7 +117,8 @@ def _check_accounts(*, owner, master: TradingAccount, slave: TradingAccount, exc
         raise CopyError(f"This pair would copy trades in a circle: {names}.", field="slave")
 
 
-def _check_rule(fields: dict) -> None:
+def pair_rule_clean(fields: dict) -> None:
+    """Checks a pair's rule fields (CopyError); the symbol map is normalised in place."""
     if "multiplier" in fields and not fields["multiplier"] > 0:
         raise CopyError("The multiplier must be more than 0.", field="multiplier")
     if "fixed_volume" in fields and not fields["fixed_volume"] > 0:
@@ -148,7 +150,7 @@ def pair_create(
     Raises CopyError: an account that is not the owner's, master = slave, an existing pair,
     or a pair that would close a cycle (named, e.g. "A → B → C → A")."""
     fields = {name: value for name, value in fields.items() if name in PAIR_FIELDS}
-    _check_rule(fields)
+    pair_rule_clean(fields)
     _check_accounts(owner=owner, master=master, slave=slave)
     key = key or _new_key()
     pair = CopyPair.objects.create(owner=owner, master=master, slave=slave, **fields, **_key_fields(key))
@@ -160,9 +162,19 @@ def pair_update(*, pair: CopyPair, **fields) -> CopyPair:
     """Change a pair's accounts or rules; the same checks as pair_create."""
     master, slave = fields.pop("master", pair.master), fields.pop("slave", pair.slave)
     fields = {name: value for name, value in fields.items() if name in PAIR_FIELDS}
-    _check_rule(fields)
+    pair_rule_clean(fields)
     if (master.pk, slave.pk) != (pair.master_id, pair.slave_id):
         _check_accounts(owner=pair.owner, master=master, slave=slave, exclude=pair.pk)
+        # A link names a position on the pair's slave, opened by the pair's master's order:
+        # moved to other accounts, its close would go to the new slave under the old ticket.
+        links = CopyLink.objects.select_for_update().filter(pair=pair)
+        if still_open := links.filter(closed_at__isnull=True).count():
+            raise CopyError(
+                f"{still_open} copied position(s) of this pair are still open on {_label(pair.slave)}: close them "
+                "first, or create a new pair for the other account.",
+                field="slave" if slave.pk != pair.slave_id else "master",
+            )
+        links.delete()  # all closed: they named the old accounts' orders and positions
     pair.master, pair.slave = master, slave
     for name, value in fields.items():
         setattr(pair, name, value)
@@ -338,35 +350,38 @@ def copy_event_receive(
     """Store a master event and queue one order per active pair of the master, in one
     transaction; returns (event, created). Idempotent: the same event again returns the
     first one and places nothing, also when two arrive at once."""
+    with transaction.atomic():
+        # One master's events one at a time (its row locked; SQLite has one writer anyway):
+        # each reads what the ones before it left open (two partial closes arriving together
+        # would each take their share of the same stale volume), and a second delivery of an
+        # event finds the first. NO KEY: orders inserted for the account as a slave go on.
+        TradingAccount.objects.select_for_update(no_key=True).filter(pk=master.pk).values_list("pk").first()
+        return _receive(master, event, source)
+
+
+def _receive(master: TradingAccount, event: MasterEvent, source: str) -> tuple[CopyEvent, bool]:
     opened, open_before = _opened(master, event.order_id)
     sequence = _sequence(master, event, open_before)
     lookup = {"master": master, "kind": event.kind, "order_id": event.order_id, "sequence": sequence}
     if (first := CopyEvent.objects.filter(**lookup).first()) is not None:
         return first, False
-    try:
-        with transaction.atomic():
-            row = CopyEvent.objects.create(
-                owner_id=master.owner_id,
-                source=source,
-                symbol=event.symbol or (opened.symbol if opened else ""),
-                side=event.side or (opened.side if opened else ""),
-                volume=event.volume,
-                sl=event.sl,
-                tp=event.tp,
-                **lookup,
-            )
-            executions, orders = _fan_out(row, event, master, opened, open_before)
-            if orders:
-                orders_enqueue(orders=orders)
-            publish_many(
-                master.owner_id,
-                [("copy_event", copy_event_payload(row, executions))] + [("order", order_event(o)) for o in orders],
-            )
-    except IntegrityError:
-        # The same event committed by a concurrent delivery a moment ago: it is the one.
-        if (first := CopyEvent.objects.filter(**lookup).first()) is not None:
-            return first, False
-        raise
+    row = CopyEvent.objects.create(
+        owner_id=master.owner_id,
+        source=source,
+        symbol=event.symbol or (opened.symbol if opened else ""),
+        side=event.side or (opened.side if opened else ""),
+        volume=event.volume,
+        sl=event.sl,
+        tp=event.tp,
+        **lookup,
+    )
+    executions, orders = _fan_out(row, event, master, opened, open_before)
+    if orders:
+        orders_enqueue(orders=orders)
+    publish_many(
+        master.owner_id,
+        [("copy_event", copy_event_payload(row, executions))] + [("order", order_event(o)) for o in orders],
+    )
     return row, True
 
 
@@ -428,6 +443,8 @@ class _Fan:
         # A deal_add of an order the master still has open: a netting account added to its position.
         self.adding = kind == CopyEvent.Kind.DEAL_ADD and open_before > 0
         self.full_close = kind == CopyEvent.Kind.DEAL_CLOSE and (event.volume is None or event.volume >= open_before)
+        partial = kind == CopyEvent.Kind.DEAL_CLOSE and not self.full_close
+        self.fraction = close_fraction(event.volume, open_before) if partial else None
         opens = kind == CopyEvent.Kind.DEAL_ADD and not self.adding
         wanted = [(pair.slave_id, pair.symbol_map.get(event.symbol, event.symbol)) for pair in pairs]
         self.mappings = symbol_mappings_read(wanted) if opens else {}
@@ -453,6 +470,9 @@ class _Fan:
                 raise _Skip(f"Nothing of order {event.order_id} is open on this slave.")
             if kind == CopyEvent.Kind.POSITION_MODIFY and not pair.copy_sl_tp:
                 raise _Skip("TP/SL copying is off for this pair.")
+            if self.fraction == 0:
+                closing, held = _text(event.volume), _text(self.open_before)
+                raise _Skip(f"Closing {closing} of the {held} lots open is too small a share to copy.")
             if self.adding:
                 return [self._add(pair, open_links, execution)]
         except (CopyError, _Skip) as error:
@@ -461,7 +481,7 @@ class _Fan:
         for index, link in enumerate(open_links):
             execution = execution if index == 0 else self._execution(pair)
             if kind == CopyEvent.Kind.DEAL_CLOSE:
-                order = _close_order(self.row, event, pair, execution, link, self.open_before, self.full_close)
+                order = _close_order(self.row, event, pair, execution, link, self.open_before, self.fraction)
                 self.links.append(link)
             else:
                 order = _modify_order(self.row, event, pair, execution, link)
@@ -607,19 +627,18 @@ def _close_order(
     execution: CopyExecution,
     link: CopyLink,
     open_before: Decimal,
-    full: bool,
+    fraction: Decimal | None,
 ) -> Order:
+    """A close of the linked position: all of it (fraction None), or the same share of it as
+    the master closed of its own, measured when it executes."""
     opener = link.open_order
     execution.symbol = opener.symbol or opener.requested_symbol
-    fraction = None
-    if full:
+    if fraction is None:
         link.closed_at, link.master_volume = timezone.now(), Decimal(0)
     else:
-        # The same share of the slave's position as of the master's, measured when it executes.
-        fraction = (event.volume / open_before).quantize(Decimal("0.00000001"), rounding=ROUND_FLOOR)
         link.master_volume = open_before - event.volume
         if link.volume is not None:
-            execution.volume_before = (link.volume * fraction).quantize(LOT, rounding=ROUND_FLOOR)
+            execution.volume_before = close_share(link.volume, fraction).quantize(LOT, rounding=ROUND_FLOOR)
     return _order(
         row,
         pair,

@@ -65,6 +65,7 @@ from .drivers.simulated import SimulatedDriver, read_together
 from .models import Order, SymbolMapping, TerminalHost, TradingAccount
 from .prepare import (
     PreparationError,
+    close_share,
     filling_choose,
     pips_to_price_distance,
     price_round,
@@ -827,15 +828,47 @@ def _find_modify(driver: Driver, order: Order) -> OrderResult | None:
 # --- preparation -------------------------------------------------------------------------
 
 
+def _opener(order: Order) -> Order | None:
+    """The order that opened the position this one acts on or adds to (position_of), as it is now."""
+    if order.position_of_id is None:
+        return None
+    return Order.objects.filter(pk=order.position_of_id).only("status", "ticket", "symbol", "side").first()
+
+
 def _position_ticket(order: Order) -> int | None:
     """The position a close or modify acts on: named, or that of the order that opened it."""
     if order.position_ticket is not None:
         return order.position_ticket
-    if order.position_of_id is not None:
-        return (
-            Order.objects.filter(pk=order.position_of_id, status=Status.FILLED).values_list("ticket", flat=True).first()
-        )
-    return None
+    opener = _opener(order)
+    return opener.ticket if opener is not None and opener.status == Status.FILLED else None
+
+
+def _acted_on(order: Order, positions: list[Position], ticket: int) -> list[Position]:
+    """The position a close or modify names. On a netting account an order that joined the
+    symbol's one position (a copy of a second master, say) has no position of its own: its
+    lots are in the symbol's position in the direction it opened."""
+    found = [p for p in positions if p.ticket == ticket]
+    if found or order.account.hedging or (opener := _opener(order)) is None:
+        return found
+    wanted = OrderType.BUY if opener.side == "buy" else OrderType.SELL
+    return [p for p in positions if p.symbol == opener.symbol and p.type == wanted]
+
+
+def _lots_held(order: Order, position: Position) -> Decimal:
+    """The lots of `position` a close of the order that opened it (position_of) may take. On a
+    netting account other orders' lots share the position: only the opener's, with its
+    additions, less what its closes took; elsewhere the whole position."""
+    lots = Decimal(str(position.volume))
+    if order.account.hedging or order.position_of_id is None:
+        return lots
+    line = Order.objects.filter(Q(pk=order.position_of_id) | Q(position_of_id=order.position_of_id))
+    held = Decimal(0)
+    for action, filled, volume in line.filter(status=Status.FILLED).values_list("action", "filled_volume", "volume"):
+        if action == Order.Action.OPEN:
+            held += filled or volume
+        elif action == Order.Action.CLOSE_TICKET:
+            held -= filled or volume
+    return min(lots, max(held, Decimal(0)))
 
 
 def _sltp(order: Order, info: SymbolInfo) -> tuple[float, float]:
@@ -846,14 +879,17 @@ def _sltp(order: Order, info: SymbolInfo) -> tuple[float, float]:
 
 
 def _close_volume(order: Order, position: Position, driver: Driver) -> float:
-    """The lots of `position` this close takes: all of it, or the share or lots asked,
-    rounded down to the symbol's step (never more than asked)."""
+    """The lots of `position` this close takes: all it may take (_lots_held), or the share or
+    lots asked of that, rounded down to the symbol's step (never more than asked)."""
+    open_lots = _lots_held(order, position)
+    if open_lots <= 0:
+        raise Refused(f"Nothing of position {position.ticket} is left of what order {order.position_of_id} opened.")
+    whole = position.volume if open_lots >= Decimal(str(position.volume)) else float(open_lots)
     if order.close_fraction is None and order.volume is None:
-        return position.volume
-    open_lots = Decimal(str(position.volume))
-    wanted = open_lots * order.close_fraction if order.close_fraction is not None else order.volume
+        return whole
+    wanted = close_share(open_lots, order.close_fraction) if order.close_fraction is not None else order.volume
     if wanted >= open_lots:
-        return position.volume
+        return whole
     info = driver.symbol_info(position.symbol)
     if info is None:
         raise Refused(f"{position.symbol} has no specification on account {order.account.login}.")
@@ -866,6 +902,8 @@ def _close_volume(order: Order, position: Position, driver: Driver) -> float:
 def _modify_requests(order: Order, driver: Driver) -> list[OrderRequest]:
     ticket = _position_ticket(order)
     found = driver.positions(ticket=ticket) if ticket is not None else []
+    if not found and ticket is not None and not order.account.hedging:
+        found = _acted_on(order, driver.positions(), ticket)
     if not found:
         what = f"position {ticket}" if ticket is not None else "position (it was never opened)"
         raise Refused(f"No open {what} on account {order.account.login} to change.")
@@ -902,6 +940,10 @@ def _prepare(order: Order, driver: Driver, known: "_Known | None" = None) -> lis
     """The terminal requests this order becomes, after guards and normalisation."""
     account = order.account
     if order.action == Order.Action.OPEN:
+        if order.position_of_id is not None and (opener := _opener(order)).status != Status.FILLED:
+            # An addition (a netting copy) to a position its opener never opened: it would
+            # open one of its own that nothing links, and no close of the master would reach.
+            raise Refused(f"The position this adds to was not opened: order {opener.pk} was {opener.status}.")
         _guards(order, driver, known)
         return [_open_request(order, driver)]
     if order.action == Order.Action.MODIFY_SLTP:
@@ -911,7 +953,7 @@ def _prepare(order: Order, driver: Driver, known: "_Known | None" = None) -> lis
         ticket = _position_ticket(order)
         if ticket is None:
             raise Refused(f"The position to close on account {account.login} was never opened.")
-        positions = [p for p in positions if p.ticket == ticket]
+        positions = _acted_on(order, positions, ticket)
         if not positions:
             raise Refused(f"No open position {ticket} on account {account.login}.")
     elif order.action == Order.Action.CLOSE_SYMBOL:

@@ -83,6 +83,22 @@ def volume_normalize(volume: Number, info: SymbolInfo) -> Decimal:
     return rounded
 
 
+FRACTION_PLACES = Decimal("0.00000001")  # Order.close_fraction's precision
+
+
+def close_fraction(part: Decimal, whole: Decimal) -> Decimal:
+    """The share `part` is of `whole` as an order keeps it: cut to eight places, never above 1."""
+    return min(Decimal(1), (part / whole).quantize(FRACTION_PLACES, rounding=ROUND_FLOOR))
+
+
+def close_share(lots: Decimal, fraction: Decimal) -> Decimal:
+    """The lots of a position of `lots` that a close of `fraction` (see close_fraction) takes,
+    before the symbol's step: the share as it was before it was cut to eight places, at
+    most `lots` * 1e-8 more than `fraction` says. A third of 3 lots is 1 lot, not the
+    0.99999999 that the step would then round down to 0.9."""
+    return min(lots, lots * (fraction + FRACTION_PLACES)).quantize(FRACTION_PLACES, rounding=ROUND_FLOOR)
+
+
 def filling_choose(info: SymbolInfo, *, execution_market: bool = True) -> Filling:
     """The filling mode to send for this symbol.
 

@@ -72,6 +72,6 @@ def webhook_headers(secret: str, body: bytes) -> dict[str, str]:
 
 def signature_valid(secret: str, timestamp: str, body: bytes, header: str, *, tolerance_s: int = 300) -> bool:
     """The receiver's check (documented in docs/alerts.md and used by the tests)."""
-    if not timestamp.isdigit() or abs(time.time() - int(timestamp)) > tolerance_s:
+    if not (timestamp.isascii() and timestamp.isdigit()) or abs(time.time() - int(timestamp)) > tolerance_s:
         return False
     return hmac.compare_digest(signature(secret, timestamp, body), header)

@@ -7,6 +7,7 @@ from django.shortcuts import redirect, render
 from django.views import View
 from django.views.decorators.http import require_POST
 
+from mt5saas.forms import id_param
 from mt5saas.views import OwnedObjectMixin
 
 from . import selectors, services
@@ -56,7 +57,7 @@ def alerts_page(request: HttpRequest) -> HttpResponse:
 def preferences_save(request: HttpRequest) -> HttpResponse:
     choices = {}
     for kind in TRADER_KINDS:
-        endpoints = [int(v) for v in request.POST.getlist(f"{kind}-endpoints") if v.isdigit() and len(v) < 19]
+        endpoints = [pk for v in request.POST.getlist(f"{kind}-endpoints") if (pk := id_param(v)) is not None]
         choices[kind] = {"in_app": f"{kind}-in_app" in request.POST, "email": f"{kind}-email" in request.POST,
                          "endpoints": endpoints}  # fmt: skip
     services.preferences_save(owner=request.user, choices=choices)

@@ -5,12 +5,12 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ParseError
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from mt5saas.api import OwnedPrimaryKeyRelatedField, OwnedViewSetMixin
+from mt5saas.parsers import JSONParser
 from terminals.models import TradingAccount
 
 from . import services
@@ -195,6 +195,6 @@ class CopyHistoryViewSet(OwnedViewSetMixin, mixins.ListModelMixin, viewsets.Gene
 
     @extend_schema(responses={200: dict})
     def clear(self, request):
-        shown = CopyEvent.objects.owned_by(request.user).filter(hidden_at__isnull=True)
-        hidden = shown.update(hidden_at=timezone.now())
+        shown = self.get_queryset()  # what the same filters list: ?status=success clears the successes
+        hidden = CopyEvent.objects.filter(pk__in=shown.values("pk")).update(hidden_at=timezone.now())
         return Response({"cleared": hidden}, status=status.HTTP_200_OK)

@@ -233,7 +233,14 @@ class MasterEvent:
     sequence: str = ""  # the master's deal ticket, when the source knows it
 
 
-def _number(data: dict, name: str, errors: dict, *, positive: bool = False) -> Decimal | None:
+PRICE_PLACES = Decimal("0.00000001")  # the price columns' decimal places (LOT: the lots')
+MAX_PRICE = Decimal("1e11")  # below the price columns' 12 integer digits
+
+
+def _number(data: dict, name: str, errors: dict, *, places: Decimal, maximum: Decimal) -> Decimal | None:
+    """A number of 0 or more from the body, rounded to the column's places; None if absent.
+    Bounds come before any arithmetic: "1e999999999" overflows Decimal's context, and
+    "1e-999999999" formats as a billion characters."""
     value = data.get(name)
     if value is None or value == "":
         return None
@@ -245,13 +252,16 @@ def _number(data: dict, name: str, errors: dict, *, positive: bool = False) -> D
     except InvalidOperation:
         errors[name] = [f"{name} must be a number, not {str(value)[:20]!r}."]
         return None
-    if not number.is_finite() or number < 0 or abs(number) > Decimal("1e12"):
+    if not number.is_finite() or number < 0:
         errors[name] = [f"{name} must be a finite number of 0 or more."]
         return None
-    if positive and number <= 0:
-        errors[name] = [f"{name} must be more than 0."]
+    if number and number.adjusted() < places.adjusted():
+        errors[name] = [f"{name} must be 0 or at least {places.normalize():f}."]
         return None
-    return number
+    if number.adjusted() > maximum.adjusted() or number > maximum:
+        errors[name] = [f"{name} must be at most {maximum.normalize():f}."]
+        return None
+    return number.quantize(places)
 
 
 def event_parse(data: dict) -> MasterEvent:
@@ -268,10 +278,11 @@ def event_parse(data: dict) -> MasterEvent:
     elif not order_id.isprintable():
         errors["order_id"] = ["order_id contains control characters."]
     symbol, side = "", ""
-    volume = _number(data, "volume", errors, positive=True)
-    sl, tp = _number(data, "sl", errors), _number(data, "tp", errors)
-    if volume is not None and volume > MAX_LOTS:
-        errors["volume"] = ["volume is not a plausible number of lots."]
+    volume = _number(data, "volume", errors, places=LOT, maximum=MAX_LOTS)
+    if volume == 0:
+        errors["volume"] = ["volume must be more than 0."]
+    sl = _number(data, "sl", errors, places=PRICE_PLACES, maximum=MAX_PRICE)
+    tp = _number(data, "tp", errors, places=PRICE_PLACES, maximum=MAX_PRICE)
     if kind == CopyEvent.Kind.DEAL_ADD:
         try:
             symbol = symbol_normalize(data.get("symbol"))
@@ -574,6 +585,8 @@ def _slave_volume(event: MasterEvent, pair: CopyPair) -> Decimal:
     volume = raw.quantize(LOT, rounding=ROUND_FLOOR)
     if volume <= 0:
         raise CopyError(f"The rule gives {raw.normalize():f} lots, less than any symbol's minimum.")
+    if volume > MAX_LOTS:
+        raise CopyError(f"The rule gives {_text(volume)} lots, more than the {_text(MAX_LOTS)} any symbol trades.")
     return volume
 
 

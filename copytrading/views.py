@@ -6,6 +6,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views import View
 
+from mt5saas.forms import id_param
 from mt5saas.views import OwnedObjectMixin
 
 from . import services
@@ -38,7 +39,8 @@ def _page(request: HttpRequest, *, form: PairForm | None = None, editing: CopyPa
 def copy_page(request: HttpRequest) -> HttpResponse:
     if request.method != "POST":
         edit = request.GET.get("edit", "")
-        editing = CopyPair.objects.owned_by(request.user).filter(pk=int(edit)).first() if edit.isdigit() else None
+        pk = id_param(edit)
+        editing = CopyPair.objects.owned_by(request.user).filter(pk=pk).first() if pk is not None else None
         form = None
         if editing is not None:
             initial = {name: getattr(editing, name) for name in services.PAIR_FIELDS}

@@ -12,3 +12,9 @@ class OwnedFormMixin:
         for field in self.fields.values():
             if isinstance(field, forms.ModelChoiceField) and isinstance(field.queryset, OwnedQuerySet):
                 field.queryset = field.queryset.owned_by(user)
+
+
+def id_param(text: str) -> int | None:
+    """A row id from a query or form parameter, or None: ASCII digits only ("²".isdigit() is
+    True and int() refuses it) and within a 64-bit key."""
+    return int(text) if text.isascii() and text.isdigit() and len(text) < 19 else None

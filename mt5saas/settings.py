@@ -338,6 +338,11 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["mt5saas.authentication.ApiRateThrottle"],
     "DEFAULT_PAGINATION_CLASS": "mt5saas.api.Pagination",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [
+        "mt5saas.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "mt5saas.api.exception_handler",

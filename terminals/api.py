@@ -23,7 +23,7 @@ from .services import (
     account_update,
     symbol_mapping_add,
 )
-from .symbols import symbol_mapping_delete
+from .symbols import SymbolError, symbol_mapping_delete, symbol_normalize
 
 
 class AccountSerializer(serializers.ModelSerializer):
@@ -48,7 +48,10 @@ class AccountSerializer(serializers.ModelSerializer):
             raise ValidationError("A list of symbol names (1 to 40 characters each).")
         if len(value) > 500:
             raise ValidationError("At most 500 symbols.")
-        return sorted({s.strip().upper() for s in value})
+        try:
+            return sorted({symbol_normalize(s) for s in value})
+        except SymbolError as error:
+            raise ValidationError(str(error)) from None
 
 
 class ConnectSerializer(serializers.Serializer):

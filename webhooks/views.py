@@ -22,6 +22,7 @@ from django_ratelimit.core import get_usage
 from accounts.selectors import webhook_token_options
 from accounts.services import webhook_token_user
 from mt5saas.events import HeldEvents, events_held
+from mt5saas.jsontext import unstorable_text
 from mt5saas.net import client_ip
 from terminals.models import Order, TradingAccount
 from terminals.selectors import account_list
@@ -72,6 +73,8 @@ def _parse(body: bytes) -> dict:
         raise WebhookError(400, f"The body is not valid JSON: {exc.msg} at {where}.") from None
     if not isinstance(payload, dict):
         raise WebhookError(400, "The body must be a JSON object.")
+    if (problem := unstorable_text(payload)) is not None:
+        raise WebhookError(400, problem)
     return payload
 
 
@@ -217,6 +220,9 @@ def test_signal(request: HttpRequest) -> HttpResponse:
         data = None
     if not isinstance(data, dict):
         messages.error(request, "The test signal is not a JSON object.")
+        return redirect("/")
+    if (problem := unstorable_text(data)) is not None:
+        messages.error(request, problem)
         return redirect("/")
     status, reply = signal_receive(user=request.user, data=data, source=Signal.Source.MANUAL)
     if status == 202:

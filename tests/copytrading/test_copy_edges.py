@@ -44,11 +44,12 @@ def test_a_third_of_three_lots_closed_leaves_two_on_the_slave(paper, trade):
 @pytest.mark.django_db
 def test_a_close_too_small_to_be_any_share_is_answered_and_sends_nothing(paper, trade):
     master, slave = paper("M"), paper("S")
-    _, key = pair(master, slave)
-    trade(key, master, event="deal_add", order_id="1", symbol="BTCUSD", type="BUY", volume=1)
+    _, key = pair(master, slave, volume_mode="fixed", fixed_volume=Decimal("1"))
+    trade(key, master, event="deal_add", order_id="1", symbol="BTCUSD", type="BUY", volume=20000)
     drain_all()
 
-    reply = trade(key, master, event="deal_close", order_id="1", volume="0.000000001")
+    # 0.0001 of 20,000 lots: a share below the eight places an order keeps.
+    reply = trade(key, master, event="deal_close", order_id="1", volume="0.0001")
     drain_all()
 
     assert reply.status_code == 200 and reply.json()["status"] == "skipped"

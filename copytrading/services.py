@@ -411,11 +411,14 @@ def _fan_out(
     if not pairs:
         _settle_event(row, CopyEvent.Status.SKIPPED, "No active pair copies this master.")
         return [], []
-    # One read of every pair's links to this order, whatever the number of slaves.
+    # One read of every pair's links to this order, whatever the number of slaves; locked, in
+    # key order as a drain's bookkeeping takes them: a link the drain is closing (its open was
+    # refused) is read closed, not written back open from a read taken a moment before.
     links: dict[int, list[CopyLink]] = {}
     for link in (
         CopyLink.objects.filter(pair__in=pairs, master_order_id=event.order_id)
         .select_related("open_order")
+        .select_for_update(of=("self",))
         .order_by("pk")
     ):
         links.setdefault(link.pair_id, []).append(link)

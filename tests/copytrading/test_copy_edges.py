@@ -187,3 +187,48 @@ def test_a_netting_slave_copying_two_masters_closes_only_each_masters_share(pape
     assert list(closes.values_list("status", flat=True)) == ["filled", "filled"]
     assert not CopyLink.objects.filter(closed_at__isnull=True).exists()
     assert CopyEvent.objects.filter(status="error").count() == 0 and CopyPair.objects.count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_close_received_while_a_refused_open_is_recorded_leaves_the_link_closed(paper, trade, monkeypatch):
+    if connection.vendor == "sqlite":
+        pytest.skip("concurrent writers need PostgreSQL (runs in .ci/run)")
+    master, slave = paper("M"), paper("S")
+    TradingAccount.objects.filter(pk=slave.pk).update(max_lot=Decimal("1"))
+    _, key = pair(master, slave)
+    trade(key, master, event="deal_add", order_id="1", symbol="BTCUSD", type="BUY", volume=2)  # refused: above 1 lot
+    recording, read, recorded = threading.Event(), threading.Event(), threading.Event()
+    change, fan = services._link_change, services._Fan.__init__
+
+    def link_change(*args):  # the drain, recording the refusal with the link locked
+        recording.set()
+        read.wait(timeout=2)  # the close's intake reads the link meanwhile, unless it waits for the lock
+        return change(*args)
+
+    def fan_init(self, *args):  # the intake, after reading the links, before writing them
+        read.set()
+        recorded.wait(timeout=5)
+        fan(self, *args)
+
+    monkeypatch.setattr(services, "_link_change", link_change)
+    monkeypatch.setattr(services._Fan, "__init__", fan_init)
+
+    def drain() -> None:
+        drain_all()
+        recorded.set()
+        connection.close()
+
+    def close() -> None:
+        recording.wait(timeout=5)
+        copy_event_receive(master=master, event=MasterEvent("deal_close", "1", volume=Decimal("1"), sequence="2"))
+        connection.close()
+
+    threads = [threading.Thread(target=drain), threading.Thread(target=close)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert CopyLink.objects.get().closed_at is not None
+    assert CopyEvent.objects.get(kind="deal_close").status == "skipped"
+    assert not Order.objects.filter(action="close_ticket").exists()

@@ -171,13 +171,17 @@ class CopyLink(OwnedModel):
 
 
 class MasterCursor(OwnedModel):
-    """How far the host-side watcher has read a master terminal's deals, and the SL/TP it
-    last saw on each open position (a change there leaves no deal)."""
+    """How far the host-side watcher has read a master terminal's deals, the SL/TP it last
+    saw on each open position (a change there leaves no deal), and reversed positions' legs."""
 
     account = models.OneToOneField("terminals.TradingAccount", on_delete=models.CASCADE, related_name="+")
     last_deal = models.BigIntegerField(default=0)  # MT5 deal tickets only grow
     read_at = models.DateTimeField()
-    stops = models.JSONField(default=dict, blank=True)  # {"<position ticket>": [sl, tp]}
+    stops = models.JSONField(default=dict, blank=True)  # {"<order id>": [sl, tp]}
+    # {"<position identifier>": "<order id>"}: the leg a netting reversal opened. MT5 keeps a
+    # reversed position's identifier, which every later deal names; its new leg is copied as
+    # a new master order (the old one closed), named after the reversing order.
+    legs = models.JSONField(default=dict, blank=True)
 
     def __str__(self) -> str:
         return f"cursor of {self.account_id} at deal {self.last_deal}"

@@ -42,24 +42,27 @@ def master_watch(sender, *, account: TradingAccount, driver: Driver, this_round:
     if cursor is None:
         # Watching starts now: what the master traded before is not copied.
         deals = driver.deals(since=now - OVERLAP, until=now + timedelta(days=1))
-        stops = {str(p.ticket): [p.sl, p.tp] for p in driver.positions()}
+        stops = {str(p.identifier): [p.sl, p.tp] for p in driver.positions()}
         MasterCursor.objects.create(
             owner_id=account.owner_id, account=account, read_at=now, stops=stops,
             last_deal=max((d.ticket for d in deals), default=0),
         )  # fmt: skip
         return
     deals = driver.deals(since=cursor.read_at - OVERLAP, until=now + timedelta(days=1))
-    last = cursor.last_deal
+    last, legs = cursor.last_deal, dict(cursor.legs)
     for deal in sorted(deals, key=lambda d: d.ticket):
         if deal.ticket <= cursor.last_deal:
             continue
         last = max(last, deal.ticket)
         if deal.comment.startswith(COPY_PREFIX) or deal.type not in (OrderType.BUY, OrderType.SELL):
             continue
-        for event in _deal_events(account, deal, driver):
+        for event in _deal_events(account, deal, driver, legs):
             copy_event_receive(master=account, event=event, source=CopyEvent.Source.WATCHER)
-    stops = _stops_changed(account, driver, cursor.stops)
-    MasterCursor.objects.filter(pk=cursor.pk).update(last_deal=last, read_at=now, stops=stops)
+    open_now = driver.positions()
+    stops = _stops_changed(account, open_now, cursor.stops, legs)
+    # A closed position's identifier never comes back: its leg is forgotten.
+    legs = {key: leg for key, leg in legs.items() if key in {str(p.identifier) for p in open_now}}
+    MasterCursor.objects.filter(pk=cursor.pk).update(last_deal=last, read_at=now, stops=stops, legs=legs)
 
 
 def _masters(this_round: dict) -> set[int]:
@@ -69,13 +72,20 @@ def _masters(this_round: dict) -> set[int]:
     return this_round["copytrading.masters"]
 
 
-def _deal_events(account: TradingAccount, deal, driver: Driver) -> list[MasterEvent]:
-    position = str(deal.position_id)
+def _order_id(position_id: int, legs: dict[str, str]) -> str:
+    """The master order id a position's deals and stops are copied under: its identifier, or
+    the leg its last reversal opened."""
+    return legs.get(str(position_id), str(position_id))
+
+
+def _deal_events(account: TradingAccount, deal, driver: Driver, legs: dict[str, str]) -> list[MasterEvent]:
+    """The master events of a deal; a reversal records its new leg in `legs`."""
+    position = _order_id(deal.position_id, legs)
     volume = _lots(deal.volume)
     side = "buy" if deal.type == OrderType.BUY else "sell"
     if deal.entry == DealEntry.IN:
         # A new position, or (netting) an addition to the open one: the same event, told apart by the history.
-        opened = driver.positions(ticket=deal.position_id)
+        opened = [p for p in driver.positions() if p.identifier == deal.position_id]
         sl, tp = (opened[0].sl, opened[0].tp) if opened else (0.0, 0.0)
         return [
             MasterEvent(
@@ -87,7 +97,9 @@ def _deal_events(account: TradingAccount, deal, driver: Driver) -> list[MasterEv
         return [MasterEvent(CopyEvent.Kind.DEAL_CLOSE, position, volume=volume, sequence=str(deal.ticket))]
     if deal.entry == DealEntry.INOUT:
         # A netting reversal: the position is closed and the rest of the deal opens the other
-        # way, as a new position (its ticket is the reversing order's).
+        # way, copied as a new order named after the reversing order (the position's ticket
+        # on MT5 now; its identifier, which later deals name, stays: `legs` remembers).
+        legs[str(deal.position_id)] = str(deal.order)
         closed = master_open_volume(master=account, order_id=position)
         if closed is None:  # opened before watching began: what is open now of the new position
             reopened = driver.positions(ticket=deal.order)
@@ -104,11 +116,11 @@ def _deal_events(account: TradingAccount, deal, driver: Driver) -> list[MasterEv
     return []
 
 
-def _stops_changed(account: TradingAccount, driver: Driver, seen: dict) -> dict:
+def _stops_changed(account: TradingAccount, open_now: list, seen: dict, legs: dict[str, str]) -> dict:
     """Send position_modify for positions whose SL/TP moved since the last round; returns what is seen now."""
     now = {}
-    for position in driver.positions():
-        key = str(position.ticket)
+    for position in open_now:
+        key = _order_id(position.identifier, legs)
         now[key] = [position.sl, position.tp]
         if key in seen and seen[key] != now[key] and not position.comment.startswith(COPY_PREFIX):
             event = MasterEvent(CopyEvent.Kind.POSITION_MODIFY, key, sl=_price(position.sl), tp=_price(position.tp))

@@ -1,15 +1,17 @@
 """A netting master: additions to its one position per symbol, and reversals (a flip),
 copied to netting and hedging slaves on the simulated terminal."""
 
+import time
 from decimal import Decimal
 
 import pytest
 
 from copytrading.models import CopyEvent, CopyExecution, CopyLink
 from copytrading.services import pair_create
+from copytrading.watcher import master_watch
 from terminals.agent import HostAgent
 from terminals.drivers import open_driver
-from terminals.drivers.base import OrderType
+from terminals.drivers.base import Deal, DealEntry, OrderType, Position
 from terminals.models import SimAccount, TradingAccount
 from terminals.services import simulated_host
 from tests.copytrading.conftest import drain_all, positions
@@ -144,3 +146,69 @@ def test_an_addition_to_an_order_a_slave_never_copied_is_skipped_there(paper, tr
     execution = CopyExecution.objects.get(event_id=reply.json()["event"])
     assert execution.status == "skipped" and "Nothing of order N2 is open" in execution.error
     assert positions(slave) == []
+
+
+class NettingTerminal:
+    """A real MT5 netting master as the watcher reads it, trade by trade: a reversal keeps the
+    position's identifier (every later deal names it) and gives the position the reversing
+    order's ticket (MQL5 reference, POSITION_IDENTIFIER). The paper terminal gives the new
+    leg a new identifier instead."""
+
+    def __init__(self) -> None:
+        self.dealt: list[Deal] = []
+        self.open: Position | None = None
+
+    def trade(self, ticket: int, entry: int, side: int, volume: float, position: Position | None) -> None:
+        self.dealt.append(Deal(ticket=ticket, order=ticket + 100, position_id=101, symbol="BTCUSD", type=side,
+                               entry=entry, volume=volume, price=60000.0, profit=0.0, magic=0, comment="",
+                               time_msc=int(time.time() * 1000)))  # fmt: skip
+        self.open = position
+
+    def deals(self, *, since, until) -> list[Deal]:
+        return list(self.dealt)
+
+    def positions(self, *, symbol=None, ticket=None) -> list[Position]:
+        found = [self.open] if self.open is not None else []
+        return [p for p in found if ticket is None or p.ticket == ticket]
+
+
+def _position(ticket: int, side: int, volume: float) -> Position:
+    return Position(ticket=ticket, symbol="BTCUSD", type=side, volume=volume, price_open=60000.0,
+                    price_current=60000.0, sl=0.0, tp=0.0, profit=0.0, magic=0, comment="", time_msc=0,
+                    identifier=101)  # fmt: skip
+
+
+@pytest.mark.django_db
+def test_a_reversal_on_a_real_netting_terminal_keeps_reaching_the_new_leg(paper):
+    master, nets, hedges = netting(paper("M")), netting(paper("N")), paper("H")
+    pair_create(owner=master.owner, master=master, slave=nets)
+    pair_create(owner=master.owner, master=master, slave=hedges)
+    terminal = NettingTerminal()
+
+    def watch() -> None:
+        master_watch(None, account=master, driver=terminal, this_round={})
+        drain_all()
+
+    watch()  # the cursor: watching starts
+    terminal.trade(1, DealEntry.IN, BUY, 0.02, _position(101, BUY, 0.02))
+    watch()
+    terminal.trade(2, DealEntry.INOUT, SELL, 0.05, _position(102, SELL, 0.03))  # long 0.02 → short 0.03
+    watch()
+    reversed_ = lots(nets), lots(hedges)
+    terminal.trade(3, DealEntry.IN, SELL, 0.01, _position(102, SELL, 0.04))  # adds to the short leg
+    watch()
+    added = lots(nets), lots(hedges)
+    terminal.trade(4, DealEntry.OUT, BUY, 0.04, None)
+    watch()
+
+    assert reversed_ == ([(SELL, 0.03)], [(SELL, 0.03)])
+    assert added == ([(SELL, 0.04)], [(SELL, 0.03), (SELL, 0.01)])
+    assert lots(nets) == lots(hedges) == []
+    events = list(CopyEvent.objects.order_by("pk").values_list("kind", "order_id", "volume", "status"))
+    assert events == [
+        ("deal_add", "101", Decimal("0.02"), "processed"),
+        ("deal_close", "101", None, "processed"),
+        ("deal_add", "102", Decimal("0.03"), "processed"),
+        ("deal_add", "102", Decimal("0.01"), "processed"),
+        ("deal_close", "102", Decimal("0.04"), "processed"),
+    ]

@@ -168,12 +168,16 @@ def pair_update(*, pair: CopyPair, **fields) -> CopyPair:
         # A link names a position on the pair's slave, opened by the pair's master's order:
         # moved to other accounts, its close would go to the new slave under the old ticket.
         links = CopyLink.objects.select_for_update().filter(pair=pair)
+        field = "slave" if slave.pk != pair.slave_id else "master"
         if still_open := links.filter(closed_at__isnull=True).count():
             raise CopyError(
                 f"{still_open} copied position(s) of this pair are still open on {_label(pair.slave)}: close them "
                 "first, or create a new pair for the other account.",
-                field="slave" if slave.pk != pair.slave_id else "master",
+                field=field,
             )
+        if CopyExecution.objects.filter(pair=pair, status=Status.PENDING).exists():
+            # A close is on its way (its link reads closed already): its outcome needs the link.
+            raise CopyError("This pair's copies are still being carried out; try again in a moment.", field=field)
         links.delete()  # all closed: they named the old accounts' orders and positions
     pair.master, pair.slave = master, slave
     for name, value in fields.items():
@@ -739,6 +743,16 @@ def copy_orders_finished(sender, *, orders: list[Order], **kwargs) -> None:
     if not copies:
         return
     with transaction.atomic():
+        # The accounts that pass their fills on (active masters) locked first, before any
+        # link, in key order: an intake of such an account's own events locks its row, then
+        # links (copy_event_receive); taken the other way round here, the two deadlocked.
+        masters = set(
+            TradingAccount.objects.select_for_update(no_key=True)
+            .filter(pk__in={order.account_id for order in copies.values()})
+            .filter(pk__in=CopyPair.objects.active().values("master_id"))
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
         executions = list(
             CopyExecution.objects.filter(order_id__in=copies, status=Status.PENDING)
             .select_related("event")
@@ -775,11 +789,6 @@ def copy_orders_finished(sender, *, orders: list[Order], **kwargs) -> None:
             and (link := links.get(order.pk)) is not None
             and link.slave_ticket is not None
         ]
-        masters = set(
-            CopyPair.objects.filter(master_id__in={order.account_id for order, _ in passed_on})
-            .active()
-            .values_list("master_id", flat=True)
-        )
         for order, link in passed_on:
             if order.account_id in masters:
                 _cascade(order, link)
@@ -842,7 +851,9 @@ def _link_change(link: CopyLink, order: Order) -> bool:
         return False
     if order.action == Order.Action.OPEN:
         if filled:
-            link.slave_ticket, link.volume = order.ticket, order.filled_volume or order.volume
+            # On a netting slave the position it filled into, which it may have joined.
+            position = order.position_ticket if order.position_ticket is not None else order.ticket
+            link.slave_ticket, link.volume = position, order.filled_volume or order.volume
         else:
             link.closed_at = timezone.now()  # nothing was opened: later closes have nothing to do
         return True
@@ -874,7 +885,10 @@ def _cascade(order: Order, link: CopyLink) -> None:
             sequence=f"order-{order.pk}",
         )
     elif order.action == Order.Action.CLOSE_TICKET:
-        partial = order.close_fraction is not None and link.closed_at is None
+        # A part of the position as the slave reported it as a master, or all of it: on a
+        # netting slave copying two masters one master's close leaves the other's lots open.
+        held = master_open_volume(master=slave, order_id=position)
+        partial = order.filled_volume is not None and held is not None and order.filled_volume < held
         volume = order.filled_volume if partial else None
         event = MasterEvent(CopyEvent.Kind.DEAL_CLOSE, position, volume=volume, sequence=f"order-{order.pk}")
     else:

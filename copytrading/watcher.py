@@ -48,6 +48,9 @@ def master_watch(sender, *, account: TradingAccount, driver: Driver, this_round:
             last_deal=max((d.ticket for d in deals), default=0),
         )  # fmt: skip
         return
+    # Positions before deals: one missing here closed before the deals are read, so its
+    # closing deal is among them and maps through its leg before the leg is forgotten.
+    open_before = {str(p.identifier) for p in driver.positions()}
     deals = driver.deals(since=cursor.read_at - OVERLAP, until=now + timedelta(days=1))
     last, legs = cursor.last_deal, dict(cursor.legs)
     for deal in sorted(deals, key=lambda d: d.ticket):
@@ -58,10 +61,10 @@ def master_watch(sender, *, account: TradingAccount, driver: Driver, this_round:
             continue
         for event in _deal_events(account, deal, driver, legs):
             copy_event_receive(master=account, event=event, source=CopyEvent.Source.WATCHER)
-    open_now = driver.positions()
-    stops = _stops_changed(account, open_now, cursor.stops, legs)
-    # A closed position's identifier never comes back: its leg is forgotten.
-    legs = {key: leg for key, leg in legs.items() if key in {str(p.identifier) for p in open_now}}
+    stops = _stops_changed(account, driver.positions(), cursor.stops, legs)
+    # A closed position's identifier never comes back: its leg is forgotten (a leg recorded
+    # this round stays until the next round has read its position's deals).
+    legs = {key: leg for key, leg in legs.items() if key in open_before or key not in cursor.legs}
     MasterCursor.objects.filter(pk=cursor.pk).update(last_deal=last, read_at=now, stops=stops, legs=legs)
 
 

@@ -562,7 +562,10 @@ def _publish_orders(orders: list[Order]) -> None:
     publish_each((order.owner_id, "order", order_event(order)) for order in orders)
 
 
-FINISH_FIELDS = ["status", "status_reason", "done_at", "retcode", "ticket", "fill_price", "filled_volume", "symbol"]
+FINISH_FIELDS = [
+    "status", "status_reason", "done_at", "retcode", "ticket", "fill_price", "filled_volume", "symbol",
+    "position_ticket",  # an open on a netting account: the position it filled into
+]  # fmt: skip
 
 
 def _finish(order: Order, status: str, *, reason: str = "", result: OrderResult | None = None) -> None:
@@ -723,9 +726,21 @@ def _sent(order: Order, driver: Driver, requests: list[OrderRequest], first: Ord
             break
     last = results[-1]
     if last.retcode in (retcodes.DONE, retcodes.DONE_PARTIAL):
+        if order.action == Order.Action.OPEN and not order.account.hedging:
+            order.position_ticket = _netted_into(order, driver)
         return Status.FILLED, f"Closed {len(results)} position(s)." if len(requests) > 1 else "", last
     status = Status.REJECTED if last.retcode in REJECTED_CODES else Status.FAILED
     return status, retcodes.retcode_text(last.retcode), last
+
+
+def _netted_into(order: Order, driver: Driver) -> int | None:
+    """The position an open that filled on a netting account is in: the symbol's one position,
+    which the order may have joined (its own ticket then names no position). Its identifier,
+    which a reversal keeps; None if the terminal does not say."""
+    with suppress(TerminalError):
+        for position in driver.positions(symbol=order.symbol):
+            return position.identifier
+    return None
 
 
 def _settled(order: Order) -> bool:
@@ -832,26 +847,24 @@ def _opener(order: Order) -> Order | None:
     """The order that opened the position this one acts on or adds to (position_of), as it is now."""
     if order.position_of_id is None:
         return None
-    return Order.objects.filter(pk=order.position_of_id).only("status", "ticket", "symbol", "side").first()
+    return Order.objects.filter(pk=order.position_of_id).only("status", "ticket", "position_ticket").first()
 
 
 def _position_ticket(order: Order) -> int | None:
-    """The position a close or modify acts on: named, or that of the order that opened it."""
+    """The position a close or modify acts on: named, or that of the order that opened it
+    (on a netting account, the position it filled into: _netted_into)."""
     if order.position_ticket is not None:
         return order.position_ticket
     opener = _opener(order)
-    return opener.ticket if opener is not None and opener.status == Status.FILLED else None
+    if opener is None or opener.status != Status.FILLED:
+        return None
+    return opener.position_ticket if opener.position_ticket is not None else opener.ticket
 
 
-def _acted_on(order: Order, positions: list[Position], ticket: int) -> list[Position]:
-    """The position a close or modify names. On a netting account an order that joined the
-    symbol's one position (a copy of a second master, say) has no position of its own: its
-    lots are in the symbol's position in the direction it opened."""
-    found = [p for p in positions if p.ticket == ticket]
-    if found or order.account.hedging or (opener := _opener(order)) is None:
-        return found
-    wanted = OrderType.BUY if opener.side == "buy" else OrderType.SELL
-    return [p for p in positions if p.symbol == opener.symbol and p.type == wanted]
+def _acted_on(positions: list[Position], ticket: int) -> list[Position]:
+    """The position a ticket names: by its ticket, or by its identifier, which a netting
+    reversal (or a broker's reopening for swaps) keeps while the ticket changes."""
+    return [p for p in positions if p.ticket == ticket] or [p for p in positions if p.identifier == ticket]
 
 
 def _lots_held(order: Order, position: Position) -> Decimal:
@@ -862,12 +875,14 @@ def _lots_held(order: Order, position: Position) -> Decimal:
     if order.account.hedging or order.position_of_id is None:
         return lots
     line = Order.objects.filter(Q(pk=order.position_of_id) | Q(position_of_id=order.position_of_id))
+    fills = line.filter(status=Status.FILLED).order_by("pk")
     held = Decimal(0)
-    for action, filled, volume in line.filter(status=Status.FILLED).values_list("action", "filled_volume", "volume"):
+    for action, filled, volume, fraction in fills.values_list("action", "filled_volume", "volume", "close_fraction"):
         if action == Order.Action.OPEN:
-            held += filled or volume
+            held += filled or volume or 0
         elif action == Order.Action.CLOSE_TICKET:
-            held -= filled or volume
+            # A terminal that did not say how much a close took: what it asked for.
+            held -= filled or volume or (held if fraction is None else close_share(held, fraction))
     return min(lots, max(held, Decimal(0)))
 
 
@@ -902,8 +917,8 @@ def _close_volume(order: Order, position: Position, driver: Driver) -> float:
 def _modify_requests(order: Order, driver: Driver) -> list[OrderRequest]:
     ticket = _position_ticket(order)
     found = driver.positions(ticket=ticket) if ticket is not None else []
-    if not found and ticket is not None and not order.account.hedging:
-        found = _acted_on(order, driver.positions(), ticket)
+    if not found and ticket is not None:
+        found = _acted_on(driver.positions(), ticket)
     if not found:
         what = f"position {ticket}" if ticket is not None else "position (it was never opened)"
         raise Refused(f"No open {what} on account {order.account.login} to change.")
@@ -940,10 +955,10 @@ def _prepare(order: Order, driver: Driver, known: "_Known | None" = None) -> lis
     """The terminal requests this order becomes, after guards and normalisation."""
     account = order.account
     if order.action == Order.Action.OPEN:
-        if order.position_of_id is not None and (opener := _opener(order)).status != Status.FILLED:
+        if order.position_of_id is not None and _position_ticket(order) is None:
             # An addition (a netting copy) to a position its opener never opened: it would
             # open one of its own that nothing links, and no close of the master would reach.
-            raise Refused(f"The position this adds to was not opened: order {opener.pk} was {opener.status}.")
+            raise Refused(f"The position this adds to was not opened: order {order.position_of_id} did not fill.")
         _guards(order, driver, known)
         return [_open_request(order, driver)]
     if order.action == Order.Action.MODIFY_SLTP:
@@ -953,7 +968,7 @@ def _prepare(order: Order, driver: Driver, known: "_Known | None" = None) -> lis
         ticket = _position_ticket(order)
         if ticket is None:
             raise Refused(f"The position to close on account {account.login} was never opened.")
-        positions = _acted_on(order, positions, ticket)
+        positions = _acted_on(positions, ticket)
         if not positions:
             raise Refused(f"No open position {ticket} on account {account.login}.")
     elif order.action == Order.Action.CLOSE_SYMBOL:

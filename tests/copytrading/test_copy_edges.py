@@ -3,6 +3,7 @@ that do not divide evenly, a pair moved to other accounts, events of one master 
 additions to an open that never filled, and one netting slave copying two masters."""
 
 import threading
+import time
 from contextlib import suppress
 from decimal import Decimal
 
@@ -12,9 +13,12 @@ from django.db import connection
 from copytrading import services
 from copytrading.models import CopyEvent, CopyExecution, CopyLink, CopyPair
 from copytrading.services import MasterEvent, copy_event_receive, pair_create
+from terminals.drivers.base import OrderType
+from terminals.execution import accounts_drain
 from terminals.models import Order, TradingAccount
 from tests.copytrading.conftest import drain_all, positions
 from tests.copytrading.test_netting import netting
+from tests.copytrading.test_watcher import by_hand
 
 
 def pair(master, slave, **rule):
@@ -232,3 +236,133 @@ def test_a_close_received_while_a_refused_open_is_recorded_leaves_the_link_close
     assert CopyLink.objects.get().closed_at is not None
     assert CopyEvent.objects.get(kind="deal_close").status == "skipped"
     assert not Order.objects.filter(action="close_ticket").exists()
+
+
+@pytest.mark.django_db
+def test_a_netting_slaves_close_of_one_masters_lots_passes_on_as_that_part(paper, trade):
+    m1, m2, shared, below = paper("M1"), paper("M2"), netting(paper("S")), netting(paper("T"))
+    _, key1 = pair(m1, shared)
+    _, key2 = pair(m2, shared)
+    pair(shared, below)
+
+    trade(key1, m1, event="deal_add", order_id="10", symbol="BTCUSD", type="BUY", volume=0.02, deal="1")
+    drain_all()
+    trade(key2, m2, event="deal_add", order_id="20", symbol="BTCUSD", type="BUY", volume=0.03, deal="2")
+    drain_all()
+    joined = lots(shared), lots(below)
+    trade(key1, m1, event="deal_close", order_id="10", deal="3")
+    drain_all()
+    left = lots(shared), lots(below)
+    trade(key2, m2, event="deal_close", order_id="20", deal="4")
+    drain_all()
+
+    assert joined == ([0.05], [0.05])
+    # S closed M1's 0.02 of its one position: T closes the same part, not all of it.
+    assert left == ([0.03], [0.03])
+    assert lots(shared) == lots(below) == []
+
+
+@pytest.mark.django_db
+def test_a_copy_whose_position_closed_on_the_slave_does_not_close_another_copys(paper, trade):
+    m1, m2, slave = paper("M1"), paper("M2"), netting(paper("S"))
+    _, key1 = pair(m1, slave)
+    _, key2 = pair(m2, slave)
+    trade(key1, m1, event="deal_add", order_id="10", symbol="BTCUSD", type="BUY", volume=0.02, deal="1")
+    drain_all()
+    [stopped] = positions(slave)
+    by_hand(slave, volume=0.02, type=OrderType.SELL, position=stopped.ticket)  # its stop loss, say
+    trade(key2, m2, event="deal_add", order_id="20", symbol="BTCUSD", type="BUY", volume=0.03, deal="2")
+    drain_all()
+
+    reply = trade(key1, m1, event="deal_close", order_id="10", deal="3")
+    drain_all()
+
+    assert lots(slave) == [0.03]  # M2's copy, whole
+    [closing] = CopyExecution.objects.filter(event_id=reply.json()["event"])
+    assert closing.status == "error" and f"No open position {stopped.ticket}" in closing.error
+
+
+@pytest.mark.django_db
+def test_a_close_the_terminal_did_not_size_counts_as_what_it_asked(paper, trade):
+    m1, m2, slave = paper("M1"), paper("M2"), netting(paper("S"))
+    _, key1 = pair(m1, slave)
+    _, key2 = pair(m2, slave)
+    trade(key1, m1, event="deal_add", order_id="10", symbol="BTCUSD", type="BUY", volume=0.04, deal="1")
+    trade(key2, m2, event="deal_add", order_id="20", symbol="BTCUSD", type="BUY", volume=0.03, deal="2")
+    drain_all()
+    trade(key1, m1, event="deal_close", order_id="10", volume=0.02, deal="3")
+    drain_all()
+    Order.objects.filter(action="close_ticket").update(filled_volume=None)  # an answer without a volume
+
+    trade(key1, m1, event="deal_close", order_id="10", deal="4")
+    drain_all()
+
+    assert lots(slave) == [0.03]
+    assert not Order.objects.filter(status__in=["queued", "sending"]).exists()
+
+
+@pytest.mark.django_db
+def test_a_pair_keeps_its_accounts_while_a_close_of_its_copies_is_on_its_way(api_client, alice, paper, trade):
+    master, slave, other, below = paper("M"), paper("B"), paper("C"), paper("D")
+    made, key = pair(master, slave)
+    pair(slave, below)
+    trade(key, master, event="deal_add", order_id="1", symbol="BTCUSD", type="BUY", volume=0.02)
+    drain_all()
+    trade(key, master, event="deal_close", order_id="1")  # queued: the link already reads closed
+    api_client.force_login(alice)
+
+    refused = api_client.patch(f"/api/copy/pairs/{made.pk}/", {"slave": other.pk}, format="json")
+    drain_all()
+
+    assert refused.status_code == 400 and "still being carried out" in refused.json()["errors"]["slave"][0]
+    assert lots(slave) == lots(below) == []  # the close passed on to B's own slave
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_drain_passing_fills_on_and_an_intake_of_the_same_master_do_not_deadlock(paper, trade, monkeypatch):
+    if connection.vendor == "sqlite":
+        pytest.skip("concurrent writers need PostgreSQL (runs in .ci/run)")
+    top, middle, bottom = paper("M"), paper("S2"), paper("S1")
+    _, top_key = pair(top, middle)
+    _, middle_key = pair(middle, bottom)
+    trade(middle_key, middle, event="deal_add", order_id="P", symbol="BTCUSD", type="BUY", volume=0.01, deal="1")
+    trade(top_key, top, event="deal_add", order_id="X", symbol="BTCUSD", type="BUY", volume=0.01, deal="2")
+    locked, started, links_of = threading.Event(), threading.Event(), services._links_of
+    failures: list[Exception] = []
+
+    def links_then_wait(orders):  # the drain, its orders' links locked, before passing X's fill on
+        found = links_of(orders)
+        locked.set()
+        started.wait(timeout=2)
+        time.sleep(0.3)  # the intake reaches its locks meanwhile
+        return found
+
+    monkeypatch.setattr(services, "_links_of", links_then_wait)
+
+    def run(work) -> None:
+        try:
+            work()
+        except Exception as error:  # noqa: BLE001 - the test reports it
+            failures.append(error)
+        finally:
+            connection.close()
+
+    def modify() -> None:  # S2 moves P's stops while its drain records
+        locked.wait(timeout=5)
+        started.set()
+        copy_event_receive(master=middle, event=MasterEvent("position_modify", "P", sl=Decimal("1000"), sequence="m1"))
+
+    threads = [
+        threading.Thread(target=run, args=(lambda: accounts_drain(sorted([middle.pk, bottom.pk])),)),
+        threading.Thread(target=run, args=(modify,)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    monkeypatch.undo()
+    drain_all()
+
+    assert failures == []
+    assert not CopyExecution.objects.filter(status="pending").exists()
+    assert lots(bottom) == [0.01, 0.01]  # P, and X passed on from S2

@@ -212,3 +212,38 @@ def test_a_reversal_on_a_real_netting_terminal_keeps_reaching_the_new_leg(paper)
         ("deal_add", "102", Decimal("0.01"), "processed"),
         ("deal_close", "102", Decimal("0.04"), "processed"),
     ]
+
+
+@pytest.mark.django_db
+def test_a_reversed_leg_closed_while_a_round_reads_is_closed_on_the_slaves_the_next_round(paper):
+    master, slave = netting(paper("M")), paper("H")
+    pair_create(owner=master.owner, master=master, slave=slave)
+    terminal = NettingTerminal()
+    late: list[tuple] = []  # a trade the terminal makes right after a round has read the deals
+    deals = terminal.deals
+
+    def deals_then_trade(**window) -> list[Deal]:
+        seen = deals(**window)
+        while late:
+            terminal.trade(*late.pop())
+        return seen
+
+    terminal.deals = deals_then_trade
+
+    def watch() -> None:
+        master_watch(None, account=master, driver=terminal, this_round={})
+        drain_all()
+
+    watch()
+    terminal.trade(1, DealEntry.IN, BUY, 0.02, _position(101, BUY, 0.02))
+    watch()
+    terminal.trade(2, DealEntry.INOUT, SELL, 0.05, _position(102, SELL, 0.03))
+    watch()
+    late.append((3, DealEntry.OUT, BUY, 0.03, None))
+    watch()  # reads the deals before the close, the positions after it
+    watch()
+
+    assert lots(slave) == []
+    assert CopyEvent.objects.order_by("pk").values_list("kind", "order_id", "status").last() == (
+        "deal_close", "102", "processed",
+    )  # fmt: skip

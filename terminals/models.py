@@ -306,7 +306,8 @@ class Order(OwnedModel):
     tp = models.DecimalField(max_digits=20, decimal_places=8, null=True, blank=True)
     sl_pips = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
     tp_pips = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
-    position_ticket = models.BigIntegerField(null=True, blank=True)  # the position a close names
+    # The position a close names; for an open on a netting account, the position it filled into.
+    position_ticket = models.BigIntegerField(null=True, blank=True)
     # The order that opened the position this one closes or modifies, when its ticket is not
     # known yet: a copied close may be queued while the copied open still waits before it.
     # Its ticket is read when this order executes (orders of one account run in order).

@@ -29,6 +29,13 @@ def lots(account) -> list[float]:
     return [p.volume for p in positions(account)]
 
 
+@pytest.fixture
+def two_masters(paper):
+    """M1 and M2 (each with its pair's key) copied to one netting slave S."""
+    m1, m2, slave = paper("M1"), paper("M2"), netting(paper("S"))
+    return (m1, pair(m1, slave)[1]), (m2, pair(m2, slave)[1]), slave
+
+
 @pytest.mark.django_db
 def test_a_third_of_three_lots_closed_leaves_two_on_the_slave(paper, trade):
     master, slave = paper("M"), paper("IDX", "SimBroker-Demo")  # US30.cash steps by 0.1 lots
@@ -165,10 +172,8 @@ def test_an_addition_to_an_open_that_was_refused_is_refused_too(paper, trade):
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("first_closed", ["M1", "M2"])
-def test_a_netting_slave_copying_two_masters_closes_only_each_masters_share(paper, trade, first_closed):
-    m1, m2, slave = paper("M1"), paper("M2"), netting(paper("S"))
-    _, key1 = pair(m1, slave)
-    _, key2 = pair(m2, slave)
+def test_a_netting_slave_copying_two_masters_closes_only_each_masters_share(two_masters, trade, first_closed):
+    (m1, key1), (m2, key2), slave = two_masters
     keys = {"M1": (key1, m1), "M2": (key2, m2)}
 
     trade(key1, m1, event="deal_add", order_id="10", symbol="BTCUSD", type="BUY", volume=0.02, deal="1")
@@ -263,10 +268,8 @@ def test_a_netting_slaves_close_of_one_masters_lots_passes_on_as_that_part(paper
 
 
 @pytest.mark.django_db
-def test_a_copy_whose_position_closed_on_the_slave_does_not_close_another_copys(paper, trade):
-    m1, m2, slave = paper("M1"), paper("M2"), netting(paper("S"))
-    _, key1 = pair(m1, slave)
-    _, key2 = pair(m2, slave)
+def test_a_copy_whose_position_closed_on_the_slave_does_not_close_another_copys(two_masters, trade):
+    (m1, key1), (m2, key2), slave = two_masters
     trade(key1, m1, event="deal_add", order_id="10", symbol="BTCUSD", type="BUY", volume=0.02, deal="1")
     drain_all()
     [stopped] = positions(slave)
@@ -283,10 +286,8 @@ def test_a_copy_whose_position_closed_on_the_slave_does_not_close_another_copys(
 
 
 @pytest.mark.django_db
-def test_a_close_the_terminal_did_not_size_counts_as_what_it_asked(paper, trade):
-    m1, m2, slave = paper("M1"), paper("M2"), netting(paper("S"))
-    _, key1 = pair(m1, slave)
-    _, key2 = pair(m2, slave)
+def test_a_close_the_terminal_did_not_size_counts_as_what_it_asked(two_masters, trade):
+    (m1, key1), (m2, key2), slave = two_masters
     trade(key1, m1, event="deal_add", order_id="10", symbol="BTCUSD", type="BUY", volume=0.04, deal="1")
     trade(key2, m2, event="deal_add", order_id="20", symbol="BTCUSD", type="BUY", volume=0.03, deal="2")
     drain_all()

@@ -100,8 +100,10 @@ def _cycle(*, owner, master: TradingAccount, slave: TradingAccount, exclude: int
 
 def _check_accounts(*, owner, master: TradingAccount, slave: TradingAccount, exclude: int | None = None) -> None:
     # One trader's pair changes one at a time: two pairs created at once (A → B, B → A) would
-    # each find no cycle without the other. The owner's row is the lock (SQLite serialises writers anyway).
-    list(get_user_model().objects.select_for_update().filter(pk=owner.pk).values_list("pk"))
+    # each find no cycle without the other. The owner's row is the lock (SQLite serialises writers
+    # anyway); NO KEY, so orders and links inserted for the trader meanwhile (they reference the
+    # row) are not held up: with a full lock a pair move and its master's intake deadlocked.
+    list(get_user_model().objects.select_for_update(no_key=True).filter(pk=owner.pk).values_list("pk"))
     mine = TradingAccount.objects.owned_by(owner).alive()
     for name, account in (("master", master), ("slave", slave)):
         if not mine.filter(pk=account.pk).exists():
@@ -167,6 +169,8 @@ def pair_update(*, pair: CopyPair, **fields) -> CopyPair:
         _check_accounts(owner=pair.owner, master=master, slave=slave, exclude=pair.pk)
         # A link names a position on the pair's slave, opened by the pair's master's order:
         # moved to other accounts, its close would go to the new slave under the old ticket.
+        # The master's row, as its intake locks it: no event of its fans out meanwhile.
+        TradingAccount.objects.select_for_update(no_key=True).filter(pk=pair.master_id).values_list("pk").first()
         links = CopyLink.objects.select_for_update().filter(pair=pair)
         field = "slave" if slave.pk != pair.slave_id else "master"
         if still_open := links.filter(closed_at__isnull=True).count():

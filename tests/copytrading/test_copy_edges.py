@@ -367,3 +367,39 @@ def test_a_drain_passing_fills_on_and_an_intake_of_the_same_master_do_not_deadlo
     assert failures == []
     assert not CopyExecution.objects.filter(status="pending").exists()
     assert lots(bottom) == [0.01, 0.01]  # P, and X passed on from S2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_pair_moved_while_its_master_fans_out_waits_and_is_refused(paper, trade, monkeypatch):
+    if connection.vendor == "sqlite":
+        pytest.skip("concurrent writers need PostgreSQL (runs in .ci/run)")
+    master, slave, other = paper("M"), paper("B"), paper("C")
+    made, key = pair(master, slave)
+    fanning, fan = threading.Event(), services._Fan.__init__
+    outcome: list[object] = []
+
+    def fan_init(self, *args):  # the intake, its master's row locked, about to create the copy
+        fanning.set()
+        time.sleep(0.5)  # the move reaches its locks meanwhile
+        fan(self, *args)
+
+    monkeypatch.setattr(services._Fan, "__init__", fan_init)
+
+    def move() -> None:
+        fanning.wait(timeout=5)
+        try:
+            services.pair_update(pair=CopyPair.objects.get(pk=made.pk), slave=other)
+            outcome.append("moved")
+        except Exception as error:  # noqa: BLE001 - the test reports it
+            outcome.append(repr(error))
+        finally:
+            connection.close()
+
+    mover = threading.Thread(target=move)
+    mover.start()
+    trade(key, master, event="deal_add", order_id="1", symbol="BTCUSD", type="BUY", volume=0.02)
+    mover.join()
+    drain_all()
+
+    assert len(outcome) == 1 and "still open on B" in str(outcome[0])
+    assert CopyPair.objects.get(pk=made.pk).slave_id == slave.pk and lots(slave) == [0.02]

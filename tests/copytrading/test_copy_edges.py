@@ -4,6 +4,7 @@ additions to an open that never filled, and one netting slave copying two master
 
 import threading
 import time
+from collections.abc import Callable
 from contextlib import suppress
 from decimal import Decimal
 
@@ -27,6 +28,27 @@ def pair(master, slave, **rule):
 
 def lots(account) -> list[float]:
     return [p.volume for p in positions(account)]
+
+
+def at_once(*works: Callable[[], object]) -> list[Exception]:
+    """Run each in a thread of its own (a database connection of its own), wait for all;
+    what they raised."""
+    raised: list[Exception] = []
+
+    def run(work: Callable[[], object]) -> None:
+        try:
+            work()
+        except Exception as error:  # noqa: BLE001 - the caller asserts on it
+            raised.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(work,)) for work in works]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return raised
 
 
 @pytest.fixture
@@ -138,13 +160,8 @@ def test_two_closes_of_one_master_at_once_each_take_their_share_of_what_is_open(
 
     def close(deal: str) -> None:
         copy_event_receive(master=master, event=MasterEvent("deal_close", "1", volume=Decimal("0.25"), sequence=deal))
-        connection.close()
 
-    threads = [threading.Thread(target=close, args=(deal,)) for deal in ("2", "3")]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    assert at_once(lambda: close("2"), lambda: close("3")) == []
     drain_all()
 
     # 1 lot less a quarter, then a third of the 0.75 left: 0.5, not 0.57 (a quarter of a stale 1 lot twice).
@@ -225,18 +242,12 @@ def test_a_close_received_while_a_refused_open_is_recorded_leaves_the_link_close
     def drain() -> None:
         drain_all()
         recorded.set()
-        connection.close()
 
     def close() -> None:
         recording.wait(timeout=5)
         copy_event_receive(master=master, event=MasterEvent("deal_close", "1", volume=Decimal("1"), sequence="2"))
-        connection.close()
 
-    threads = [threading.Thread(target=drain), threading.Thread(target=close)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    assert at_once(drain, close) == []
 
     assert CopyLink.objects.get().closed_at is not None
     assert CopyEvent.objects.get(kind="deal_close").status == "skipped"
@@ -329,7 +340,6 @@ def test_a_drain_passing_fills_on_and_an_intake_of_the_same_master_do_not_deadlo
     trade(middle_key, middle, event="deal_add", order_id="P", symbol="BTCUSD", type="BUY", volume=0.01, deal="1")
     trade(top_key, top, event="deal_add", order_id="X", symbol="BTCUSD", type="BUY", volume=0.01, deal="2")
     locked, started, links_of = threading.Event(), threading.Event(), services._links_of
-    failures: list[Exception] = []
 
     def links_then_wait(orders):  # the drain, its orders' links locked, before passing X's fill on
         found = links_of(orders)
@@ -340,27 +350,12 @@ def test_a_drain_passing_fills_on_and_an_intake_of_the_same_master_do_not_deadlo
 
     monkeypatch.setattr(services, "_links_of", links_then_wait)
 
-    def run(work) -> None:
-        try:
-            work()
-        except Exception as error:  # noqa: BLE001 - the test reports it
-            failures.append(error)
-        finally:
-            connection.close()
-
     def modify() -> None:  # S2 moves P's stops while its drain records
         locked.wait(timeout=5)
         started.set()
         copy_event_receive(master=middle, event=MasterEvent("position_modify", "P", sl=Decimal("1000"), sequence="m1"))
 
-    threads = [
-        threading.Thread(target=run, args=(lambda: accounts_drain(sorted([middle.pk, bottom.pk])),)),
-        threading.Thread(target=run, args=(modify,)),
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    failures = at_once(lambda: accounts_drain(sorted([middle.pk, bottom.pk])), modify)
     monkeypatch.undo()
     drain_all()
 
@@ -376,7 +371,6 @@ def test_a_pair_moved_while_its_master_fans_out_waits_and_is_refused(paper, trad
     master, slave, other = paper("M"), paper("B"), paper("C")
     made, key = pair(master, slave)
     fanning, fan = threading.Event(), services._Fan.__init__
-    outcome: list[object] = []
 
     def fan_init(self, *args):  # the intake, its master's row locked, about to create the copy
         fanning.set()
@@ -387,18 +381,12 @@ def test_a_pair_moved_while_its_master_fans_out_waits_and_is_refused(paper, trad
 
     def move() -> None:
         fanning.wait(timeout=5)
-        try:
-            services.pair_update(pair=CopyPair.objects.get(pk=made.pk), slave=other)
-            outcome.append("moved")
-        except Exception as error:  # noqa: BLE001 - the test reports it
-            outcome.append(repr(error))
-        finally:
-            connection.close()
+        services.pair_update(pair=CopyPair.objects.get(pk=made.pk), slave=other)
 
-    mover = threading.Thread(target=move)
-    mover.start()
-    trade(key, master, event="deal_add", order_id="1", symbol="BTCUSD", type="BUY", volume=0.02)
-    mover.join()
+    def fan_out() -> None:
+        trade(key, master, event="deal_add", order_id="1", symbol="BTCUSD", type="BUY", volume=0.02)
+
+    outcome = at_once(move, fan_out)  # the move refused: what it raised
     drain_all()
 
     assert len(outcome) == 1 and "still open on B" in str(outcome[0])

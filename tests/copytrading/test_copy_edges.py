@@ -21,6 +21,9 @@ from tests.copytrading.conftest import drain_all, positions
 from tests.copytrading.test_netting import netting
 from tests.copytrading.test_watcher import by_hand
 
+# Concurrent writers: threads, each on a connection of its own; SQLite has one writer.
+postgres_only = pytest.mark.skipif(connection.vendor == "sqlite", reason="concurrent writers need PostgreSQL (.ci/run)")
+
 
 def pair(master, slave, **rule):
     return pair_create(owner=master.owner, master=master, slave=slave, **rule)
@@ -140,9 +143,8 @@ def test_an_operator_cannot_repoint_a_pair_in_the_admin(client, operator, alice,
 
 
 @pytest.mark.django_db(transaction=True)
+@postgres_only
 def test_two_closes_of_one_master_at_once_each_take_their_share_of_what_is_open(paper, trade, monkeypatch):
-    if connection.vendor == "sqlite":
-        pytest.skip("concurrent writers need PostgreSQL (runs in .ci/run)")
     master, slave = paper("M"), paper("S")
     _, key = pair(master, slave)
     trade(key, master, event="deal_add", order_id="1", symbol="BTCUSD", type="BUY", volume=1)
@@ -216,9 +218,8 @@ def test_a_netting_slave_copying_two_masters_closes_only_each_masters_share(two_
 
 
 @pytest.mark.django_db(transaction=True)
+@postgres_only
 def test_a_close_received_while_a_refused_open_is_recorded_leaves_the_link_closed(paper, trade, monkeypatch):
-    if connection.vendor == "sqlite":
-        pytest.skip("concurrent writers need PostgreSQL (runs in .ci/run)")
     master, slave = paper("M"), paper("S")
     TradingAccount.objects.filter(pk=slave.pk).update(max_lot=Decimal("1"))
     _, key = pair(master, slave)
@@ -331,9 +332,8 @@ def test_a_pair_keeps_its_accounts_while_a_close_of_its_copies_is_on_its_way(api
 
 
 @pytest.mark.django_db(transaction=True)
+@postgres_only
 def test_a_drain_passing_fills_on_and_an_intake_of_the_same_master_do_not_deadlock(paper, trade, monkeypatch):
-    if connection.vendor == "sqlite":
-        pytest.skip("concurrent writers need PostgreSQL (runs in .ci/run)")
     top, middle, bottom = paper("M"), paper("S2"), paper("S1")
     _, top_key = pair(top, middle)
     _, middle_key = pair(middle, bottom)
@@ -365,9 +365,8 @@ def test_a_drain_passing_fills_on_and_an_intake_of_the_same_master_do_not_deadlo
 
 
 @pytest.mark.django_db(transaction=True)
+@postgres_only
 def test_a_pair_moved_while_its_master_fans_out_waits_and_is_refused(paper, trade, monkeypatch):
-    if connection.vendor == "sqlite":
-        pytest.skip("concurrent writers need PostgreSQL (runs in .ci/run)")
     master, slave, other = paper("M"), paper("B"), paper("C")
     made, key = pair(master, slave)
     fanning, fan = threading.Event(), services._Fan.__init__

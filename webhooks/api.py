@@ -71,7 +71,15 @@ class OrderViewSet(OwnedViewSetMixin, mixins.ListModelMixin, mixins.RetrieveMode
             orders = orders.filter(created_at__lte=until)
         return orders.order_by("-created_at", "-pk")
 
-    @extend_schema(request=dict, responses={202: dict})
+    @extend_schema(
+        request=dict,
+        responses={202: dict},
+        description=(
+            "Place an order with the fields of a TradingView alert. Without `accounts` (or `account`) it goes to "
+            "the caller's current account (`POST /api/v1/accounts/{id}/switch`, `GET /api/v1/accounts/current`), "
+            "not to every account as a webhook alert does."
+        ),
+    )
     def create(self, request):
         if not isinstance(request.data, dict):
             raise serializers.ValidationError("The body must be a JSON object.")
@@ -81,7 +89,10 @@ class OrderViewSet(OwnedViewSetMixin, mixins.ListModelMixin, mixins.RetrieveMode
             if isinstance(request.successful_authenticator, SessionAuthentication)
             else Signal.Source.API
         )
-        reply_status, body = signal_receive(user=request.user, data=dict(request.data), source=source)
+        # The accounts API's contract: trading endpoints use the current account unless told otherwise.
+        reply_status, body = signal_receive(
+            user=request.user, data=dict(request.data), source=source, current_account=True
+        )
         return Response(body, status=reply_status)
 
     @extend_schema(responses={200: dict})

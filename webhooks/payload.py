@@ -29,7 +29,7 @@ _ACTIONS: dict[str, tuple[Kind | None, Side | None]] = {
 _SIDES: dict[str, Side] = {"BUY": "buy", "SELL": "sell", "LONG": "buy", "SHORT": "sell"}
 _ORDER_TYPES: tuple[OrderType, ...] = ("market", "limit", "stop")
 
-_COMMON_FIELDS = frozenset({"action", "accounts", "comment", "id"})
+_COMMON_FIELDS = frozenset({"action", "accounts", "account", "comment", "id"})
 _PRICE_FIELDS = frozenset({"price", "take_profit", "tp", "stop_loss", "sl", "tp_pips", "sl_pips"})
 _KIND_FIELDS: dict[Kind, frozenset[str]] = {
     "open": frozenset({"symbol", "volume", "risk", "order_type"}) | _PRICE_FIELDS,
@@ -39,6 +39,23 @@ _KIND_FIELDS: dict[Kind, frozenset[str]] = {
 }
 # Used when the action is unknown: every field is checked so that all errors come back at once.
 _ALL_FIELDS = _COMMON_FIELDS.union(*_KIND_FIELDS.values())
+# Every name the parser reads ("token" authenticates POST /webhook/ before the body is parsed).
+KNOWN_FIELDS = _ALL_FIELDS | {"token"}
+
+# Known fields that pick where or how much is traded: one an action does not read is refused,
+# never dropped (a CLOSE with a volume would otherwise close the whole position).
+_STEERING_FIELDS = frozenset({"symbol", "side", "ticket", "volume", "risk"})
+# Unknown names that look like targeting or sizing (the single-user bot's "close_percent", a
+# "lots" or "qty" from another bridge's template): refused for the same reason. Matched on the
+# name lower-cased with "-" and " " as "_", so closePercent and close-percent match too.
+_STEERING_NAMES = re.compile(
+    r"^(?:account|login|lot|qty|quantit|size$|contracts?$|units?$|amount|risk|partial|close_|symbol|ticket"
+    r"|position|side|direction)|volume|percent|pct",
+    re.ASCII,
+)
+# TradingView's {{strategy.position_size}} and its kin, which templates carry as information:
+# what the strategy holds, not what to trade. Listed as ignored like ticker, interval or timenow.
+_TRADINGVIEW_SIZES = frozenset({"position_size", "market_position_size", "prev_market_position_size"})
 
 _MAX_DIGITS = 20  # written out in full: a price has ~10, a lot size ~5
 _MAX_VOLUME = Decimal(1000)
@@ -74,7 +91,8 @@ class SignalRequest:
     take_profit: Decimal | None = None
     sl_pips: Decimal | None = None
     tp_pips: Decimal | None = None
-    accounts: tuple[str, ...] = ()  # logins or ids as given; () means every account of the owner
+    accounts: tuple[str, ...] = ()  # logins or ids as given; () leaves the choice to the caller (signal_receive)
+    accounts_field: str = "accounts"  # the field they came from: "account" names one
     ticket: int | None = None
     comment: str = ""
     idempotency_key: str | None = None
@@ -348,10 +366,16 @@ def parse_signal(data: Mapping[str, Any]) -> SignalRequest:
     if action == "CLOSE":
         kind = "close_ticket" if "ticket" in data else "close_symbol"
     used = _COMMON_FIELDS | (_KIND_FIELDS[kind] if kind else _ALL_FIELDS)
-    # The token authenticated the request already (POST /webhook/ carries it in the body).
-    ignored = tuple(name for name in data if name not in used and name != "token")
+    if kind == "open" and "side" in data:
+        _agreeing_side(reader, action, side)
+        used |= {"side"}
+    ignored = _unread(reader, action, used)
 
     accounts = reader.read("accounts", _accounts) or ()
+    if (account := reader.read("account", _account)) is not None:
+        accounts = (account,)
+    if "account" in data and "accounts" in data:
+        reader.add("account", "account and accounts cannot both be given: name one account, or several in accounts.")
     comment = reader.read("comment", _comment) or ""
     key = reader.read("id", _idempotency_key)
     symbol = reader.read("symbol", _symbol) if "symbol" in used else None
@@ -377,12 +401,60 @@ def parse_signal(data: Mapping[str, Any]) -> SignalRequest:
         side=side or close_side,
         symbol=symbol or "",
         accounts=accounts,
+        accounts_field="account" if "account" in data else "accounts",
         ticket=ticket,
         comment=comment,
         idempotency_key=key,
         ignored_fields=ignored,
         **request,
     )
+
+
+def _unread(reader: _Reader, action: str | None, used: frozenset[str]) -> tuple[str, ...]:
+    """The body's fields no part of this action reads: harmless ones are returned (the reply
+    lists them as ignored); one that would pick where or how much is traded is an error."""
+    ignored = []
+    for name in reader.data:
+        # The token authenticated the request already (POST /webhook/ carries it in the body).
+        if name in used or name == "token":
+            continue
+        if name in _STEERING_FIELDS:
+            reader.add(name, _UNREAD_MESSAGES.get((action, name), _UNREAD_MESSAGE).format(name=name, action=action))
+        elif name not in _TRADINGVIEW_SIZES and _STEERING_NAMES.search(re.sub(r"[- ]", "_", name.lower())):
+            reader.add(
+                name,
+                f"{_shown(name)} is not a field this service reads, and it looks like it sizes or targets the "
+                "trade: the alert is refused rather than traded without it.",
+            )
+        else:
+            ignored.append(name)
+    return tuple(ignored)
+
+
+_UNREAD_MESSAGE = "{name} cannot be used with {action}, which does not read it: the alert is refused rather than traded without it."  # noqa: E501
+_WHOLE = "{name} cannot be used with {action}, which closes whole positions: leave {name} out to close them whole."
+_UNREAD_MESSAGES = {
+    ("CLOSE", "volume"): _WHOLE,
+    ("CLOSE", "risk"): _WHOLE,
+    ("CLOSE_SYMBOL", "volume"): _WHOLE,
+    ("CLOSE_SYMBOL", "risk"): _WHOLE,
+    ("CLOSE_ALL", "volume"): _WHOLE,
+    ("CLOSE_ALL", "risk"): _WHOLE,
+    ("CLOSE_ALL", "symbol"): "symbol cannot be used with CLOSE_ALL, which closes every position: use CLOSE with a symbol to close that symbol's positions.",  # noqa: E501
+    ("CLOSE_ALL", "side"): "side cannot be used with CLOSE_ALL, which closes the positions of both sides: use CLOSE with a symbol and a side.",  # noqa: E501
+    ("CLOSE", "side"): "side cannot be used with a CLOSE of one ticket: the ticket names the position.",
+}
+
+
+def _agreeing_side(reader: _Reader, action: str | None, side: Side | None) -> None:
+    """An opening action gives the side; a "side" field may repeat it, never contradict it."""
+    given = reader.read("side", _side)
+    if given is not None and given != side:
+        reader.add("side", f"side {given} contradicts action {action}: give one direction.")
+
+
+def _account(name: str, value: object) -> str:
+    return _reference(name, value, max_length=_MAX_ACCOUNT_REF)
 
 
 def _open_fields(reader: _Reader, side: Side | None) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from django.utils import timezone
 from mt5saas.events import publish_many
 from terminals.execution import order_event, orders_enqueue, queued_stamp
 from terminals.models import Order, TradingAccount
+from terminals.selectors import account_current
 from terminals.symbols import SymbolError, intake_accounts, mapping_of, symbol_resolve
 
 from .models import Signal
@@ -29,7 +30,9 @@ class Invalid(Exception):
         self.errors, self.detail = errors, detail
 
 
-def _targets(user, request: SignalRequest) -> list[TradingAccount]:
+def _targets(user, request: SignalRequest, *, current_account: bool) -> list[TradingAccount]:
+    if not request.accounts and current_account:
+        return _current_target(user, request)
     if not request.accounts:
         if not (everyone := intake_accounts(owner_id=user.pk, requested=request.symbol)):
             raise Invalid(
@@ -51,7 +54,25 @@ def _targets(user, request: SignalRequest) -> list[TradingAccount]:
             chosen.append(account)
     if unknown:
         listed = ", ".join(unknown[:5])
-        raise Invalid({"accounts": [f"Not one of your active accounts: {listed}."]}, "Unknown accounts in the signal.")
+        raise Invalid(
+            {request.accounts_field: [f"Not one of your active accounts: {listed}."]}, "Unknown accounts in the signal."
+        )
+    return chosen
+
+
+def _current_target(user, request: SignalRequest) -> list[TradingAccount]:
+    """The caller's current account (POST /api/v1/accounts/<id>/switch), alone."""
+    current = account_current(user=user)
+    if current is None:
+        raise Invalid(
+            {"accounts": ["No trading account is available."]},
+            "You have no trading accounts to send this order to. Add one on the Accounts page.",
+        )
+    if not (chosen := intake_accounts(owner_id=user.pk, requested=request.symbol, references=(str(current.pk),))):
+        raise Invalid(
+            {"accounts": [f"Your current account {current.login} is stopped."]},
+            "Your current account is stopped: start it, switch to another, or name accounts in the order.",
+        )
     return chosen
 
 
@@ -150,8 +171,11 @@ def _accepted_body(signal: Signal, orders: list[tuple[int, int]]) -> dict:
     return body
 
 
-def signal_receive(*, user, data: dict, source: str = Signal.Source.WEBHOOK) -> Reply:
+def signal_receive(*, user, data: dict, source: str = Signal.Source.WEBHOOK, current_account: bool = False) -> Reply:
     """Turn a parsed body into a stored signal and queued orders; returns (HTTP status, body).
+
+    A body that names no account goes to every account of the user, or with `current_account`
+    (the orders API) to the user's current account only.
 
     Idempotent by the body's "id": a repeat returns the first reply and places nothing,
     also when two arrive at once (the unique key decides which one stores the signal).
@@ -161,7 +185,7 @@ def signal_receive(*, user, data: dict, source: str = Signal.Source.WEBHOOK) -> 
         return repeated
     try:
         request = parse_signal(data)
-        accounts = _targets(user, request)
+        accounts = _targets(user, request, current_account=current_account)
         symbols = _mapped_symbols(request, accounts)
         _check_limits(request, accounts)
     except (PayloadError, Invalid) as error:

@@ -13,7 +13,7 @@ from webhooks.payload import PayloadError, SignalRequest, parse_signal
 OPEN = {"action": "BUY", "symbol": "XAUUSD", "volume": "0.10"}
 FIELDS = [
     "action", "symbol", "volume", "risk", "order_type", "price", "take_profit", "tp", "stop_loss", "sl",
-    "tp_pips", "sl_pips", "accounts", "ticket", "comment", "id", "token", "side",
+    "tp_pips", "sl_pips", "accounts", "account", "ticket", "comment", "id", "token", "side",
 ]  # fmt: skip
 
 
@@ -86,14 +86,17 @@ def errors_of(body: Any) -> dict[str, list[str]]:
         ({"action": "CLOSE_ALL", "accounts": ["1"]}, {"kind": "close_all", "accounts": ("1",)}),
         # What has no effect is listed, not refused; the token is consumed by authentication.
         (
-            {**OPEN, "token": "whk_secret", "strategy": "x", "side": "sell", "ticket": 5},
-            {"side": "buy", "ticket": None, "ignored_fields": ("strategy", "side", "ticket")},
+            {**OPEN, "token": "whk_secret", "strategy": "x", "side": "buy", "ticker": "XAUUSD", "position_size": 1},
+            {"side": "buy", "ticket": None, "ignored_fields": ("strategy", "ticker", "position_size")},
         ),
         (
-            {"action": "CLOSE_ALL", "symbol": "XAUUSD", "volume": "{{x}}", "ticket": None, "": 1},
-            {"kind": "close_all", "symbol": "", "ignored_fields": ("symbol", "volume", "ticket", "")},
+            {"action": "CLOSE_ALL", "interval": "{{interval}}", "timenow": "x", "": 1},
+            {"kind": "close_all", "symbol": "", "ignored_fields": ("interval", "timenow", "")},
         ),
-        ({"action": "close_symbol", "symbol": "XAUUSD", "ticket": 5}, {"ticket": None, "ignored_fields": ("ticket",)}),
+        # One account by its login (text or number), as the single-user bot's alerts named it.
+        ({**OPEN, "account": "1123456"}, {"accounts": ("1123456",), "accounts_field": "account"}),
+        ({**OPEN, "account": 1123456}, {"accounts": ("1123456",), "accounts_field": "account"}),
+        ({"action": "CLOSE_ALL", "account": " 7 "}, {"kind": "close_all", "accounts": ("7",)}),
     ],
 )
 def test_valid_alerts_are_normalised(body, expected):
@@ -238,6 +241,13 @@ def test_the_body_is_left_as_it_was():
         ({**OPEN, "accounts": ["a" * 65]}, {"accounts": "accounts[0] is 65 characters long; at most 64."}),
         ({**OPEN, "accounts": ["1\x07"]}, {"accounts": "accounts[0] contains a control or invisible character"}),
         ({**OPEN, "accounts": ["{{login}}"]}, {"accounts": "accounts[0] is the unrendered placeholder {{login}}"}),
+        ({**OPEN, "account": None}, {"account": "account is null: give a value or leave the field out."}),
+        ({**OPEN, "account": ""}, {"account": "account is empty."}),
+        ({**OPEN, "account": ["1"]}, {"account": "account must be text or a whole number, got a list."}),
+        (
+            {**OPEN, "account": "1", "accounts": ["2"]},
+            {"account": "account and accounts cannot both be given: name one account, or several in accounts."},
+        ),
         # ticket and side
         ({"action": "close", "ticket": "abc"}, {"ticket": "ticket must be a position ticket, a whole number like"}),
         ({"action": "close", "ticket": 1.0}, {"ticket": "ticket must be a position ticket, a whole number like"}),
@@ -416,7 +426,7 @@ def check_outcome(body: dict) -> None:
     try:
         request = parse_signal(body)
     except PayloadError as error:
-        assert error.errors and set(error.errors) <= set(FIELDS)
+        assert error.errors and set(error.errors) <= set(FIELDS) | set(body)
         assert "\n" not in error.detail
         for message in (text for messages in error.errors.values() for text in messages):
             # Quoted values are cut and escaped: a reply never carries kilobytes or control characters.

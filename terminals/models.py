@@ -262,11 +262,14 @@ class Order(OwnedModel):
     status moves queued → sending → filled | rejected | failed | cancelled. `sending` is
     set in a committed transaction before the terminal is called: an order found in
     `sending` later may have reached the broker and is reconciled, never sent again blind.
+    A pending (limit/stop) order the terminal took is `placed` until the host agent sees it
+    fill or leave the terminal's pending orders (terminals.pending).
     """
 
     class Status(models.TextChoices):
         QUEUED = "queued"
         SENDING = "sending"
+        PLACED = "placed"
         FILLED = "filled"
         REJECTED = "rejected"
         FAILED = "failed"

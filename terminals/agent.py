@@ -4,7 +4,8 @@ Every interval it writes the host's heartbeat (CPU, memory, terminals running), 
 each assigned account's terminal (balance, equity, margin, profit; online/offline
 transitions recorded and published), retries a failing terminal with exponential
 backoff up to a cap, marks hosts whose heartbeat is three intervals late offline, and
-executes the orders the queue left behind (terminals.execution.orders_sweep).
+executes the orders the queue left behind (terminals.execution.orders_sweep) and follows
+placed pending orders to their fill or end (terminals.pending).
 
 On a Windows host the agent also owns the host's terminal sessions (terminals.sessions):
 it starts them for itself and for the host's workers, which ask its SessionDirectory, and
@@ -28,6 +29,7 @@ from .drivers.base import AccountInfo, Driver, TerminalError
 from .drivers.simulated import read_together
 from .execution import orders_sweep
 from .models import TerminalHost, TradingAccount
+from .pending import accounts_with_placed_orders, pending_orders_settle
 from .services import (
     account_heartbeat,
     account_set_status,
@@ -98,6 +100,7 @@ class HostAgent:
     clock: Callable[[], float] = time.monotonic
     backoff: dict[int, Backoff] = field(default_factory=dict)
     sessions: SessionRegistry | None = None  # the host's sessions, when this agent owns them
+    placed: set[int] = field(default_factory=set)  # this round's accounts with placed pending orders
 
     def tick(self) -> None:
         """One round: host heartbeat, account heartbeats, stale hosts."""
@@ -108,6 +111,7 @@ class HostAgent:
             self.sessions.keep_only(account.pk for account in accounts)
         # The host's own heartbeat first: a slow terminal must not make the host look dead.
         self._host_heartbeat(terminals_running=None)
+        self.placed = accounts_with_placed_orders(account_ids=[account.pk for account in accounts])
         online, this_round = 0, {}
         for start in range(0, len(accounts), CHUNK):
             chunk, readings = accounts[start : start + CHUNK], []
@@ -162,6 +166,8 @@ class HostAgent:
                 if not account.symbols:
                     # Signals are mapped against these names at intake, without a host round trip.
                     account_update(account=account, symbols=driver.symbols())
+                if account.pk in self.placed:
+                    pending_orders_settle(account=account, driver=driver)
                 for receiver, outcome in account_read.send_robust(
                     sender=HostAgent, account=account, driver=driver, this_round=this_round
                 ):

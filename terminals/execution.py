@@ -495,7 +495,7 @@ class _Known:
         accounts = {order.account_id for order in orders}
         sent = (
             Order.objects.filter(
-                account_id__in=accounts, sent_at__gte=timezone.now() - HOUR, status__in=[Status.FILLED, Status.SENDING]
+                account_id__in=accounts, sent_at__gte=timezone.now() - HOUR, status__in=COUNTED_TRADES
             )
             .exclude(pk__in=[order.pk for order in orders])
             .values("account_id")
@@ -562,6 +562,9 @@ def _publish_orders(orders: list[Order]) -> None:
     publish_each((order.owner_id, "order", order_event(order)) for order in orders)
 
 
+# What the trades-per-hour guard counts: what reached the broker, or may have.
+COUNTED_TRADES = (Status.FILLED, Status.PLACED, Status.SENDING)
+
 FINISH_FIELDS = [
     "status", "status_reason", "done_at", "retcode", "ticket", "fill_price", "filled_volume", "symbol",
     "position_ticket",  # an open on a netting account: the position it filled into
@@ -601,7 +604,7 @@ def _record(orders: list[Order]) -> bool:
             return False
         _publish_orders(orders)
         for signal_id in dict.fromkeys(order.signal_id for order in orders if order.signal_id is not None):
-            _signal_outcome(next(order for order in orders if order.signal_id == signal_id))
+            signal_outcome_record(next(order for order in orders if order.signal_id == signal_id))
         _announce(orders)
     return True
 
@@ -619,7 +622,7 @@ def _announce(orders: list[Order]) -> None:
         log.exception("orders %s: the receivers of their final states left the database in error", ids)
 
 
-def _signal_outcome(order: Order) -> None:
+def signal_outcome_record(order: Order) -> None:
     """A signal none of whose orders filled is marked so (the Alerts app tells the trader)."""
     from webhooks.models import Signal
 
@@ -639,7 +642,8 @@ def order_execute(*, order: Order, driver: Driver) -> int:
         except TerminalError:
             return _unknown(order)
         if found is not None:
-            _finish(order, Status.FILLED, reason="Found on the terminal after an interruption.", result=found)
+            status = Status.PLACED if found.retcode == retcodes.PLACED else Status.FILLED
+            _finish(order, status, reason="Found on the terminal after an interruption.", result=found)
             return 1
         if not _settled(order):
             return 0  # the terminal may still be carrying out what a dead worker asked: look again later
@@ -725,6 +729,9 @@ def _sent(order: Order, driver: Driver, requests: list[OrderRequest], first: Ord
         if result.retcode not in (retcodes.DONE, retcodes.DONE_PARTIAL):
             break
     last = results[-1]
+    if last.retcode == retcodes.PLACED or (last.retcode == retcodes.DONE and requests[0].action == TradeAction.PENDING):
+        # A pending order waits at its price: terminals.pending follows it to its fill or its end.
+        return Status.PLACED, "", replace(last, price=0.0, volume=0.0)
     if last.retcode in (retcodes.DONE, retcodes.DONE_PARTIAL):
         if order.action == Order.Action.OPEN and not order.account.hedging:
             order.position_ticket = _netted_into(order, driver)
@@ -820,7 +827,8 @@ def _find(driver: Driver, order: Order, request: OrderRequest | None = None) -> 
             )
     for pending in driver.orders():
         if pending.comment in cids:
-            return OrderResult(retcode=retcodes.DONE, order=pending.ticket, price=pending.price_open)
+            # Still waiting at its price: placed, not filled.
+            return OrderResult(retcode=retcodes.PLACED, order=pending.ticket)
     since = (order.sent_at or order.created_at) - timedelta(minutes=5)
     for deal in driver.deals(since=since, until=timezone.now() + timedelta(minutes=5)):
         if deal.comment in cids:
@@ -1018,7 +1026,7 @@ def _guards(order: Order, driver: Driver, known: "_Known | None" = None) -> None
         sent = known.sent.get(account.pk, 0)
     else:
         recent = Order.objects.filter(
-            account=account, sent_at__gte=timezone.now() - HOUR, status__in=[Status.FILLED, Status.SENDING]
+            account=account, sent_at__gte=timezone.now() - HOUR, status__in=COUNTED_TRADES
         )
         sent = recent.exclude(pk=order.pk).count()
     if sent >= account.max_trades_per_hour:

@@ -1,0 +1,100 @@
+"""A pending (limit/stop) order is `placed` until the host agent sees it fill, or leave the
+terminal's pending orders unfilled; never shown `filled` while it waits."""
+
+import json
+from decimal import Decimal
+
+import pytest
+from django.test import Client
+
+from accounts.services import webhook_token_reveal
+from live.models import Event
+from terminals.agent import HostAgent
+from terminals.drivers import open_driver
+from terminals.drivers.base import OrderRequest, TradeAction
+from terminals.drivers.simulated import now_msc, quote
+from terminals.execution import account_drain
+from terminals.gateway import simulated_driver
+from terminals.models import Order
+from terminals.services import account_connect, simulated_host
+from tests.terminals.clocks import Clock, paper_terminals_on
+from webhooks.models import Signal
+
+SECOND = 1000
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    # Today, where the order's own stamps are: BTCUSD trades every day.
+    return paper_terminals_on(Clock(now_msc()), monkeypatch)
+
+
+@pytest.fixture
+def account(alice):
+    return account_connect(owner=alice, login="8300001", password="pw", server="SimBroker-Demo", kind="simulated")
+
+
+@pytest.fixture
+def buy_limit(alice, account, clock):
+    """A buy limit 0.2 % under the ask, placed: the order, and the limit price."""
+    spec = simulated_driver(account)._spec("BTCUSD")
+    _, ask = quote(spec, clock.at)
+    price = round(ask * 0.998, spec.info.digits)
+    body = {"action": "BUY", "symbol": "BTCUSD", "volume": "0.01", "order_type": "limit", "price": price}
+    token = webhook_token_reveal(user=alice)
+    response = Client().post(f"/webhook/{token}", json.dumps(body), content_type="text/plain")
+    assert response.status_code == 202
+    account_drain(account.pk)
+    return Order.objects.get(), price
+
+
+def agent_round() -> None:
+    HostAgent(host=simulated_host(), open_driver=open_driver).tick()
+
+
+@pytest.mark.django_db
+def test_a_pending_order_the_terminal_took_is_placed_not_filled(api_client, alice, buy_limit):
+    order, _ = buy_limit
+
+    api_client.force_login(alice)
+    row = api_client.get(f"/api/v1/orders/{order.pk}/").json()
+    page = api_client.get("/history").content.decode()
+
+    assert row["status"] == "placed" and row["ticket"] and row["fill_price"] is None
+    assert 'text-bg-info" data-testid="order-status">placed<' in page
+    assert Event.objects.filter(owner=alice, kind="order", payload__status="placed").exists()
+    assert Signal.objects.get().status == Signal.Status.ACCEPTED
+
+
+@pytest.mark.django_db
+def test_a_placed_order_that_fills_on_the_terminal_becomes_filled_at_its_deal_price(alice, account, clock, buy_limit):
+    order, price = buy_limit
+    agent_round()
+    assert Order.objects.get().status == "placed"  # still waiting at its price
+
+    spec = simulated_driver(account)._spec("BTCUSD")
+    while quote(spec, clock.at)[1] > price:
+        clock.at += SECOND
+    agent_round()
+
+    order.refresh_from_db()
+    positions = simulated_driver(account).positions()
+    assert order.status == "filled" and order.filled_volume == Decimal("0.01")
+    assert float(order.fill_price) <= price and order.status_reason.startswith("The pending order filled at")
+    assert [(p.symbol, p.volume) for p in positions] == [("BTCUSD", 0.01)]
+    assert Event.objects.filter(owner=alice, kind="order", payload__status="filled").exists()
+
+
+@pytest.mark.django_db
+def test_a_placed_order_removed_on_the_terminal_becomes_cancelled_and_its_signal_unfilled(alice, account, buy_limit):
+    order, _ = buy_limit
+    driver = simulated_driver(account)
+    driver.order_send(OrderRequest(action=TradeAction.REMOVE, symbol="BTCUSD", order=order.ticket))
+
+    agent_round()
+    agent_round()  # a second round changes nothing more
+
+    order.refresh_from_db()
+    assert order.status == "cancelled" and "cancelled or expired" in order.status_reason
+    assert Signal.objects.get().status == Signal.Status.UNFILLED
+    assert Event.objects.filter(owner=alice, kind="order", payload__status="cancelled").count() == 1

@@ -98,3 +98,27 @@ def test_a_placed_order_removed_on_the_terminal_becomes_cancelled_and_its_signal
     assert order.status == "cancelled" and "cancelled or expired" in order.status_reason
     assert Signal.objects.get().status == Signal.Status.UNFILLED
     assert Event.objects.filter(owner=alice, kind="order", payload__status="cancelled").count() == 1
+
+
+@pytest.mark.django_db
+def test_a_pending_order_left_sending_and_found_waiting_on_the_terminal_is_placed(alice, account, clock):
+    """The worker died after the terminal took the pending order but before recording it."""
+    from terminals.execution import _guards, _open_request
+    from tests.terminals.test_execution import order
+
+    spec = simulated_driver(account)._spec("BTCUSD")
+    price = Decimal(str(round(quote(spec, clock.at)[1] * 0.998, spec.info.digits)))
+    interrupted = order(account, side="buy", volume=Decimal("0.01"))
+    Order.objects.filter(pk=interrupted.pk).update(symbol="BTCUSD", requested_symbol="BTCUSD", order_type="limit",
+                                                   price=price)  # fmt: skip
+    interrupted.refresh_from_db()
+    driver = simulated_driver(account)
+    _guards(interrupted, driver)
+    driver.order_send(_open_request(interrupted, driver))  # reached the broker…
+    Order.objects.filter(pk=interrupted.pk).update(status="sending")  # …and nothing was recorded
+
+    account_drain(account.pk)
+
+    interrupted.refresh_from_db()
+    assert interrupted.status == "placed" and "after an interruption" in interrupted.status_reason
+    assert [o.ticket for o in driver.orders()] == [interrupted.ticket]

@@ -14,6 +14,8 @@ import environ
 from cryptography.fernet import Fernet
 from django.core.management.utils import get_random_secret_key
 
+from mt5saas import env as readers
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
 VAR_DIR.mkdir(exist_ok=True)
@@ -66,9 +68,9 @@ ADMIN_EMAIL = env.str("ADMIN_EMAIL", default="").strip().lower()
 WEBHOOK_TOKEN = env.str("WEBHOOK_TOKEN", default="")
 # The legacy token can be switched off without removing it from the environment.
 WEBHOOK_TOKEN_ENABLED = env_bool("WEBHOOK_TOKEN_ENABLED", True)
-WEBHOOK_RATE_LIMIT = env.str("WEBHOOK_RATE_LIMIT", default="10/m")
+WEBHOOK_RATE_LIMIT = readers.rate_limit("WEBHOOK_RATE_LIMIT", default="10/m")
 WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=16 * 1024)
-API_RATE_LIMIT = env.str("API_RATE_LIMIT", default="20/m")
+API_RATE_LIMIT = readers.rate_limit("API_RATE_LIMIT", default="20/m")
 # TradingView's published webhook senders, for tokens that accept only them.
 TRADINGVIEW_IPS = env.list("TRADINGVIEW_IPS", default=["52.89.214.238", "34.212.75.30", "54.218.53.128", "52.32.178.7"])
 # Reverse proxies whose X-Forwarded-For is believed (the client address is the last hop they saw).

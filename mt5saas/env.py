@@ -106,7 +106,10 @@ def _legacy_email_url() -> str:
     if not (server or port_text or user or password):
         return ""
     if not server:
-        refuse("SMTP_PORT, EMAIL_USER and EMAIL_PASS need SMTP_SERVER (or set EMAIL_URL instead)")
+        named = "/".join(name for name in LEGACY_SMTP if os.environ.get(name, "").strip())
+        if os.environ.get("EMAIL_URL", "").strip():
+            refuse(f"EMAIL_URL is set, and so is {named} (its old parts): keep EMAIL_URL only")
+        refuse(f"{named} without SMTP_SERVER: set SMTP_SERVER too, or EMAIL_URL instead")
     if not _HOST.fullmatch(server):
         refuse(f"SMTP_SERVER must be a host name like smtp.gmail.com, not {server!r}")
     port = int(port_text) if port_text.isdigit() and len(port_text) <= 5 else 0

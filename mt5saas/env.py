@@ -81,11 +81,18 @@ def aliased(name: str, old: str, *, default: str = "") -> str:
 def public_url() -> str:
     """PUBLIC_URL (the bot's EXTERNAL_BASE_URL), without a trailing slash."""
     value = aliased("PUBLIC_URL", "EXTERNAL_BASE_URL")
-    parts = urlsplit(value)
-    if value and (parts.scheme not in {"http", "https"} or not parts.hostname):
+    if value and not _is_web_address(value):
         name = "PUBLIC_URL" if os.environ.get("PUBLIC_URL", "").strip() else "EXTERNAL_BASE_URL"
         refuse(f"{name} must be an address like https://mt5saas.example.com, not {value!r}")
     return value.rstrip("/")
+
+
+def _is_web_address(value: str) -> bool:
+    try:
+        parts = urlsplit(value)
+        return parts.scheme in {"http", "https"} and bool(parts.hostname) and parts.port != 0
+    except ValueError:  # a bad port or IPv6 address
+        return False
 
 
 def alert_email() -> str:

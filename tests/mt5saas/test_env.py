@@ -278,11 +278,12 @@ def test_external_base_url_is_public_url(monkeypatch):
 
 
 @pytest.mark.parametrize("name", ["PUBLIC_URL", "EXTERNAL_BASE_URL"])
-def test_a_public_url_that_is_no_address_is_refused(monkeypatch, name):
-    monkeypatch.setenv(name, "bot.example.com")
+@pytest.mark.parametrize("value", ["bot.example.com", "ftp://bot.example.com", "http://[::1", "https://x:99999", "http://"])
+def test_a_public_url_that_is_no_address_is_refused(monkeypatch, name, value):
+    monkeypatch.setenv(name, value)
 
     assert refusal(readers.public_url) == (
-        f"mt5saas: {name} must be an address like https://mt5saas.example.com, not 'bot.example.com'"
+        f"mt5saas: {name} must be an address like https://mt5saas.example.com, not {value!r}"
     )
 
 

@@ -14,10 +14,15 @@ import environ
 from cryptography.fernet import Fernet
 from django.core.management.utils import get_random_secret_key
 
+from mt5saas import env as readers
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
 VAR_DIR.mkdir(exist_ok=True)
 
+# The project folder's .env first, as the single-user bot read it: the environment wins.
+readers.read_env_file(BASE_DIR / ".env")
+readers.refuse_basic_auth()
 env = environ.Env()
 
 
@@ -60,15 +65,15 @@ CSRF_TRUSTED_ORIGINS = env.list(
     "CSRF_TRUSTED_ORIGINS", default=[f"https://{host}" for host in ALLOWED_HOSTS if host != "*"]
 )
 # The public address put into webhook URLs; the request's host when unset.
-PUBLIC_URL = env.str("PUBLIC_URL", default="").rstrip("/")
+PUBLIC_URL = readers.public_url()
 PASSWORD_LOGIN = env_bool("PASSWORD_LOGIN", DEBUG)
 ADMIN_EMAIL = env.str("ADMIN_EMAIL", default="").strip().lower()
 WEBHOOK_TOKEN = env.str("WEBHOOK_TOKEN", default="")
 # The legacy token can be switched off without removing it from the environment.
 WEBHOOK_TOKEN_ENABLED = env_bool("WEBHOOK_TOKEN_ENABLED", True)
-WEBHOOK_RATE_LIMIT = env.str("WEBHOOK_RATE_LIMIT", default="10/m")
+WEBHOOK_RATE_LIMIT = readers.rate_limit("WEBHOOK_RATE_LIMIT", default="10/m")
 WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=16 * 1024)
-API_RATE_LIMIT = env.str("API_RATE_LIMIT", default="20/m")
+API_RATE_LIMIT = readers.rate_limit("API_RATE_LIMIT", default="20/m")
 # TradingView's published webhook senders, for tokens that accept only them.
 TRADINGVIEW_IPS = env.list("TRADINGVIEW_IPS", default=["52.89.214.238", "34.212.75.30", "54.218.53.128", "52.32.178.7"])
 # Reverse proxies whose X-Forwarded-For is believed (the client address is the last hop they saw).
@@ -77,6 +82,8 @@ TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 # template (charts, the EA, its inputs) laid over it.
 MT5_INSTALL_DIR = env.str("MT5_INSTALL_DIR", default=r"C:\Program Files\MetaTrader 5")
 MT5_PROFILE_SOURCE = env.str("MT5_PROFILE_SOURCE", default="")
+# Where this host's portable instances go: the default of `register_host --instance-root`.
+MT5_INSTANCE_ROOT = readers.aliased("MT5_INSTANCE_ROOT", "INSTANCE_ROOT_PATH")
 
 INSTALLED_APPS = [
     "daphne",
@@ -252,7 +259,7 @@ LIVE_STREAM_MAX_S = env.float("LIVE_STREAM_MAX_S", default=600.0)
 LIVE_RESUME_LOOKBACK_S = 30.0
 
 # Alerts (docs/alerts.md). Operator emails (startup, host offline, error-rate spikes) go to ALERT_EMAIL.
-ALERT_EMAIL = env.str("ALERT_EMAIL", default="").strip()
+ALERT_EMAIL = readers.alert_email()
 # 0: no dispatcher kick after publishing (the minute schedule alone raises alerts).
 ALERTS_KICK = env_bool("ALERTS_KICK", True)
 # A kick waits this long for more events: at most one dispatch per process per period.
@@ -389,8 +396,8 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
-vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
-DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="mt5saas <noreply@localhost>")
+vars().update(readers.email_settings())
+DEFAULT_FROM_EMAIL = readers.default_from_email()
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True

@@ -33,6 +33,13 @@ class Command(BaseCommand):
                 raise CommandError(f"No host with queue {queue!r}: run register_host first")
             # Drivers find this host's instance root by the queue, as the host's qcluster does.
             os.environ["Q_CLUSTER_NAME"] = queue
+        configured = settings.MT5_INSTANCE_ROOT.rstrip("\\/")
+        # Instances go where the host's row says; an environment saying otherwise is not ignored.
+        if host.kind == TerminalHost.Kind.WINDOWS and configured and configured != host.instance_root.rstrip("\\/"):
+            raise CommandError(
+                f"MT5_INSTANCE_ROOT is {configured} but host {host.name} is registered with instance root "
+                f"{host.instance_root or 'none'}: run register_host again with --instance-root {configured}"
+            )
         sessions = None
         if host.kind == TerminalHost.Kind.WINDOWS:
             # The one owner of this host's terminal sessions; its workers ask the directory.

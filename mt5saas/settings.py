@@ -87,7 +87,7 @@ MT5_INSTANCE_ROOT = readers.aliased("MT5_INSTANCE_ROOT", "INSTANCE_ROOT_PATH")
 
 INSTALLED_APPS = [
     "daphne",
-    "django.contrib.admin",
+    "mt5saas.apps.OperatorAdminConfig",  # django.contrib.admin with the operators' site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

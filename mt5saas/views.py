@@ -50,6 +50,10 @@ def permission_denied(request: HttpRequest, exception=None) -> HttpResponse:
     return _error(request, 403, "You do not have permission to do that.")
 
 
+def not_an_operator(request: HttpRequest) -> HttpResponse:
+    return _error(request, 403, "Your account is not an operator account: the admin is for operators only.")
+
+
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     return _error(request, 403, "This form has expired or came from another site. Reload the page and try again.")
 

@@ -13,12 +13,17 @@ $(VENV)/.installed: requirements.txt
 	$(PY) -m pip install --quiet -r requirements.txt
 	touch $@
 
+# Front-end packages (chart.js for the operators' overview), exactly as package-lock.json pins them.
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
 # DEBUG=1 for a local trial: generated keys in var/, password sign-in on. `make run DEMO=1`
 # also prints a demo trader's credentials.
 # On exit the trap runs once and gives the qcluster 10 s: django-q2's qcluster can deadlock in
 # its signal handler when signals reach it and its children together (Ctrl-C reaches the whole
 # group), and would then outlive `make run`; it is killed after that.
-run: $(VENV)/.installed
+run: $(VENV)/.installed node_modules/.installed
 	DEBUG=$${DEBUG:-1} $(PY) manage.py migrate --noinput
 	DEBUG=$${DEBUG:-1} $(PY) manage.py createcachetable
 	@if [ -n "$(DEMO)" ]; then DEBUG=$${DEBUG:-1} $(PY) manage.py demo --base-url http://$(HOST):$(PORT); fi
@@ -31,7 +36,7 @@ run: $(VENV)/.installed
 	echo "mt5saas on http://$(HOST):$(PORT)/  (Ctrl-C stops daphne, the qcluster and the host agent)"; \
 	$(PY) -m mt5saas.serve -b $(HOST) -p $(PORT) mt5saas.asgi:application
 
-test: $(VENV)/.installed
+test: $(VENV)/.installed node_modules/.installed
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed

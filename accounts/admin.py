@@ -1,14 +1,20 @@
+from allauth.account import admin as email_admin
+from allauth.account.models import EmailAddress
+from allauth.socialaccount import admin as social_admin
+from allauth.socialaccount.models import SocialAccount, SocialToken
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db import models
 from knox.models import AuthToken
+
+from audit.admin import TraderDataAdmin
 
 from .models import User, WebhookToken
 from .services import CannotDisableSelf, user_set_active, webhook_token_rotate
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(TraderDataAdmin, DjangoUserAdmin):
     list_display = ["username", "email", "name", "is_active", "is_staff", "date_joined", "last_login"]
     list_filter = ["is_active", "is_staff", "is_superuser", "date_joined", "last_login"]
     search_fields = ["username", "email", "name"]
@@ -50,9 +56,10 @@ class NoAddMixin:
 
 
 @admin.register(WebhookToken)
-class WebhookTokenAdmin(NoAddMixin, admin.ModelAdmin):
+class WebhookTokenAdmin(NoAddMixin, TraderDataAdmin):
     # Digest and ciphertext are never shown: the hint is enough to tell tokens apart.
     list_display = ["owner", "masked", "created_at", "rotated_at"]
+    list_select_related = ["owner"]
     fields = ["owner", "masked", "created_at", "rotated_at"]
     readonly_fields = fields
     search_fields = ["owner__username", "owner__email"]
@@ -74,8 +81,9 @@ admin.site.unregister(AuthToken)
 
 
 @admin.register(AuthToken)
-class ApiTokenAdmin(NoAddMixin, admin.ModelAdmin):
+class ApiTokenAdmin(NoAddMixin, TraderDataAdmin):
     list_display = ["user", "masked", "created", "expiry"]
+    list_select_related = ["user"]
     fields = ["user", "masked", "created", "expiry"]
     readonly_fields = fields
     search_fields = ["user__username", "user__email"]
@@ -83,3 +91,22 @@ class ApiTokenAdmin(NoAddMixin, admin.ModelAdmin):
     @admin.display(description="key")
     def masked(self, obj: AuthToken) -> str:
         return f"{obj.token_key[:8]}…"
+
+
+# allauth's admins of traders' addresses and Google identities, with every view recorded.
+admin.site.unregister([EmailAddress, SocialAccount])
+
+
+@admin.register(EmailAddress)
+class EmailAddressAdmin(TraderDataAdmin, email_admin.EmailAddressAdmin):
+    list_select_related = ["user"]
+
+
+@admin.register(SocialAccount)
+class SocialAccountAdmin(TraderDataAdmin, social_admin.SocialAccountAdmin):
+    list_select_related = ["user"]
+
+
+# Provider tokens are not stored (SOCIALACCOUNT_STORE_TOKENS), and allauth's page would show
+# the first 40 characters of one.
+admin.site.unregister(SocialToken)

@@ -1,14 +1,17 @@
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 
+from audit.admin import TraderDataAdmin
+
 from .models import Alert, Delivery, Endpoint, Preference, PriceAlert
 from .services import AlertsError, delivery_retry
 
 
 @admin.register(Endpoint)
-class EndpointAdmin(admin.ModelAdmin):
+class EndpointAdmin(TraderDataAdmin):
     # url and secret are encrypted fields (not editable): never shown here.
     list_display = ["name", "owner", "url_display", "style", "active", "created_at"]
+    list_select_related = ["owner"]
     list_filter = ["style", "active"]
     search_fields = ["name", "owner__username", "url_display"]
     fields = ["owner", "name", "url_display", "style", "active", "created_at"]
@@ -16,8 +19,9 @@ class EndpointAdmin(admin.ModelAdmin):
 
 
 @admin.register(Preference)
-class PreferenceAdmin(admin.ModelAdmin):
+class PreferenceAdmin(TraderDataAdmin):
     list_display = ["owner", "kind", "in_app", "email"]
+    list_select_related = ["owner"]
     list_filter = ["kind"]
     search_fields = ["owner__username"]
     raw_id_fields = ["owner"]
@@ -25,8 +29,9 @@ class PreferenceAdmin(admin.ModelAdmin):
 
 
 @admin.register(PriceAlert)
-class PriceAlertAdmin(admin.ModelAdmin):
+class PriceAlertAdmin(TraderDataAdmin):
     list_display = ["__str__", "owner", "account", "symbol", "condition", "price", "active", "triggered_at"]
+    list_select_related = ["owner", "account"]
     list_filter = ["condition", "active", "repeat"]
     search_fields = ["owner__username", "symbol", "name"]
     raw_id_fields = ["owner", "account"]
@@ -41,8 +46,9 @@ class DeliveryInline(admin.TabularInline):
 
 
 @admin.register(Alert)
-class AlertAdmin(admin.ModelAdmin):
+class AlertAdmin(TraderDataAdmin):
     list_display = ["title", "owner", "kind", "repeats", "suppressed", "created_at"]
+    list_select_related = ["owner"]
     list_filter = ["kind", "suppressed"]
     search_fields = ["title", "owner__username"]
     readonly_fields = ["owner", "kind", "title", "text", "data", "source", "coalesce_key", "repeats", "suppressed",
@@ -51,8 +57,9 @@ class AlertAdmin(admin.ModelAdmin):
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(admin.ModelAdmin):
+class DeliveryAdmin(TraderDataAdmin):
     list_display = ["alert", "owner", "channel", "target", "status", "attempts", "last_error", "created_at"]
+    list_select_related = ["alert", "owner"]
     list_filter = ["status", "channel"]
     search_fields = ["target", "owner__username", "alert__title"]
     readonly_fields = ["owner", "alert", "channel", "endpoint", "target", "status", "attempts", "last_error",

@@ -3,7 +3,8 @@ from django.db import models
 
 
 class AuditEvent(models.Model):
-    """One change to an audited row, a token rotation or a key rotation. Append-only.
+    """One change to an audited row, a token rotation, a key rotation, or an operator's look
+    at traders' data in the admin. Append-only.
 
     Never holds a secret: encrypted fields, digests and passwords are recorded as
     "changed" without a value (audit.signals decides which fields those are).
@@ -15,6 +16,7 @@ class AuditEvent(models.Model):
         DELETE = "delete"
         ROTATE = "rotate"  # a webhook token or copy-pair key replaced
         KEY_ROTATION = "key_rotation"  # rotate_encryption_keys re-encrypted the data
+        VIEW = "view"  # an operator opened a list or a row of traders' data in the admin
 
     at = models.DateTimeField(auto_now_add=True, db_index=True)
     # SET_NULL: the trail outlives the user; actor_name keeps who it was.
@@ -29,7 +31,7 @@ class AuditEvent(models.Model):
     model = models.CharField(max_length=100, db_index=True)
     object_id = models.CharField(max_length=64, blank=True, db_index=True)
     object_repr = models.CharField(max_length=200, blank=True)
-    # {field: [old, new]}; a secret field is {field: "changed"}.
+    # {field: [old, new]}; a secret field is {field: "changed"}. A list viewed: {"query", "rows"}.
     changes = models.JSONField(default=dict, blank=True)
 
     class Meta:

@@ -4,6 +4,7 @@ import sys
 
 from django.db import models
 
+from mt5saas.logging import redact
 from mt5saas.net import client_ip
 
 from .context import current
@@ -46,6 +47,22 @@ def audit_record(
         object_repr=object_repr[:200],
         changes=changes or {},
         **attribution,
+    )
+
+
+def audit_view(*, model: str, object_id: object = "", object_repr: str = "", query: dict | None = None,
+               rows: int | None = None) -> AuditEvent:  # fmt: skip
+    """An operator looked at traders' data: one row (object_id) or a list (the search and
+    filters used, and how many rows matched). Search text is redacted like a log line."""
+    if object_id != "":
+        return audit_record(action=AuditEvent.Action.VIEW, model=model, object_id=object_id, object_repr=object_repr)
+    query = {name: redact(value) for name, value in (query or {}).items()}
+    shown = "&".join(f"{name}={value}" for name, value in query.items()) or "everything"
+    return audit_record(
+        action=AuditEvent.Action.VIEW,
+        model=model,
+        object_repr=f"list of {shown} ({rows} rows)",
+        changes={"query": query, "rows": rows},
     )
 
 

@@ -3,6 +3,8 @@
 from django import forms
 from django.contrib import admin
 
+from audit.admin import ReadOnlyTraderDataAdmin, TraderDataAdmin
+
 from .models import CopyEvent, CopyExecution, CopyLink, CopyPair
 from .services import CopyError, pair_rule_clean
 
@@ -24,9 +26,10 @@ class CopyPairAdminForm(forms.ModelForm):
 
 
 @admin.register(CopyPair)
-class CopyPairAdmin(admin.ModelAdmin):
+class CopyPairAdmin(TraderDataAdmin):
     form = CopyPairAdminForm
     list_display = ["id", "owner", "master", "slave", "volume_mode", "multiplier", "fixed_volume", "active", "key_hint"]
+    list_select_related = ["owner", "master", "slave"]
     list_filter = ["active", "volume_mode", "copy_sl_tp"]
     search_fields = ["owner__username", "master__login", "slave__login"]
     # A new key comes only from the service (pair_create, rotate), shown once to its owner.
@@ -41,29 +44,43 @@ class CopyPairAdmin(admin.ModelAdmin):
 
 class CopyExecutionInline(admin.TabularInline):
     model = CopyExecution
-    fields = ["slave", "order", "status", "error", "symbol", "volume_before", "volume_after", "done_at"]
+    fields = ["slave", "order", "status", "error", "symbol", "master_volume", "volume_before", "volume_after",
+              "created_at", "done_at"]  # fmt: skip
     readonly_fields = fields
+    show_change_link = False
     extra = 0
     can_delete = False
 
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("slave", "order")
+
 
 @admin.register(CopyEvent)
-class CopyEventAdmin(admin.ModelAdmin):
-    list_display = ["id", "received_at", "owner", "master", "kind", "source", "order_id", "symbol", "status"]
-    list_filter = ["kind", "source", "status"]
-    search_fields = ["owner__username", "master__login", "order_id"]
-    readonly_fields = [f.name for f in CopyEvent._meta.fields]
-    inlines = [CopyExecutionInline]
+class CopyEventAdmin(ReadOnlyTraderDataAdmin):
+    """A master's trade event and what each slave did with it (its order links to the why)."""
 
-    def has_add_permission(self, request) -> bool:
-        return False
+    list_display = ["id", "received_at", "owner", "master", "kind", "source", "order_id", "symbol", "side", "volume",
+                    "status", "reason", "pairs_processed"]  # fmt: skip
+    list_filter = ["status", "kind", "source"]
+    search_fields = ["owner__username", "owner__email", "master__login", "master__nickname", "order_id", "symbol",
+                     "reason", "executions__slave__login"]  # fmt: skip
+    date_hierarchy = "received_at"
+    list_select_related = ["owner", "master"]
+    show_full_result_count = False
+    inlines = [CopyExecutionInline]
 
 
 @admin.register(CopyLink)
-class CopyLinkAdmin(admin.ModelAdmin):
-    list_display = ["id", "pair", "master_order_id", "slave", "slave_ticket", "master_volume", "volume", "closed_at"]
-    search_fields = ["master_order_id", "slave__login"]
-    readonly_fields = [f.name for f in CopyLink._meta.fields]
-
-    def has_add_permission(self, request) -> bool:
-        return False
+class CopyLinkAdmin(ReadOnlyTraderDataAdmin):
+    list_display = ["id", "owner", "pair", "master_order_id", "slave", "slave_ticket", "master_volume", "volume",
+                    "created_at", "closed_at"]  # fmt: skip
+    list_filter = [("closed_at", admin.EmptyFieldListFilter)]
+    search_fields = ["owner__username", "master_order_id", "slave__login", "slave_ticket__exact"]
+    date_hierarchy = "created_at"
+    list_select_related = ["owner", "pair", "slave"]

@@ -1,3 +1,4 @@
+import json
 import logging
 import re
 
@@ -14,6 +15,28 @@ def redact(text: str) -> str:
     for pattern, replacement in _SECRET_PATTERNS:
         text = pattern.sub(replacement, text)
     return text
+
+
+# Fields of a stored body that hold a credential (POST /webhook/ takes the token in the body).
+_SECRET_KEYS = re.compile(r"(?i)token|api_?key|password|secret|authorization")
+REDACTED = "<redacted>"
+
+
+def redact_data(value: object) -> object:
+    """A copy of a stored JSON body fit to show an operator: credential fields replaced,
+    tokens inside any text redacted."""
+    if isinstance(value, dict):
+        return {key: REDACTED if _SECRET_KEYS.search(str(key)) else redact_data(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact_data(item) for item in value]
+    if isinstance(value, str):
+        return redact(value)
+    return value
+
+
+def redacted_json(value: object) -> str:
+    """redact_data's copy as indented JSON, for an admin page."""
+    return json.dumps(redact_data(value), indent=2, sort_keys=True, default=str)
 
 
 class RedactingFormatter(logging.Formatter):

@@ -87,7 +87,7 @@ MT5_INSTANCE_ROOT = readers.aliased("MT5_INSTANCE_ROOT", "INSTANCE_ROOT_PATH")
 
 INSTALLED_APPS = [
     "daphne",
-    "django.contrib.admin",
+    "mt5saas.apps.OperatorAdminConfig",  # django.contrib.admin with the operators' site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -391,7 +391,8 @@ HEALTH_CHECKS = [
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATIC_ROOT.mkdir(exist_ok=True)  # WhiteNoise warns on every start without it
-STATICFILES_DIRS = [BASE_DIR / "mt5saas" / "static"]
+# Front-end packages come from npm (package.json, `npm ci` in the Makefile), served from node_modules.
+STATICFILES_DIRS = [BASE_DIR / "mt5saas" / "static", ("chartjs", BASE_DIR / "node_modules" / "chart.js" / "dist")]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},

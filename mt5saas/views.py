@@ -36,28 +36,32 @@ def _wants_json(request: HttpRequest) -> bool:
     )
 
 
-def _error(request: HttpRequest, status: int, detail: str) -> HttpResponse:
+def error_page(request: HttpRequest, status: int, detail: str) -> HttpResponse:
     if _wants_json(request):
         return JsonResponse({"detail": detail}, status=status)
     return render(request, "error.html", {"status": status, "detail": detail}, status=status)
 
 
 def bad_request(request: HttpRequest, exception=None) -> HttpResponse:
-    return _error(request, 400, "Bad request.")
+    return error_page(request, 400, "Bad request.")
 
 
 def permission_denied(request: HttpRequest, exception=None) -> HttpResponse:
-    return _error(request, 403, "You do not have permission to do that.")
+    return error_page(request, 403, "You do not have permission to do that.")
+
+
+def not_an_operator(request: HttpRequest) -> HttpResponse:
+    return error_page(request, 403, "Your account is not an operator account: the admin is for operators only.")
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
-    return _error(request, 403, "This form has expired or came from another site. Reload the page and try again.")
+    return error_page(request, 403, "This form has expired or came from another site. Reload the page and try again.")
 
 
 def page_not_found(request: HttpRequest, exception=None) -> HttpResponse:
-    return _error(request, 404, "Not found.")
+    return error_page(request, 404, "Not found.")
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
     # Never a traceback; the log has it (redacted).
-    return _error(request, 500, "Something went wrong on our side. The error has been logged.")
+    return error_page(request, 500, "Something went wrong on our side. The error has been logged.")

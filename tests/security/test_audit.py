@@ -196,7 +196,7 @@ def test_operators_read_the_trail_in_the_admin_and_nobody_edits_it(settings, ope
 def test_a_trader_cannot_read_the_trail(client, alice):
     client.force_login(alice)
 
-    assert client.get("/admin/audit/auditevent/").status_code == 302
+    assert client.get("/admin/audit/auditevent/").status_code == 403
 
 
 def test_events_keep_who_it_was_after_the_user_is_deleted(operator):

@@ -80,7 +80,7 @@ def test_trader_sees_orders_fill_live_across_a_server_restart(browser, tmp_path)
 
         expect_filled(page, send_order(trader["webhook_url"], login, 1))
         send_refused(trader["webhook_url"])
-        expect(page.get_by_test_id("live-feed")).to_contain_text("signal jump BTCUSD rejected", timeout=TIMEOUT_MS)
+        expect(page.get_by_test_id("live-feed")).to_contain_text("signal jump BTCUSD refused", timeout=TIMEOUT_MS)
 
         # The page's stream drops with the server; a new daphne takes over the same port.
         servers.stop(web)

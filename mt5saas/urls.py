@@ -40,6 +40,7 @@ urlpatterns = [
     path("settings/webhook-token/rotate", accounts_views.rotate_webhook_token, name="settings-rotate-webhook"),
     path("settings/api-tokens", accounts_views.create_api_token, name="settings-create-api-token"),
     path("settings/webhook-options", accounts_views.webhook_options, name="settings-webhook-options"),
+    path("settings/time-zone", accounts_views.set_time_zone, name="settings-time-zone"),
     path(
         "settings/api-tokens/<str:token_key>/revoke",
         accounts_views.revoke_api_token,

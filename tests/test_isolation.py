@@ -55,6 +55,7 @@ ROUTES: dict[str, str] = {
     "settings-rotate-webhook": "own",
     "settings-create-api-token": "own",
     "settings-webhook-options": "own",
+    "settings-time-zone": "own",
     "settings-revoke-api-token": "foreign",
     "login": "public",
     "logout": "own",

@@ -27,8 +27,8 @@ class OrderSerializer(serializers.ModelSerializer):
         fields = [
             "id", "signal", "account", "account_login", "source", "action", "side", "order_type",
             "requested_symbol", "symbol", "volume", "price", "sl", "tp", "status", "status_reason", "retcode",
-            "retcode_text", "ticket", "fill_price", "comment", "created_at", "queued_at", "sent_at", "done_at",
-            "latency_ms",
+            "retcode_text", "ticket", "fill_price", "digits", "comment", "created_at", "queued_at", "sent_at",
+            "done_at", "latency_ms",
         ]  # fmt: skip
         read_only_fields = fields
 

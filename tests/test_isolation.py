@@ -42,7 +42,7 @@ ROUTES: dict[str, str] = {
     "history-clear": "own",
     "test-signal": "own",
     "copy-page": "own",
-    "copy-history-table": "own",
+    "copy-history-page": "own",
     # The master EA's intake: its key is the credential (a wrong one is a 401); what a key
     # of one trader can reach is proven in tests/copytrading/test_copy_api.py.
     "copy-trade": "public",

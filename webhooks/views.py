@@ -214,7 +214,10 @@ def history(request: HttpRequest) -> HttpResponse:
     form = HistoryFilterForm(request.GET or None, user=request.user)
     filters = {name: value for name, value in form.cleaned_data.items() if value} if form.is_valid() else {}
     page = Paginator(history_list(user=request.user, **filters), 50).get_page(request.GET.get("page"))
-    context = {"form": form, "page": page, "rows": history_items(page), "query": request.GET.urlencode()}
+    filters = request.GET.copy()
+    filters.pop("page", None)
+    context = {"form": form, "page": page, "rows": history_items(page), "query": request.GET.urlencode(),
+               "filters": filters.urlencode()}  # fmt: skip
     template = "webhooks/_history_rows.html" if request.htmx else "webhooks/history.html"
     return render(request, template, context)
 

@@ -11,7 +11,7 @@ import pytest
 from terminals.execution import account_drain
 from terminals.models import Order
 from terminals.services import account_connect
-from tests.factories import OrderFactory
+from tests.factories import OrderFactory, TradingAccountFactory
 
 
 def row_of(html: str, order: Order) -> str:
@@ -85,3 +85,16 @@ def test_history_filters_read_times_in_the_traders_zone(client, alice):
     html = client.get("/history", {"since": "2026-01-15T10:00"}).text
 
     assert f'data-order="{late.pk}"' in html and f'data-order="{early.pk}"' not in html
+
+
+@pytest.mark.django_db
+def test_the_next_page_keeps_the_filters_also_from_the_dashboards_table(client, alice):
+    account = TradingAccountFactory(owner=alice)
+    OrderFactory.create_batch(51, owner=alice, account=account, signal=None, requested_symbol="GOLD")
+    client.force_login(alice)
+
+    page = client.get("/history", {"symbol": "GOLD"}).text
+    table = client.get("/history", headers={"HX-Request": "true"}).text
+
+    assert 'href="/history?symbol=GOLD&amp;page=2"' in page
+    assert 'href="/history?page=2"' in table

@@ -30,17 +30,17 @@ def hook(token):
 
 
 @pytest.fixture
-def page(client, alice):
+def signed_in(client, alice):
     client.force_login(alice)
     return client
 
 
 @pytest.mark.django_db
-def test_trader_sees_a_refused_alert_and_each_error_in_words_after_a_reload(hook, page, alice):
+def test_trader_sees_a_refused_alert_and_each_error_in_words_after_a_reload(hook, signed_in, alice):
     account_connect(owner=alice, login="8930001", password="pw", server="SimBroker-Demo", kind="simulated")
 
     refused = hook({"action": "buy", "symbol": "BTCUSD", "volume": "lots", "price": "{{close}}"})
-    html = unescape(page.get("/history").text)
+    html = unescape(signed_in.get("/history").text)
 
     assert refused.status_code == 400 and not Order.objects.exists()
     signal = Signal.objects.get()
@@ -52,7 +52,7 @@ def test_trader_sees_a_refused_alert_and_each_error_in_words_after_a_reload(hook
 
 
 @pytest.mark.django_db
-def test_a_body_that_is_no_json_object_is_refused_and_kept_as_text(hook, page):
+def test_a_body_that_is_no_json_object_is_refused_and_kept_as_text(hook, signed_in):
     response = hook('{"action": "buy", "symbol": {{ticker}}}')
 
     assert response.status_code == 400
@@ -60,7 +60,7 @@ def test_a_body_that_is_no_json_object_is_refused_and_kept_as_text(hook, page):
     signal = Signal.objects.get()
     assert signal.status == "refused" and signal.payload == {"text": '{"action": "buy", "symbol": {{ticker}}}'}
     assert signal.errors == {"body": [NOT_JSON]}
-    assert NOT_JSON in unescape(page.get("/history").text)
+    assert NOT_JSON in unescape(signed_in.get("/history").text)
 
 
 @pytest.mark.django_db
@@ -151,15 +151,15 @@ def test_signals_api_lists_refused_alerts_with_their_errors(hook, api_client, al
 
 
 @pytest.mark.django_db
-def test_history_filters_and_clears_refused_alerts(hook, page, alice):
+def test_history_filters_and_clears_refused_alerts(hook, signed_in, alice):
     account = account_connect(owner=alice, login="8930002", password="pw", server="SimBroker-Demo", kind="simulated")
-    page.post("/signals/test", {"body": json.dumps({"action": "BUY", "symbol": "BTCUSD", "volume": "0.01"})})
+    signed_in.post("/signals/test", {"body": json.dumps({"action": "BUY", "symbol": "BTCUSD", "volume": "0.01"})})
     hook({"action": "jump", "symbol": "GOLD"})
 
-    only_refused = page.get("/history", {"status": "refused"}).text
-    by_account = page.get("/history", {"account": account.pk}).text
-    by_symbol = page.get("/history", {"symbol": "gold"}).text
-    cleared = page.post("/history/clear", follow=True).text
+    only_refused = signed_in.get("/history", {"status": "refused"}).text
+    by_account = signed_in.get("/history", {"account": account.pk}).text
+    by_symbol = signed_in.get("/history", {"symbol": "gold"}).text
+    cleared = signed_in.post("/history/clear", follow=True).text
 
     assert "data-signal=" in only_refused and "data-order=" not in only_refused
     assert "data-signal=" not in by_account and "data-order=" in by_account

@@ -69,6 +69,7 @@ urlpatterns = [
     re_path(r"^api/v1/orders/(?P<pk>[0-9]+)/?$", order_detail, name="order-detail"),
     path("api/v1/", include(api_router.urls)),
     path("api/copy/", include("copytrading.urls")),
+    path("favicon.ico", views.favicon, name="favicon"),
     path("health", health, name="health"),
     path("webhook/health", health, name="webhook-health"),
     path("", include("webhooks.urls")),

@@ -72,6 +72,7 @@ ROUTES: dict[str, str] = {
     "route:oauth/login/": "public",
     "route:oauth/signup/": "public",
     "route:admin/login/": "public",
+    "favicon": "public",
     # Streams of the caller's own events (tests/live proves no other user's event reaches them).
     "events": "own",
     "events-copy-trades": "own",

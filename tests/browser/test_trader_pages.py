@@ -122,3 +122,9 @@ def test_a_chosen_time_zone_is_kept_whatever_the_browsers(browser, live_server, 
     fred.refresh_from_db()
     assert fred.time_zone == "America/New_York"
     assert [url for url in posts if url.endswith("/settings/time-zone")] == []
+
+
+def test_pages_that_name_no_icon_get_it_at_favicon_ico(page: Page, live_server):
+    response = page.request.get(f"{live_server.url}/favicon.ico")
+
+    assert response.status == 200 and response.headers["content-type"].startswith("image/svg+xml")

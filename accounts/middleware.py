@@ -1,4 +1,6 @@
 import time
+import zoneinfo
+from contextlib import suppress
 from urllib.parse import urlencode
 
 from allauth.socialaccount.models import SocialApp
@@ -6,6 +8,9 @@ from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.utils import timezone
+
+from .services import TimeZoneUnknown, user_set_time_zone
 
 
 class ProviderNotConfiguredMiddleware:
@@ -46,3 +51,35 @@ class RecentSignInForAdminMiddleware:
             messages.info(request, "Sign in again to use the admin.")
             return redirect(f"/login?{urlencode({'next': request.get_full_path()})}")
         return self.get_response(request)
+
+
+BROWSER_ZONE_COOKIE = "time_zone"  # set by the pages' script (app.js) while the user has no zone
+
+
+class TimeZoneMiddleware:
+    """Pages, their forms and the session's API answers read and write times in the signed-in
+    trader's zone; a trader without one gets the browser's (from BROWSER_ZONE_COOKIE), UTC
+    until then. A request without a session cookie (webhooks, scripts) does not load the user."""
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        zone = _user_zone(request)
+        if zone is None:
+            return self.get_response(request)
+        with timezone.override(zone):
+            return self.get_response(request)
+
+
+def _user_zone(request: HttpRequest) -> zoneinfo.ZoneInfo | None:
+    if settings.SESSION_COOKIE_NAME not in request.COOKIES or not request.user.is_authenticated:
+        return None
+    user = request.user
+    if not user.time_zone and (browser := request.COOKIES.get(BROWSER_ZONE_COOKIE)):
+        with suppress(TimeZoneUnknown):  # a browser's name zoneinfo lacks: UTC, as before
+            user_set_time_zone(user=user, name=browser, unless_set=True)
+    try:
+        return zoneinfo.ZoneInfo(user.time_zone) if user.time_zone else None
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return None  # a zone the database no longer has: UTC rather than an error page

@@ -9,6 +9,8 @@ class User(AbstractUser):
     email = models.EmailField("email address")
     name = models.CharField(max_length=150, blank=True)
     picture_url = models.URLField(max_length=500, blank=True)
+    # IANA name ("Europe/Berlin") pages show times in; empty until the browser's is taken.
+    time_zone = models.CharField(max_length=64, blank=True)
 
     objects = UserManager()
 

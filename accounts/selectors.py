@@ -1,6 +1,8 @@
 """Reads of the accounts app."""
 
+import zoneinfo
 from datetime import timedelta
+from functools import cache
 
 from django.conf import settings
 from django.db.models import Count, Q, QuerySet
@@ -18,6 +20,13 @@ def webhook_url(*, token: str, request: HttpRequest | None = None, base: str = "
     if request is not None:
         return request.build_absolute_uri(path)
     return base.rstrip("/") + path
+
+
+@cache
+def time_zone_names() -> frozenset[str]:
+    """The IANA zone names a trader may choose (read from the zone database once)."""
+    # "localtime" is whatever this machine is set to; "Factory" is no place.
+    return frozenset(zoneinfo.available_timezones() - {"localtime", "Factory"})
 
 
 def user_list(*, search: str = "", is_active: bool | None = None) -> QuerySet[User]:

@@ -14,6 +14,7 @@ from audit.services import audit_record
 from mt5saas.crypto import decrypt, encrypt, secret_digest, secret_digests
 
 from .models import User, WebhookToken
+from .selectors import time_zone_names
 
 WEBHOOK_TOKEN_PREFIX = "whk_"
 # Longer than any token we issue; a longer one is refused before any hashing.
@@ -177,3 +178,24 @@ def webhook_token_set_options(*, user: User, dedupe_identical_bodies: bool, trad
     WebhookToken.objects.owned_by(user).update(
         dedupe_identical_bodies=dedupe_identical_bodies, tradingview_only=tradingview_only
     )
+
+
+class TimeZoneUnknown(ValueError):
+    """A time zone name that is not in the IANA database; the message says so."""
+
+
+def user_set_time_zone(*, user: User, name: object, unless_set: bool = False) -> bool:
+    """Show the user's times in the IANA zone `name`; with `unless_set` (the browser's zone)
+    only if the user has none yet. Returns whether it changed. Raises TimeZoneUnknown for a
+    name zoneinfo does not know."""
+    name = name.strip() if isinstance(name, str) else ""
+    if name not in time_zone_names():
+        shown = "".join(char if char.isprintable() else "?" for char in name[:64])
+        raise TimeZoneUnknown(f"{shown!r} is not a time zone: pick one from the list, e.g. Europe/London.")
+    users = User.objects.filter(pk=user.pk)
+    if unless_set:
+        users = users.filter(time_zone="")
+    changed = bool(users.exclude(time_zone=name).update(time_zone=name))
+    if changed:
+        user.time_zone = name
+    return changed

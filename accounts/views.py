@@ -15,10 +15,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from .middleware import signed_in_recently
-from .selectors import webhook_token_options, webhook_url
+from .selectors import time_zone_names, webhook_token_options, webhook_url
 from .services import (
+    TimeZoneUnknown,
     api_token_create,
     api_token_revoke,
+    user_set_time_zone,
     webhook_token_reveal,
     webhook_token_rotate,
     webhook_token_set_options,
@@ -127,8 +129,24 @@ def settings_page(request: HttpRequest) -> HttpResponse:
             "api_tokens": AuthToken.objects.filter(user=request.user).order_by("-created"),
             "new_api_token": request.session.pop("new_api_token", None),
             "options": webhook_token_options(user=request.user),
+            "time_zones": sorted(time_zone_names()),
+            "zone_value": request.user.time_zone,
         },
     )
+
+
+@login_required
+@require_POST
+def set_time_zone(request: HttpRequest) -> HttpResponse:
+    try:
+        user_set_time_zone(user=request.user, name=request.POST.get("time_zone", ""))
+    except TimeZoneUnknown as error:
+        # The form alone: the settings page would show the webhook URL in an error answer.
+        context = {"time_zones": sorted(time_zone_names()), "zone_value": request.POST.get("time_zone", "")[:64],
+                   "zone_error": str(error)}  # fmt: skip
+        return render(request, "accounts/time_zone.html", context, status=400)
+    messages.success(request, f"Times are shown in {request.user.time_zone}.")
+    return redirect("/settings")
 
 
 @login_required

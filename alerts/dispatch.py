@@ -140,7 +140,7 @@ def _account_alerts(rows) -> int:
 
 def _signal_alerts(rows) -> int:
     raised = 0
-    rejected = [row for row in rows if row.status == "rejected"]
+    rejected = [row for row in rows if row.status == "refused"]
     owners = owners_with_preferences({row.owner_id for row in rejected})
     wanted = [row for row in rejected if row.owner_id in owners]
     for row in _fresh(wanted, lambda row: f"{row.owner_id}:signal:{row.pk}"):

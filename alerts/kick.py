@@ -78,7 +78,7 @@ def _alertable(kind: str, payload: dict) -> bool:
     if kind == "copy_event":
         return payload.get("status") == "error"
     if kind == "signal":
-        return payload.get("status") == "rejected"
+        return payload.get("status") == "refused"
     if kind == "account":
         account, status = payload.get("account"), payload.get("status")
         previous, _account_status[account] = _account_status.get(account), status

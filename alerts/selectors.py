@@ -116,7 +116,7 @@ def daily_figures(*, owner_id: int, since: datetime) -> dict:
         failed=Count("id", filter=Q(status__in=[Order.Status.REJECTED, Order.Status.FAILED])),
     )
     signals = Signal.objects.filter(owner_id=owner_id, received_at__gte=since).aggregate(
-        received=Count("id"), rejected=Count("id", filter=Q(status=Signal.Status.REJECTED))
+        received=Count("id"), rejected=Count("id", filter=Q(status=Signal.Status.REFUSED))
     )
     copy_errors = CopyEvent.objects.filter(
         owner_id=owner_id, received_at__gte=since, status=CopyEvent.Status.ERROR

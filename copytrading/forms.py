@@ -4,7 +4,7 @@ from django import forms
 
 from terminals.models import TradingAccount
 
-from .models import CopyPair
+from .models import CopyExecution, CopyPair
 
 
 class PairForm(forms.Form):
@@ -46,3 +46,17 @@ class PairForm(forms.Form):
 
 def symbol_map_text(symbol_map: dict) -> str:
     return "\n".join(f"{requested}={broker}" for requested, broker in symbol_map.items())
+
+
+class CopyHistoryForm(forms.Form):
+    """The Copy history page's filters; a foreign or unknown master is a form error."""
+
+    status = forms.ChoiceField(choices=[("", "any result"), *CopyExecution.Status.choices], required=False)
+    master = forms.ModelChoiceField(queryset=TradingAccount.objects.none(), required=False, empty_label="any master")
+    symbol = forms.CharField(max_length=40, required=False)
+
+    def __init__(self, *args, user, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # Deleted accounts too: their copies are history.
+        self.fields["master"].queryset = TradingAccount.objects.owned_by(user).order_by("pk")
+        self.fields["master"].label_from_instance = lambda account: account.nickname or account.login

@@ -5,12 +5,17 @@ from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from .models import CopyEvent, CopyExecution
 
 
-def history_list(*, user, status: str | None = None, master: int | None = None) -> QuerySet[CopyEvent]:
+def history_list(
+    *, user, status: str | None = None, master: int | None = None, symbol: str = ""
+) -> QuerySet[CopyEvent]:
     """The user's copy events shown (not cleared), newest first, each with its slaves' results.
-    `status` keeps events with a slave result of that status (error: or an event-level error)."""
+    `status` keeps events with a slave result of that status (error: or an event-level error);
+    `symbol` is the master's, in any case."""
     events = CopyEvent.objects.owned_by(user).filter(hidden_at__isnull=True)
     if master:
         events = events.filter(master_id=master)
+    if symbol:
+        events = events.filter(symbol__iexact=symbol)
     if status:
         with_status = CopyExecution.objects.filter(event=OuterRef("pk"), status=status)
         condition = Exists(with_status)

@@ -33,7 +33,7 @@ from mt5saas.events import publish_each, publish_many
 from terminals.execution import order_event, orders_enqueue, queued_stamp
 from terminals.models import Order, SymbolMapping, TradingAccount
 from terminals.prepare import close_fraction, close_share
-from terminals.symbols import SymbolError, symbol_mappings_read, symbol_normalize, symbol_resolve
+from terminals.symbols import SymbolError, symbol_clean, symbol_mappings_read, symbol_normalize, symbol_resolve
 
 from .models import CopyEvent, CopyExecution, CopyLink, CopyPair
 
@@ -293,7 +293,7 @@ def event_parse(data: dict) -> MasterEvent:
     tp = _number(data, "tp", errors, places=PRICE_PLACES, maximum=MAX_PRICE)
     if kind == CopyEvent.Kind.DEAL_ADD:
         try:
-            symbol = symbol_normalize(data.get("symbol"))
+            symbol = symbol_clean(data.get("symbol"))  # shown and sent as the master spelled it
         except SymbolError as error:
             errors["symbol"] = [str(error)]
         side = str(data.get("type", "")).strip().lower()
@@ -468,7 +468,7 @@ class _Fan:
         partial = kind == CopyEvent.Kind.DEAL_CLOSE and not self.full_close
         self.fraction = close_fraction(event.volume, open_before) if partial else None
         opens = kind == CopyEvent.Kind.DEAL_ADD and not self.adding
-        wanted = [(pair.slave_id, pair.symbol_map.get(event.symbol, event.symbol)) for pair in pairs]
+        wanted = [(pair.slave_id, _pair_symbol(pair, event.symbol)) for pair in pairs]
         self.mappings = symbol_mappings_read(wanted) if opens else {}
         self.links: list[CopyLink] = []  # links whose master volume (and closing) changed: written together
 
@@ -601,17 +601,27 @@ def _slave_volume(event: MasterEvent, pair: CopyPair) -> Decimal:
     return volume
 
 
+def _pair_symbol(pair: CopyPair, symbol: str) -> str:
+    """The pair's map entry for the master's symbol (the map's keys are upper-cased, as
+    symbol_normalize writes them), else the symbol as the master spelled it."""
+    return pair.symbol_map.get(symbol.upper(), symbol)
+
+
 def _slave_symbol(symbol: str, pair: CopyPair, mappings: dict[tuple[int, str], SymbolMapping]) -> tuple[str, str]:
     """(requested, mapped) for the slave: the pair's map, then the account's own mappings
     (`mappings`, from symbol_mappings_read) and automatic rules; mapped is "" when the slave's
     symbol list is not known yet (the execution maps it then)."""
     slave = pair.slave
-    requested = pair.symbol_map.get(symbol, symbol)
+    requested = _pair_symbol(pair, symbol)
     if not slave.symbols:
         return requested, ""
     if not pair.auto_symbol_map:
         if requested in slave.symbols:
             return requested, requested
+        # The name as is, in any case the slave lists it once ("eurusd" from a master, "EURUSD" here).
+        same = [name for name in slave.symbols if name.upper() == requested.upper()]
+        if len(same) == 1:
+            return requested, same[0]
         raise CopyError(f"{requested} is not offered on {_label(slave)}, and automatic symbol mapping is off.")
     try:
         mapping = mappings.get((slave.pk, symbol_normalize(requested)))

@@ -1,7 +1,8 @@
-"""The Copy trading page: pairs, their keys, and the history of copied trades."""
+"""The Copy trading page (pairs, their keys, the latest copied trades) and the Copy history page."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views import View
@@ -10,7 +11,7 @@ from mt5saas.forms import id_param
 from mt5saas.views import OwnedObjectMixin
 
 from . import services
-from .forms import PairForm, symbol_map_text
+from .forms import CopyHistoryForm, PairForm, symbol_map_text
 from .models import CopyPair
 from .selectors import history_list
 from .services import CopyError
@@ -29,7 +30,7 @@ def _page(request: HttpRequest, *, form: PairForm | None = None, editing: CopyPa
         "form": form or PairForm(user=request.user),
         "editing": editing,
         "shown_key": shown or (revealed and {"pair": revealed[0], "key": revealed[1]}),
-        "history": history_list(user=request.user, status=status_filter)[:100],
+        "history": history_list(user=request.user, status=status_filter)[:50],
         "status_filter": status_filter,
     }
     return render(request, "copytrading/copy.html", context, status=status)
@@ -94,9 +95,21 @@ class PairAction(OwnedObjectMixin, View):
 
 
 @login_required
-def history_table(request: HttpRequest) -> HttpResponse:
-    """The history table alone, reloaded by the page on each copy event."""
-    status_filter = request.GET.get("status")
-    status_filter = status_filter if status_filter in HISTORY_FILTERS else None
-    history = history_list(user=request.user, status=status_filter)[:100]
-    return render(request, "copytrading/_history.html", {"history": history})
+def history_page(request: HttpRequest) -> HttpResponse:
+    """Every copied trade, filtered; the table alone for htmx (the pages reload it on each copy event)."""
+    form = CopyHistoryForm(request.GET or None, user=request.user)
+    filters = {}
+    if form.is_valid():
+        data = form.cleaned_data
+        filters = {"status": data["status"] or None, "master": data["master"] and data["master"].pk,
+                   "symbol": data["symbol"].strip()}  # fmt: skip
+    page = Paginator(history_list(user=request.user, **filters), 50).get_page(request.GET.get("page"))
+    context = {"form": form, "history": page, "page": page, "query": _without_page(request)}
+    template = "copytrading/_history.html" if request.htmx else "copytrading/history.html"
+    return render(request, template, context)
+
+
+def _without_page(request: HttpRequest) -> str:
+    query = request.GET.copy()
+    query.pop("page", None)
+    return query.urlencode()

@@ -92,7 +92,7 @@ def _deal_events(account: TradingAccount, deal, driver: Driver, legs: dict[str, 
         sl, tp = (opened[0].sl, opened[0].tp) if opened else (0.0, 0.0)
         return [
             MasterEvent(
-                CopyEvent.Kind.DEAL_ADD, position, symbol=deal.symbol.upper(), side=side, volume=volume,
+                CopyEvent.Kind.DEAL_ADD, position, symbol=deal.symbol, side=side, volume=volume,
                 sl=_price(sl), tp=_price(tp), sequence=str(deal.ticket),
             )
         ]  # fmt: skip
@@ -111,7 +111,7 @@ def _deal_events(account: TradingAccount, deal, driver: Driver, legs: dict[str, 
         if (rest := volume - closed) > 0:
             events.append(
                 MasterEvent(
-                    CopyEvent.Kind.DEAL_ADD, str(deal.order), symbol=deal.symbol.upper(), side=side, volume=rest,
+                    CopyEvent.Kind.DEAL_ADD, str(deal.order), symbol=deal.symbol, side=side, volume=rest,
                     sequence=str(deal.ticket),
                 )
             )  # fmt: skip

@@ -40,6 +40,7 @@ urlpatterns = [
     path("settings/webhook-token/rotate", accounts_views.rotate_webhook_token, name="settings-rotate-webhook"),
     path("settings/api-tokens", accounts_views.create_api_token, name="settings-create-api-token"),
     path("settings/webhook-options", accounts_views.webhook_options, name="settings-webhook-options"),
+    path("settings/time-zone", accounts_views.set_time_zone, name="settings-time-zone"),
     path(
         "settings/api-tokens/<str:token_key>/revoke",
         accounts_views.revoke_api_token,
@@ -68,6 +69,7 @@ urlpatterns = [
     re_path(r"^api/v1/orders/(?P<pk>[0-9]+)/?$", order_detail, name="order-detail"),
     path("api/v1/", include(api_router.urls)),
     path("api/copy/", include("copytrading.urls")),
+    path("favicon.ico", views.favicon, name="favicon"),
     path("health", health, name="health"),
     path("webhook/health", health, name="webhook-health"),
     path("", include("webhooks.urls")),

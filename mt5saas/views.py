@@ -3,7 +3,8 @@
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.templatetags.static import static
 
 from accounts.selectors import webhook_url
 from accounts.services import webhook_token_reveal
@@ -16,6 +17,11 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     token = webhook_token_reveal(user=request.user)
     context = {"webhook_url": webhook_url(token=token, request=request), "accounts": account_list(user=request.user)}
     return render(request, "dashboard.html", context)
+
+
+def favicon(request: HttpRequest) -> HttpResponse:
+    """Browsers ask for /favicon.ico on pages that name no icon (the admin, JSON answers)."""
+    return redirect(static("mt5saas/favicon.svg"), permanent=True)
 
 
 class OwnedObjectMixin(LoginRequiredMixin):

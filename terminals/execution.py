@@ -566,7 +566,7 @@ def _publish_orders(orders: list[Order]) -> None:
 COUNTED_TRADES = (Status.FILLED, Status.PLACED, Status.SENDING)
 
 FINISH_FIELDS = [
-    "status", "status_reason", "done_at", "retcode", "ticket", "fill_price", "filled_volume", "symbol",
+    "status", "status_reason", "done_at", "retcode", "ticket", "fill_price", "filled_volume", "symbol", "digits",
     "position_ticket",  # an open on a netting account: the position it filled into
 ]  # fmt: skip
 
@@ -934,6 +934,7 @@ def _modify_requests(order: Order, driver: Driver) -> list[OrderRequest]:
     info = driver.symbol_info(position.symbol)
     if info is None:
         raise Refused(f"{position.symbol} has no specification on account {order.account.login}.")
+    order.digits = info.digits
     sl, tp = _sltp(order, info)
     if (position.sl, position.tp) == (sl, tp):
         return []
@@ -985,6 +986,8 @@ def _prepare(order: Order, driver: Driver, known: "_Known | None" = None) -> lis
     if order.side:
         wanted = OrderType.BUY if order.side == "buy" else OrderType.SELL
         positions = [p for p in positions if p.type == wanted]
+    if positions and (info := driver.symbol_info(positions[0].symbol)) is not None:
+        order.digits = info.digits  # the fill price shown is a close's first position's
     # A close always names its position: on a hedging account an unnamed opposite order
     # would open a new position instead.
     return [
@@ -1044,6 +1047,7 @@ def _open_request(order: Order, driver: Driver) -> OrderRequest:
     info, tick = driver.symbol_info(symbol), driver.tick(symbol)
     if info is None or tick is None:
         raise Refused(f"{symbol} has no quote on account {account.login}.")
+    order.digits = info.digits
     buy = order.side == "buy"
     pending = order.order_type in ("limit", "stop")
     try:

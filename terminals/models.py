@@ -326,6 +326,8 @@ class Order(OwnedModel):
     retcode = models.IntegerField(null=True, blank=True)
     ticket = models.BigIntegerField(null=True, blank=True)
     fill_price = models.DecimalField(max_digits=20, decimal_places=8, null=True, blank=True)
+    # The symbol's price digits, once its terminal told them: prices are shown at them.
+    digits = models.PositiveSmallIntegerField(null=True, blank=True)
     filled_volume = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)
     comment = models.CharField(max_length=100, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)

@@ -158,6 +158,13 @@ def symbol_normalize(requested: object) -> str:
     return _clean(requested, what="symbol", upper=True)
 
 
+def symbol_clean(value: object) -> str:
+    """The symbol stripped, with its case kept (a master's "EURUSDm" stays so); refused
+    (SymbolInvalid) as symbol_normalize() refuses it."""
+    symbol_normalize(value)
+    return value.strip()
+
+
 def _plain(name: str) -> str:
     return _SEPARATORS.sub("", name)
 

@@ -20,6 +20,8 @@ class UserFactory(DjangoModelFactory):
     username = factory.Sequence(lambda n: f"trader{n:04d}")
     email = factory.LazyAttribute(lambda u: f"{u.username}@example.test")
     name = factory.LazyAttribute(lambda u: f"Trader {u.username}")
+    # Set, so pages do not reload to take the browser's zone; time_zone="" tests that.
+    time_zone = "UTC"
     password = factory.PostGenerationMethodCall("set_password", "correct horse battery staple")
 
     @factory.post_generation

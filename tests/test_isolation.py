@@ -42,7 +42,7 @@ ROUTES: dict[str, str] = {
     "history-clear": "own",
     "test-signal": "own",
     "copy-page": "own",
-    "copy-history-table": "own",
+    "copy-history-page": "own",
     # The master EA's intake: its key is the credential (a wrong one is a 401); what a key
     # of one trader can reach is proven in tests/copytrading/test_copy_api.py.
     "copy-trade": "public",
@@ -55,6 +55,7 @@ ROUTES: dict[str, str] = {
     "settings-rotate-webhook": "own",
     "settings-create-api-token": "own",
     "settings-webhook-options": "own",
+    "settings-time-zone": "own",
     "settings-revoke-api-token": "foreign",
     "login": "public",
     "logout": "own",
@@ -71,6 +72,7 @@ ROUTES: dict[str, str] = {
     "route:oauth/login/": "public",
     "route:oauth/signup/": "public",
     "route:admin/login/": "public",
+    "favicon": "public",
     # Streams of the caller's own events (tests/live proves no other user's event reaches them).
     "events": "own",
     "events-copy-trades": "own",

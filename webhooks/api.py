@@ -27,8 +27,8 @@ class OrderSerializer(serializers.ModelSerializer):
         fields = [
             "id", "signal", "account", "account_login", "source", "action", "side", "order_type",
             "requested_symbol", "symbol", "volume", "price", "sl", "tp", "status", "status_reason", "retcode",
-            "retcode_text", "ticket", "fill_price", "comment", "created_at", "queued_at", "sent_at", "done_at",
-            "latency_ms",
+            "retcode_text", "ticket", "fill_price", "digits", "comment", "created_at", "queued_at", "sent_at",
+            "done_at", "latency_ms",
         ]  # fmt: skip
         read_only_fields = fields
 
@@ -110,10 +110,21 @@ class SignalSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class SignalFilterSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=Signal.Status.choices, required=False)
+
+
 class SignalViewSet(OwnedViewSetMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Every alert received, refused ones too (`status` refused, `errors` by field, `payload`
+    what was kept of the body: {"body": {…}} or {"text": "…"}, without secrets); `?status=`."""
+
     owned_model = Signal
     serializer_class = SignalSerializer
 
     def get_queryset(self):
+        filters = SignalFilterSerializer(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
         signals = Signal.objects.owned_by(self.request.user).filter(hidden_at__isnull=True)
+        if status := filters.validated_data.get("status"):
+            signals = signals.filter(status=status)
         return signals.prefetch_related("orders").order_by("-received_at", "-pk")

@@ -15,7 +15,8 @@ class Signal(OwnedModel):
 
     class Status(models.TextChoices):
         ACCEPTED = "accepted"
-        REJECTED = "rejected"  # refused at intake (validation)
+        # Refused at intake (a body that is not JSON, a field error): placed nothing, answered 400.
+        REFUSED = "refused"
         UNFILLED = "unfilled"  # accepted, but every order was refused or failed
 
     source = models.CharField(max_length=8, choices=Source, default=Source.WEBHOOK)
@@ -41,7 +42,22 @@ class Signal(OwnedModel):
                 name="signal_unique_idempotency_key",
             ),
         ]
-        indexes = [models.Index(fields=["owner", "-received_at"])]
+        indexes = [
+            models.Index(fields=["owner", "-received_at"]),
+            # A trader's refused signals, pruned to the newest few hundred on each refusal.
+            models.Index(fields=["owner", "status"]),
+        ]
 
     def __str__(self) -> str:
         return f"signal {self.pk} {self.action} {self.symbol}"
+
+    @property
+    def error_lines(self) -> list[str]:
+        """Each field error in words; a message that does not name its field is prefixed with it."""
+        lines = []
+        for name, messages in (self.errors or {}).items():
+            for message in messages if isinstance(messages, list) else [messages]:
+                text = str(message)
+                named = name in ("body", "non_field_errors") or text.startswith(name)
+                lines.append(text if named else f"{name}: {text}")
+        return lines

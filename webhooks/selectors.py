@@ -1,9 +1,58 @@
-"""Reads of the webhooks app."""
+"""Reads of the webhooks app: a trader's history (orders and refused alerts), refusals by reason."""
 
 from collections import Counter
 from datetime import datetime
 
+from django.db.models import CharField, F, Q, QuerySet, Value
+
+from terminals.models import Order, TradingAccount
+
 from .models import Signal
+
+REFUSED = Signal.Status.REFUSED
+
+
+def history_list(
+    *, user, account: TradingAccount | None = None, status: str = "", source: str = "", symbol: str = "",
+    since: datetime | None = None, until: datetime | None = None,
+) -> QuerySet:  # fmt: skip
+    """("order" | "signal", id, time) rows of the user's orders and refused signals shown (not
+    cleared), newest first; history_items() reads a page of them. An account or an order
+    status filters refused signals out (they reached no account); status "refused" keeps only them."""
+    orders = Order.objects.owned_by(user).filter(hidden_at__isnull=True)
+    refused = Signal.objects.owned_by(user).filter(status=REFUSED, hidden_at__isnull=True)
+    if account is not None:
+        orders, refused = orders.filter(account=account), refused.none()
+    if status == REFUSED:
+        orders = orders.none()
+    elif status:
+        orders, refused = orders.filter(status=status), refused.none()
+    if source:
+        orders, refused = orders.filter(source=source), refused.filter(source=source)
+    if symbol:
+        orders = orders.filter(Q(requested_symbol__iexact=symbol) | Q(symbol__iexact=symbol))
+        refused = refused.filter(symbol__iexact=symbol)
+    if since:
+        orders, refused = orders.filter(created_at__gte=since), refused.filter(received_at__gte=since)
+    if until:
+        orders, refused = orders.filter(created_at__lte=until), refused.filter(received_at__lte=until)
+    rows = orders.annotate(kind=Value("order", output_field=CharField()), at=F("created_at"))
+    rows = rows.values_list("kind", "pk", "at")
+    # Most traders have no refused alert to show: their history stays one indexed read of orders.
+    if refused.exists():
+        signals = refused.annotate(kind=Value("signal", output_field=CharField()), at=F("received_at"))
+        rows = rows.union(signals.values_list("kind", "pk", "at"), all=True)
+    return rows.order_by("-at", "-id")
+
+
+def history_items(rows) -> list[tuple[str, Order | Signal]]:
+    """The orders and signals of a page of history_list() rows, in its order."""
+    rows = list(rows)
+    orders = Order.objects.select_related("account", "signal").in_bulk([pk for kind, pk, _ in rows if kind == "order"])
+    signals = Signal.objects.in_bulk([pk for kind, pk, _ in rows if kind == "signal"])
+    found = {"order": orders, "signal": signals}
+    return [(kind, found[kind][pk]) for kind, pk, _ in rows if pk in found[kind]]
+
 
 # Refused alerts whose errors are counted: their reasons are JSON, grouped in Python.
 REFUSAL_SAMPLE = 1000
@@ -12,7 +61,7 @@ REFUSAL_SAMPLE = 1000
 def signal_refusals(*, since: datetime, until: datetime, limit: int = 10) -> list[dict]:
     """Alerts refused at intake in the window (the newest REFUSAL_SAMPLE), most frequent
     reasons first; a reason is a field and its first error."""
-    refused = Signal.objects.filter(received_at__gte=since, received_at__lt=until, status=Signal.Status.REJECTED)
+    refused = Signal.objects.filter(received_at__gte=since, received_at__lt=until, status=REFUSED)
     reasons: Counter[str] = Counter()
     for errors in refused.order_by("-received_at").values_list("errors", flat=True)[:REFUSAL_SAMPLE]:
         for field, messages in (errors or {"": ["no reason recorded"]}).items():

@@ -19,6 +19,7 @@ from terminals.symbols import SymbolError, intake_accounts, mapping_of, symbol_r
 
 from .models import Signal
 from .payload import PayloadError, SignalRequest, parse_signal
+from .refused import refused_body, refused_prune
 
 Reply = tuple[int, dict]
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
@@ -220,26 +221,40 @@ def signal_receive(*, user, data: dict, source: str = Signal.Source.WEBHOOK, cur
 
 
 def _store_rejection(user, data: dict, source: str, key: str | None, error: PayloadError | Invalid) -> Reply:
-    """A refused signal is kept (the Alerts app tells the trader) and answered 400."""
-    body = {"detail": error.detail, "errors": error.errors}
     # An unusable key is not stored: its own error is in the reply.
     key = key if key is not None and len(key) <= 200 else None
+    return signal_refuse(
+        user=user, source=source, detail=error.detail, errors=error.errors, payload=refused_body(data), key=key,
+        action=data.get("action", ""), symbol=data.get("symbol", ""),
+    )  # fmt: skip
+
+
+def signal_refuse(
+    *, user, source: str, detail: str, errors: dict, payload: dict, key: str | None = None,
+    action: object = "", symbol: object = "", reply: dict | None = None, status: int = 400,
+) -> Reply:  # fmt: skip
+    """Keep a refused alert for the trader's history and the Alerts app, and answer it
+    `status` with `reply` (by default: 400 with detail and errors). `payload` is what
+    refused_body/refused_text kept of it. Only the owner's newest REFUSED_KEEP are kept."""
+    body = reply or {"detail": detail, "errors": errors}
     try:
         with transaction.atomic():
             signal = Signal.objects.create(
                 owner=user,
                 source=source,
-                status=Signal.Status.REJECTED,
+                status=Signal.Status.REFUSED,
                 idempotency_key=key,
-                action=str(data.get("action", ""))[:16],
-                symbol=str(data.get("symbol", ""))[:40],
-                errors=error.errors,
-                response={"status": 400, "body": body},
+                action=str(action)[:16],
+                symbol=str(symbol)[:40],
+                payload=payload,
+                errors=errors,
+                response={"status": status, "body": body},
             )
+            refused_prune(owner_id=user.pk)
             # On the trader's live page at once, and the Alerts app's dispatcher is kicked by it.
             event = {"id": signal.pk, "action": signal.action, "symbol": signal.symbol, "status": signal.status,
-                     "errors": error.errors}  # fmt: skip
+                     "errors": errors}  # fmt: skip
             publish_many(user.pk, [("signal", event)])
     except IntegrityError:
-        return _repeat(user, key) or (400, body)
-    return 400, body
+        return _repeat(user, key) or (status, body)
+    return status, body

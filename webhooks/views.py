@@ -11,7 +11,6 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.core.paginator import Paginator
-from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -28,7 +27,9 @@ from terminals.models import Order, TradingAccount
 from terminals.selectors import account_list
 
 from .models import Signal
-from .services import signal_receive
+from .refused import refused_text
+from .selectors import history_items, history_list
+from .services import signal_receive, signal_refuse
 
 
 class WebhookError(Exception):
@@ -121,19 +122,49 @@ def _receive_once(user, body: bytes, payload: dict) -> tuple[int, dict]:
     return status, reply
 
 
+def _admit(request: HttpRequest, user) -> object:
+    """The token's options, once its sender and its rate limit allow the request (else WebhookError)."""
+    options = webhook_token_options(user=user)
+    if options and options.tradingview_only and client_ip(request) not in settings.TRADINGVIEW_IPS:
+        raise WebhookError(403, "This webhook accepts alerts from TradingView's addresses only.")
+    _check_rate(request, user.pk)
+    return options
+
+
+def _refuse_unreadable(request: HttpRequest, user, body: bytes | None, refusal: WebhookError) -> None:
+    """A body refused before it was read as an alert (too large, not a JSON object), sent to a
+    token in the URL: kept in the trader's history like any refused alert, once the sender and
+    the rate limit let it through (their answer wins). Without a valid token it is not kept."""
+    if user is None or not user.is_active:
+        return
+    _admit(request, user)
+    signal_refuse(
+        user=user,
+        source=Signal.Source.WEBHOOK,
+        detail=refusal.detail,
+        errors={"body": [refusal.detail]},
+        payload=refused_text(body) if body is not None else {},
+        reply={"detail": refusal.detail, **refusal.extra},
+        status=refusal.status,
+    )
+
+
 @csrf_exempt
 def receive(request: HttpRequest, token: str = "") -> JsonResponse:
     try:
         if request.method != "POST":
             raise WebhookError(405, "Send alerts with POST.")
-        body = _read_body(request)
-        user = _authenticate(token) if token else None
-        payload = _parse(body)
+        body = user = None
+        try:
+            body = _read_body(request)
+            user = _authenticate(token) if token else None
+            payload = _parse(body)
+        except WebhookError as refusal:
+            if token and refusal.status in (400, 413):
+                _refuse_unreadable(request, user or webhook_token_user(token=token), body, refusal)
+            raise
         user = user or _authenticate(payload.get("token"))
-        options = webhook_token_options(user=user)
-        if options and options.tradingview_only and client_ip(request) not in settings.TRADINGVIEW_IPS:
-            raise WebhookError(403, "This webhook accepts alerts from TradingView's addresses only.")
-        _check_rate(request, user.pk)
+        options = _admit(request, user)
         with events_held() as held:
             if options and options.dedupe_identical_bodies and "id" not in payload:
                 status, reply = _receive_once(user, body, payload)
@@ -165,7 +196,9 @@ class _Reply(JsonResponse):
 
 class HistoryFilterForm(forms.Form):
     account = forms.ModelChoiceField(queryset=TradingAccount.objects.none(), required=False)
-    status = forms.ChoiceField(choices=[("", "any status"), *Order.Status.choices], required=False)
+    status = forms.ChoiceField(
+        choices=[("", "any status"), *Order.Status.choices, (Signal.Status.REFUSED, "refused alert")], required=False
+    )
     source = forms.ChoiceField(choices=[("", "any source"), *Order.Source.choices], required=False)
     symbol = forms.CharField(max_length=40, required=False)
     since = forms.DateTimeField(required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
@@ -176,37 +209,28 @@ class HistoryFilterForm(forms.Form):
         self.fields["account"].queryset = account_list(user=user)
 
 
-def _history_orders(request: HttpRequest, form: HistoryFilterForm):
-    orders = Order.objects.owned_by(request.user).filter(hidden_at__isnull=True).select_related("account", "signal")
-    if form.is_valid():
-        data = form.cleaned_data
-        if data["account"]:
-            orders = orders.filter(account=data["account"])
-        for name in ("status", "source"):
-            if data[name]:
-                orders = orders.filter(**{name: data[name]})
-        if data["symbol"]:
-            orders = orders.filter(Q(requested_symbol__iexact=data["symbol"]) | Q(symbol__iexact=data["symbol"]))
-        if data["since"]:
-            orders = orders.filter(created_at__gte=data["since"])
-        if data["until"]:
-            orders = orders.filter(created_at__lte=data["until"])
-    return orders.order_by("-created_at", "-pk")
-
-
 @login_required
 def history(request: HttpRequest) -> HttpResponse:
     form = HistoryFilterForm(request.GET or None, user=request.user)
-    page = Paginator(_history_orders(request, form), 50).get_page(request.GET.get("page"))
+    filters = {name: value for name, value in form.cleaned_data.items() if value} if form.is_valid() else {}
+    page = Paginator(history_list(user=request.user, **filters), 50).get_page(request.GET.get("page"))
+    filters = request.GET.copy()
+    filters.pop("page", None)
+    context = {"form": form, "page": page, "rows": history_items(page), "query": request.GET.urlencode(),
+               "filters": filters.urlencode()}  # fmt: skip
     template = "webhooks/_history_rows.html" if request.htmx else "webhooks/history.html"
-    return render(request, template, {"form": form, "page": page, "query": request.GET.urlencode()})
+    return render(request, template, context)
 
 
 @login_required
 @require_POST
 def history_clear(request: HttpRequest) -> HttpResponse:
-    hidden = Order.objects.owned_by(request.user).filter(hidden_at__isnull=True).update(hidden_at=timezone.now())
-    messages.success(request, f"Cleared {hidden} order(s) from the history; they are kept for the audit.")
+    now = timezone.now()
+    hidden = Order.objects.owned_by(request.user).filter(hidden_at__isnull=True).update(hidden_at=now)
+    refused = Signal.objects.owned_by(request.user).filter(status=Signal.Status.REFUSED, hidden_at__isnull=True)
+    refused = refused.update(hidden_at=now)
+    cleared = f"{hidden} order(s)" + (f" and {refused} refused alert(s)" if refused else "")
+    messages.success(request, f"Cleared {cleared} from the history; they are kept for the audit.")
     return redirect("/history")
 
 

@@ -68,7 +68,7 @@ def test_a_refused_signal_reaches_the_live_stream_and_starts_the_dispatcher(kick
     assert alert is not None and alert.kind == Kind.SIGNAL_REJECTED
     assert kicked.wait(10)
     (event,) = Event.objects.filter(owner=trader, kind="signal")
-    assert event.payload["status"] == "rejected" and "action" in event.payload["errors"]
+    assert event.payload["status"] == "refused" and "action" in event.payload["errors"]
     assert body["token"] not in json.dumps(event.payload)
 
 

@@ -7,6 +7,7 @@ the qcluster worker's events reach daphne's in-memory layer through the event ta
 """
 
 import json
+import re
 import urllib.error
 import urllib.request
 
@@ -66,13 +67,15 @@ def test_trader_sees_orders_fill_live_across_a_server_restart(browser, tmp_path)
         processes.start_cluster()
         processes.start(["manage.py", "host_agent", "--interval", "1"], "host_agent")
 
-        context = browser.new_context(base_url=base)
+        context = browser.new_context(base_url=base, timezone_id="Europe/Berlin")
         page = context.new_page()
         page.goto("/login")
         page.get_by_label("Username").fill(trader["username"])
         page.get_by_label("Password").fill(trader["password"])
         page.get_by_role("button", name="Sign in with password").click()
         expect(page).to_have_url(f"{base}/")
+        # The demo trader has no time zone: the page takes the browser's and reloads once.
+        expect(page.get_by_test_id("time-zone")).to_have_text("Europe/Berlin", timeout=TIMEOUT_MS)
         status = page.get_by_test_id("live-status")
         expect(status).to_have_text("connected", timeout=TIMEOUT_MS)
         # Gone if the page reloads: every change below must come from the live stream.
@@ -80,7 +83,11 @@ def test_trader_sees_orders_fill_live_across_a_server_restart(browser, tmp_path)
 
         expect_filled(page, send_order(trader["webhook_url"], login, 1))
         send_refused(trader["webhook_url"])
-        expect(page.get_by_test_id("live-feed")).to_contain_text("signal jump BTCUSD rejected", timeout=TIMEOUT_MS)
+        refusal = page.get_by_test_id("live-feed").locator("li").first
+        expect(refusal).to_contain_text("signal jump BTCUSD refused", timeout=TIMEOUT_MS)
+        expect(refusal).to_contain_text('action "jump" is not one of BUY, SELL')
+        # Times as the server writes them (mt5saas/display.py), in the trader's zone.
+        expect(refusal).to_have_text(re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \+0[12]:00 signal"))
 
         # The page's stream drops with the server; a new daphne takes over the same port.
         servers.stop(web)

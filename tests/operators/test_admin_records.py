@@ -69,7 +69,7 @@ def test_order_page_says_why_a_trade_did_not_go_through(staff):
 
 def test_signal_page_shows_its_body_errors_and_orders_without_credentials(staff):
     signal = SignalFactory(
-        status=Signal.Status.REJECTED, payload={"token": TOKEN, "note": f"sent to /webhook/{TOKEN}"},
+        status=Signal.Status.REFUSED, payload={"token": TOKEN, "note": f"sent to /webhook/{TOKEN}"},
         errors={"volume": ["Must be greater than 0."]}, response={"status": 400, "body": {"detail": "Bad fields"}},
     )  # fmt: skip
     order = OrderFactory(owner=signal.owner, signal=signal, retcode=10018, status=Order.Status.REJECTED)
@@ -125,7 +125,7 @@ def test_orders_are_found_by_trader_account_symbol_status_and_time(staff):
 @pytest.mark.parametrize(
     ("model", "fields", "status_filter", "date_field"),
     [
-        (Signal, {"status": "rejected", "symbol": "GBPJPY"}, {"status__exact": "rejected"}, "received_at"),
+        (Signal, {"status": "refused", "symbol": "GBPJPY"}, {"status__exact": "refused"}, "received_at"),
         (CopyEvent, {"status": "error", "symbol": "GBPJPY"}, {"status__exact": "error"}, "received_at"),
         (Event, {"kind": "account", "payload": {"symbol": "GBPJPY"}}, {"kind__exact": "account"}, "created_at"),
     ],

@@ -47,8 +47,8 @@ def test_figures_over_the_last_hour_and_day_come_from_the_rows(staff):
     OrderFactory(status=Order.Status.QUEUED, created_at=timezone.now() - timedelta(minutes=1))
     finished(timedelta(hours=3), 400)  # only in the day's figures
     finished(timedelta(days=2), 1)  # in neither
-    SignalFactory(status=Signal.Status.REJECTED, errors={"volume": ["Must be greater than 0."]})
-    SignalFactory(status=Signal.Status.REJECTED, errors={"volume": ["Must be greater than 0."], "symbol": ["Unknown."]})
+    SignalFactory(status=Signal.Status.REFUSED, errors={"volume": ["Must be greater than 0."]})
+    SignalFactory(status=Signal.Status.REFUSED, errors={"volume": ["Must be greater than 0."], "symbol": ["Unknown."]})
 
     hour = figures(staff.get(PATH))
     day = figures(staff.get(PATH, {"window": "24h"}))

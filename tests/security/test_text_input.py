@@ -12,6 +12,7 @@ from rest_framework.test import APIClient
 from accounts.services import webhook_token_rotate
 from copytrading.models import CopyEvent, CopyExecution, CopyPair
 from copytrading.services import pair_create
+from mt5saas.jsontext import unstorable_text
 from terminals.models import Order, SymbolMapping, TradingAccount
 from tests.factories import TradingAccountFactory
 from webhooks.models import Signal
@@ -23,8 +24,15 @@ DEEP = "[" * 3000 + "]" * 3000
 
 
 def rows() -> tuple:
-    counts = (model.objects.count() for model in (Signal, Order, CopyEvent, CopyPair, SymbolMapping))
-    return (*counts, list(TradingAccount.objects.values_list("allowed_symbols", "nickname")))
+    counts = (model.objects.count() for model in (Order, CopyEvent, CopyPair, SymbolMapping))
+    # A refused alert is kept for the trader's history, its body cut down to storable text.
+    accepted = Signal.objects.exclude(status=Signal.Status.REFUSED).count()
+    return (accepted, *counts, list(TradingAccount.objects.values_list("allowed_symbols", "nickname")))
+
+
+def refused_kept_storable() -> bool:
+    kept = list(Signal.objects.filter(status=Signal.Status.REFUSED).values_list("payload", "errors", "action"))
+    return bool(kept) and unstorable_text(kept) is None
 
 
 @pytest.fixture
@@ -70,6 +78,7 @@ def test_text_no_database_holds_is_a_400_everywhere(setup, value):
             assert reply.status_code == 400, (path, body, reply.status_code, reply.content[:300])
             assert reply.json()["detail"]  # says why, in text that encodes
     assert rows() == before
+    assert refused_kept_storable()
 
 
 def test_json_nested_thousands_deep_is_a_400_everywhere(setup):
@@ -80,6 +89,7 @@ def test_json_nested_thousands_deep_is_a_400_everywhere(setup):
             reply = getattr(setup["client"], method)(path, DEEP, content_type=content_type)
             assert reply.status_code in (400, 415), (path, reply.status_code)
     assert rows() == before
+    assert refused_kept_storable()
 
 
 def test_the_dashboards_test_signal_with_a_surrogate_says_so(client, alice):

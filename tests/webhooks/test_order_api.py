@@ -8,7 +8,7 @@ from terminals.services import account_connect
 FIELDS = {
     "id", "signal", "account", "account_login", "source", "action", "side", "order_type", "requested_symbol",
     "symbol", "volume", "price", "sl", "tp", "status", "status_reason", "retcode", "retcode_text", "ticket",
-    "fill_price", "comment", "created_at", "queued_at", "sent_at", "done_at", "latency_ms",
+    "fill_price", "digits", "comment", "created_at", "queued_at", "sent_at", "done_at", "latency_ms",
 }  # fmt: skip
 
 

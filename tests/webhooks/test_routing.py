@@ -72,7 +72,7 @@ def test_a_close_percent_is_refused_and_the_position_stays_whole(hook, paper, dj
     assert "close_percent" in response.json()["errors"]
     assert [(p.symbol, p.volume) for p in simulated_driver(account).positions()] == [("BTCUSD", 0.1)]
     assert Order.objects.filter(action="close_symbol").count() == 0
-    assert Signal.objects.filter(status=Signal.Status.REJECTED).count() == 1
+    assert Signal.objects.filter(status=Signal.Status.REFUSED).count() == 1
 
 
 @pytest.mark.django_db

@@ -122,7 +122,7 @@ def test_another_traders_account_in_the_subset_places_nothing_for_anyone(hook, p
     assert response.status_code == 400
     assert response.json()["errors"] == {"accounts": ["Not one of your active accounts: 8900099."]}
     assert not Order.objects.exists()
-    assert Signal.objects.get().status == "rejected"
+    assert Signal.objects.get().status == "refused"
 
 
 @pytest.mark.django_db

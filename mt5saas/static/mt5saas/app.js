@@ -45,3 +45,29 @@ document.querySelectorAll("form[data-signal-builder]").forEach((form) => {
   form.addEventListener("input", () => buildSignal(form));
   form.addEventListener("change", () => buildSignal(form));
 });
+
+// Times written by scripts read like the server's (mt5saas/display.py): "2026-05-01 14:03:22 +02:00",
+// in the trader's zone (<html data-time-zone>), "UTC" for a zero offset.
+function formatTime(date) {
+  const zone = document.documentElement.dataset.timeZone || "UTC";
+  const parts = {};
+  const format = new Intl.DateTimeFormat("en-GB", {
+    timeZone: zone, year: "numeric", month: "2-digit", day: "2-digit",
+    hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23", timeZoneName: "longOffset",
+  });
+  for (const part of format.formatToParts(date)) parts[part.type] = part.value;
+  const offset = parts.timeZoneName.replace("GMT", "");  // "GMT+05:30"; "GMT" or "GMT+00:00" at zero
+  const zoneLabel = /^([+-]00:00)?$/.test(offset) ? "UTC" : offset;
+  return `${parts.year}-${parts.month}-${parts.day} ${parts.hour}:${parts.minute}:${parts.second} ${zoneLabel}`;
+}
+window.mt5saas = { formatTime };
+
+// Before sign-in, and while the trader has no time zone, the browser's goes with every request
+// (a cookie): the server takes it as the trader's (accounts.middleware.TimeZoneMiddleware).
+(() => {
+  if (!("timeZoneUnset" in document.documentElement.dataset)) return;
+  const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  if (!zone || !/^[A-Za-z0-9_+\-\/]{1,64}$/.test(zone)) return;
+  const secure = window.location.protocol === "https:" ? "; Secure" : "";
+  document.cookie = `time_zone=${zone}; path=/; max-age=31536000; SameSite=Lax${secure}`;
+})();

@@ -38,15 +38,31 @@
     });
   }
 
+  // A refused signal's errors as the history words them (webhooks.Signal.error_lines).
+  function errorLines(errors) {
+    return Object.entries(errors || {}).flatMap(([name, messages]) =>
+      [].concat(messages).map((message) => {
+        const text = String(message);
+        return ["body", "non_field_errors"].includes(name) || text.startsWith(name) ? text : `${name}: ${text}`;
+      }));
+  }
+
   function addToFeed(event) {
     const feed = document.querySelector("[data-live-feed]");
     if (!feed) return;
     const item = document.createElement("li");
     item.className = "list-group-item small";
     const what = event.type === "signal"
-      ? [event.action, event.symbol, event.status].filter(Boolean).join(" ")  // "rejected", "unfilled"
+      ? [event.action, event.symbol, event.status].filter(Boolean).join(" ")  // "refused", "unfilled"
       : event.message || event.event || "";
-    item.textContent = `${new Date().toLocaleTimeString()} ${event.type} ${what}`.trim();
+    const time = window.mt5saas ? window.mt5saas.formatTime(new Date()) : new Date().toISOString();
+    item.textContent = `${time} ${event.type} ${what}`.trim();
+    for (const line of errorLines(event.errors)) {
+      const detail = document.createElement("div");
+      detail.className = "text-body-secondary";
+      detail.textContent = line;
+      item.append(detail);
+    }
     feed.prepend(item);
     while (feed.children.length > 20) feed.lastElementChild.remove();
   }

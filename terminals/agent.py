@@ -76,10 +76,7 @@ class Backoff:
 
 def served_accounts(host: TerminalHost) -> QuerySet[TradingAccount]:
     """The accounts whose terminals the host keeps running."""
-    return TradingAccount.objects.filter(host=host, deleted_at__isnull=True).exclude(
-        # ERROR: the broker refused the password; retrying could lock the real account.
-        status__in=[TradingAccount.Status.STOPPED, TradingAccount.Status.ERROR]
-    )
+    return TradingAccount.objects.filter(host=host, deleted_at__isnull=True).exclude(status__in=TradingAccount.INACTIVE)
 
 
 def host_session_spec(host: TerminalHost, account_id: int) -> SessionSpec:

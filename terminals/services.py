@@ -18,6 +18,7 @@ from mt5saas.events import publish_each, publish_to_user
 from .drivers.base import AccountInfo, MarginMode, TerminalError
 from .models import LOGIN_MESSAGE, LOGIN_PATTERN, AccountEvent, SimAccount, TerminalHost, TradingAccount
 from .retcodes import retcode_text
+from .selectors import account_current
 
 Status = TradingAccount.Status
 CENT = Decimal("0.01")
@@ -130,8 +131,10 @@ def account_connect(
     broker: str = "",
     nickname: str = "",
     is_demo: bool = True,
+    make_current: bool = False,
 ) -> TradingAccount:
-    """Register an MT5 account: assign a host, log in there, store it online.
+    """Register an MT5 account: assign a host, log in there, store it online; `make_current`
+    makes it the owner's current account too.
 
     Wrong credentials raise AccountError with MT5's reason and store nothing. With no
     online host the account is stored `unassigned` with the reason, and connects when a
@@ -173,6 +176,8 @@ def account_connect(
     except IntegrityError:
         # Another request registered the same login between the check and the insert.
         raise AccountError("This MT5 account is already registered.", field="login") from None
+    if make_current:
+        account_switch(account=account)
     return account
 
 
@@ -301,6 +306,28 @@ def account_update(*, account: TradingAccount, **fields) -> TradingAccount:
     for name, value in fields.items():
         setattr(account, name, value)
     account.save(update_fields=list(fields))
+    return account
+
+
+def account_edit(
+    *, account: TradingAccount, active: bool | None = None, current: bool | None = None, **fields
+) -> TradingAccount:
+    """A trader's edit of an account: its settings `fields`; `active` starts or stops its
+    terminal (when that changes anything); `current` True makes it the current account.
+
+    The start or stop goes first: when the host cannot do it, AccountError and nothing changed.
+    """
+    is_default = account_current(user=account.owner) == account
+    if current is False and is_default:
+        raise AccountError(
+            "An account stops being the default when another one is made the default.", field="is_default"
+        )
+    if active is not None and active != account.is_active:
+        account_instance(account=account, action="start" if active else "stop")
+    if fields:
+        account_update(account=account, **fields)
+    if current and not is_default:
+        account_switch(account=account)
     return account
 
 

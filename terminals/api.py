@@ -22,6 +22,7 @@ from .contract import (
 from .drivers.base import TerminalError
 from .gateway import as_dicts, terminal_read
 from .models import LOGIN_MESSAGE, LOGIN_PATTERN, SymbolMapping, TerminalHost, TradingAccount
+from .pool import LAST_HEARTBEAT, EAStatusField
 from .selectors import account_current, account_list, host_list
 from .services import (
     AccountError,
@@ -320,11 +321,19 @@ class HostViewSet(viewsets.ReadOnlyModelViewSet):
 class AssignmentSerializer(serializers.ModelSerializer):
     owner = serializers.CharField(source="owner.username", read_only=True)
     host = serializers.SlugRelatedField(slug_field="name", queryset=TerminalHost.objects.all(), allow_null=True)
+    # The pool design's keys for what its dashboard shows of each assignment.
+    eaStatus = EAStatusField()
+    lastHeartbeat = serializers.DateTimeField(source="heartbeat_at", read_only=True, help_text=LAST_HEARTBEAT)
 
     class Meta:
         model = TradingAccount
-        fields = ["id", "owner", "login", "server", "kind", "status", "host"]
-        read_only_fields = ["id", "owner", "login", "server", "kind", "status"]
+        fields = [
+            "id", "owner", "login", "server", "kind", "status", "host", "balance", "equity", "profit", "margin",
+            "eaStatus", "lastHeartbeat",
+        ]  # fmt: skip
+        read_only_fields = [
+            "id", "owner", "login", "server", "kind", "status", "balance", "equity", "profit", "margin",
+        ]  # fmt: skip
 
 
 class AssignmentViewSet(

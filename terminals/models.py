@@ -56,6 +56,13 @@ def _share_or_empty(name: str) -> models.CheckConstraint:
     return models.CheckConstraint(condition=condition, name=f"account_{name}_share")
 
 
+class EAStatus(models.TextChoices):
+    SILENT = "", "not reported"  # not an EA account, or its EA has not said anything of itself yet
+    RUNNING = "running"
+    LOADED = "loaded"  # on its chart, but Algo Trading is off: it refuses commands
+    UNLOADED = "unloaded"  # removed from its chart, or its terminal closing: its last word
+
+
 class TradingAccountQuerySet(OwnedQuerySet):
     def alive(self) -> Self:
         return self.filter(deleted_at__isnull=True)
@@ -94,7 +101,9 @@ class TradingAccount(OwnedModel):
     )
     status = models.CharField(max_length=12, choices=Status, default=Status.CONNECTING)
     status_reason = models.CharField(max_length=300, blank=True)
-    ea_status = models.CharField(max_length=60, blank=True)
+    # What the account's EA last said of itself in its status file (EA bridge accounts).
+    ea_status = models.CharField(max_length=60, blank=True, choices=EAStatus)
+    ea_name = models.CharField(max_length=64, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     balance = models.DecimalField(**MONEY)
     equity = models.DecimalField(**MONEY)

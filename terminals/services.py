@@ -16,7 +16,15 @@ from mt5saas.db import rows_update
 from mt5saas.events import publish_each, publish_to_user
 
 from .drivers.base import AccountInfo, MarginMode, TerminalError
-from .models import LOGIN_MESSAGE, LOGIN_PATTERN, AccountEvent, SimAccount, TerminalHost, TradingAccount
+from .models import (
+    LOGIN_MESSAGE,
+    LOGIN_PATTERN,
+    AccountEvent,
+    EAStatus,
+    SimAccount,
+    TerminalHost,
+    TradingAccount,
+)
 from .retcodes import retcode_text
 from .selectors import account_current
 
@@ -268,6 +276,18 @@ def account_heartbeat(*, account: TradingAccount, info: AccountInfo | None, erro
     if not account_set_status(account=account, status=Status.ONLINE):
         # No transition to record, but balance and equity tick on the trader's page.
         publish_to_user(account.owner_id, "account", account_event(account))
+
+
+def account_ea_report(*, account: TradingAccount, loaded: bool | None, running: bool | None, name: str) -> None:
+    """Record what the account's EA said of itself in its status file, when that changed;
+    an EA that says nothing of it (one from before these fields) leaves it as it was."""
+    if loaded is None:
+        return
+    status = EAStatus.UNLOADED if not loaded else EAStatus.RUNNING if running else EAStatus.LOADED
+    name = name[:64]
+    if (account.ea_status, account.ea_name) != (status, name):
+        TradingAccount.objects.filter(pk=account.pk).update(ea_status=status, ea_name=name)
+        account.ea_status, account.ea_name = status, name
 
 
 def accounts_heartbeat(*, readings: list[tuple[TradingAccount, AccountInfo]]) -> None:

@@ -10,6 +10,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django_q.tasks import async_task
 
 from mt5saas.crypto import encrypt
 from mt5saas.db import rows_update
@@ -352,7 +353,8 @@ def account_edit(
 
 
 def account_delete(*, account: TradingAccount, confirm: bool) -> None:
-    """Soft delete: history keeps pointing at the account; the terminal instance stops.
+    """Soft delete: history keeps pointing at the account; the terminal instance stops, and
+    its portable folder on the host is removed by a task of that host (instance_remove).
     Open positions need `confirm`: they stay open at the broker."""
     from .gateway import terminal_read
 
@@ -363,7 +365,7 @@ def account_delete(*, account: TradingAccount, confirm: bool) -> None:
     if open_positions and not confirm:
         raise AccountError(
             f"This account has {open_positions} open position(s). They stay open at the broker; "
-            "send confirm=true to delete the account anyway.",
+            "send confirm=true to delete the account anyway (its terminal and its folder on the host go).",
             status=409,
         )
     _instance_stop(account)
@@ -371,6 +373,30 @@ def account_delete(*, account: TradingAccount, confirm: bool) -> None:
     account.is_current = False
     account.save(update_fields=["deleted_at", "is_current"])
     account_set_status(account=account, status=Status.STOPPED, reason="Deleted by its owner.")
+    if _has_instance(account):
+        # Not waited for: copying a folder of an MT5 installation away takes a while, and a
+        # host that is down now removes it when its worker comes back.
+        async_task(
+            "terminals.tasks.instance_remove",
+            account.pk,
+            cluster=account.host.queue_name,
+            task_name=f"instance-remove-{account.pk}",
+        )
+
+
+def _has_instance(account: TradingAccount) -> bool:
+    """Whether the account's terminal is a portable instance on a Windows host."""
+    host = account.host
+    return host is not None and host.kind == TerminalHost.Kind.WINDOWS and account.kind != TradingAccount.Kind.SIMULATED
+
+
+def account_instance_removed(*, account: TradingAccount, host: TerminalHost, error: str = "") -> None:
+    """Record on a deleted account that its host removed its portable folder, or why it could not."""
+    where = f"{host.name}:{account.login}"
+    reason = f"Deleted by its owner; its terminal folder {where} was removed."
+    if error:
+        reason = f"Deleted by its owner; its terminal folder {where} could not be removed: {error}"
+    account_set_status(account=account, status=Status.STOPPED, reason=reason)
 
 
 def _instance_stop(account: TradingAccount) -> None:

@@ -338,7 +338,7 @@ def account_edit(
 
     The start or stop goes first: when the host cannot do it, AccountError and nothing changed.
     """
-    is_default = account_current(user=account.owner) == account
+    is_default = current is not None and account_current(user=account.owner) == account
     if current is False and is_default:
         raise AccountError(
             "An account stops being the default when another one is made the default.", field="is_default"

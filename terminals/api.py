@@ -53,14 +53,15 @@ class AccountSerializer(KnownFieldsOnly, serializers.ModelSerializer):
         model = TradingAccount
         fields = [
             "id", "login", "server", "broker", "kind", "nickname", "is_demo", "host", "status", "status_reason",
-            "ea_status", "heartbeat_at", "balance", "equity", "margin", "free_margin", "profit", "currency",
+            "ea_status", "ea_name", "heartbeat_at", "balance", "equity", "margin", "free_margin", "profit", "currency",
             "leverage", "hedging", "max_lot", "max_open_positions", "max_daily_loss", "max_daily_loss_fraction",
             "max_trade_risk_fraction", "allowed_symbols", "max_trades_per_hour", "is_current", "created_at",
             "account_name", "broker_name", "account_type", "is_active", "is_default", "risk_limits",
         ]  # fmt: skip
         read_only_fields = [
-            "id", "login", "server", "kind", "host", "status", "status_reason", "ea_status", "heartbeat_at", "balance",
-            "equity", "margin", "free_margin", "profit", "currency", "leverage", "hedging", "is_current", "created_at",
+            "id", "login", "server", "kind", "host", "status", "status_reason", "ea_status", "ea_name", "heartbeat_at",
+            "balance", "equity", "margin", "free_margin", "profit", "currency", "leverage", "hedging", "is_current",
+            "created_at",
         ]  # fmt: skip
         extra_kwargs = {
             "max_daily_loss": {"help_text": "today's loss that stops new positions, in the account currency"},

@@ -84,9 +84,9 @@ class RiskLimitsField(serializers.Field):
     def to_internal_value(self, data) -> dict:
         if not isinstance(data, dict):
             raise ValidationError(f"An object with any of {', '.join(RISK_LIMITS)}.")
-        if unknown := sorted(str(key)[:40] for key in data if key not in RISK_LIMITS):
+        if unknown := sorted(f'"{str(key)[:40]}"' for key in data if key not in RISK_LIMITS):
             raise ValidationError(
-                f"Unknown risk limit(s): {', '.join(unknown)}. Known: max_risk_per_trade and max_daily_loss "
+                f"Unknown risk limit(s): {', '.join(unknown[:20])}. Known: max_risk_per_trade and max_daily_loss "
                 f"({FRACTION_HINT}) and max_positions."
             )
         values, errors = {}, {}

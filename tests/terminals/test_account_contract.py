@@ -142,8 +142,8 @@ def test_put_applies_the_contract_risk_limits_as_fractions_beside_the_amount(sig
 @pytest.mark.parametrize(
     ("body", "named"),
     [
-        ({"risk_limits": {"max_daily_loss": 0.03, "max_lot": 1}}, "max_lot"),
-        ({"risk_limits": {"max_drawdown": 0.1, "risk": 1}}, "max_drawdown, risk"),
+        ({"risk_limits": {"max_daily_loss": 0.03, "max_lot": 1}}, '"max_lot"'),
+        ({"risk_limits": {"max_drawdown": 0.1, "risk": 1}}, '"max_drawdown", "risk"'),
         ({"risk_limits": {"max_daily_loss": -0.03}}, "max_daily_loss"),
         ({"risk_limits": {"max_daily_loss": 3}}, "max_daily_loss"),
         ({"risk_limits": {"max_daily_loss": 0}}, "max_daily_loss"),
@@ -175,9 +175,7 @@ def test_bad_or_unknown_risk_limits_are_400_naming_them_and_change_nothing(signe
 
     assert response.status_code == 400
     errors = response.json()["errors"]
-    first = named.split(",")[0]
-    assert first in errors or first in str(errors.get("risk_limits")), errors
-    assert named in str(errors) or named in errors
+    assert named in errors or named in str(errors.get("risk_limits")), errors
     assert limits(account) == before
 
 

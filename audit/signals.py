@@ -48,6 +48,7 @@ TERMINAL_STATE = frozenset(
         "status",
         "status_reason",
         "ea_status",
+        "ea_name",
         "heartbeat_at",
         "balance",
         "equity",

@@ -6,11 +6,11 @@
 //| (tests/ea/test_ea_source.py checks every field name and input).   |
 //+------------------------------------------------------------------+
 #property copyright "mt5saas"
-#property version   "1.00"
+#property version   "1.01"
 #property description "Executes webhook_command_*.json and slave_command_*.json from MQL5\\Files, writes result_<id>.json and status.json, and posts master trades to /api/copy/trade."
 
 #define PROTOCOL_VERSION      1
-#define EA_VERSION            "1.00"
+#define EA_VERSION            "1.01"
 #define COMMENT_LENGTH        31
 #define MAX_COMMAND_BYTES     65536
 #define MAX_ID_LENGTH         64
@@ -84,6 +84,7 @@ ulong  g_next_webhook_ms = 0;
 ulong  g_next_slave_ms   = 0;
 ulong  g_next_status_ms  = 0;
 bool   g_root_checked    = false;
+bool   g_loaded          = false;   // false in the last status.json the EA writes as it leaves its chart
 
 string g_queue[];                 // master events waiting for the service, oldest first (body JSON)
 int    g_dropped         = 0;     // events refused because the queue was full
@@ -1117,16 +1118,20 @@ string StatusDeals()
    return "[" + items + "]";
   }
 
-// The snapshot the host reads for account, symbols, positions, orders and deals.
+// The snapshot the host reads for account, symbols, positions, orders and deals, and the
+// EA's word on itself: its name, loaded, and running (Algo Trading on: it takes commands).
 // last_error stays "": MQL5 gives an EA no access to the terminal's journal, where a
 // refused login is written (see docs/ea-protocol.md, "Status snapshot").
 void StatusWrite()
   {
    bool connected = (TerminalInfoInteger(TERMINAL_CONNECTED) != 0);
+   bool running = g_loaded && TerminalInfoInteger(TERMINAL_TRADE_ALLOWED) && MQLInfoInteger(MQL_TRADE_ALLOWED);
    string modes = (EnableWebhook ? "webhook " : "") + (EnableSlave ? "slave " : "") + (EnableMaster ? "master" : "");
    StringTrimRight(modes);
    string body = "{" + JInt("version", PROTOCOL_VERSION) + "," + JInt("time_msc", NowMsc()) + ","
                  + JBool("connected", connected) + "," + JStr("last_error", "") + ","
+                 + JStr("ea_name", MQLInfoString(MQL_PROGRAM_NAME)) + "," + JBool("ea_loaded", g_loaded) + ","
+                 + JBool("ea_running", running) + ","
                  + "\"account\":" + StatusAccount() + "," + "\"symbols\":" + StatusSymbols() + ","
                  + "\"positions\":" + StatusPositions() + "," + "\"orders\":" + StatusOrders() + ","
                  + "\"deals\":" + StatusDeals() + "," + JStr("ea_version", EA_VERSION) + "," + JStr("modes", modes) + ","
@@ -1449,6 +1454,7 @@ int OnInit()
      }
    if(!EventSetMillisecondTimer(TIMER_MS))
      { Print("mt5saas: the timer could not be set"); return INIT_FAILED; }
+   g_loaded = true;
    StatusWrite();
    Log(LOG_INFO, "started, protocol " + IntegerToString(PROTOCOL_VERSION) + ", files in " + TerminalInfoString(TERMINAL_DATA_PATH) + "\\MQL5\\Files");
    return INIT_SUCCEEDED;
@@ -1459,6 +1465,15 @@ void OnDeinit(const int reason)
    EventKillTimer();
    if(EnableMaster)
       QueueSave();
+   // Leaving for good: the host learns it at once instead of from a status gone stale. After
+   // a recompile, new inputs, another symbol or period, or another account, OnInit follows
+   // straight away and says loaded again, so those write nothing here.
+   if(g_loaded && reason != REASON_RECOMPILE && reason != REASON_PARAMETERS && reason != REASON_CHARTCHANGE
+      && reason != REASON_ACCOUNT)
+     {
+      g_loaded = false;
+      StatusWrite();
+     }
   }
 
 void OnTimer()

@@ -1,5 +1,7 @@
 """What every API view starts from: routing, paging, errors, staff checks and tenancy."""
 
+from collections.abc import Mapping
+
 from rest_framework import exceptions, pagination, permissions, routers, serializers
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -43,6 +45,18 @@ def exception_handler(exc, context):
     elif not isinstance(response.data, dict) or "detail" not in response.data:
         response.data = {"detail": str(exc)}
     return response
+
+
+class KnownFieldsOnly:
+    """A serializer mixin: a body key no field reads is a 400 naming it, never dropped
+    unseen (a setting a client believes it sent may change how much is traded). Read-only
+    fields are known: a client may send back what it read."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, Mapping) and (unknown := sorted(str(key)[:40] for key in data if key not in self.fields)):
+            message = "Unknown field: nothing reads it, so the request is refused rather than half applied."
+            raise exceptions.ValidationError({name: [message] for name in unknown[:20]})
+        return super().to_internal_value(data)
 
 
 class OwnedViewSetMixin:

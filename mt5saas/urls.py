@@ -7,6 +7,7 @@ from accounts import api as accounts_api
 from accounts import views as accounts_views
 from alerts import api as alerts_api
 from terminals import api as terminals_api
+from terminals import pool as terminals_pool
 from webhooks import api as webhooks_api
 
 from . import views
@@ -64,6 +65,8 @@ urlpatterns = [
         name="api-docs",
     ),
     re_path(r"^api/admin/stats/?$", accounts_api.AdminStatsView.as_view(), name="admin-stats"),
+    re_path(r"^api/admin/pool-agents/?$", terminals_pool.PoolAgentsView.as_view(), name="admin-pool-agents"),
+    re_path(r"^api/user/accounts/?$", terminals_pool.UserAccountsView.as_view(), name="user-accounts"),
     path("api/admin/", include(admin_router.urls)),
     re_path(r"^api/v1/orders/?$", order_list, name="order-list"),
     re_path(r"^api/v1/orders/(?P<pk>[0-9]+)/?$", order_detail, name="order-detail"),

@@ -47,6 +47,12 @@ class TradingAccountForm(forms.ModelForm):
         return host
 
 
+RISK_GUARDS = [
+    "max_lot", "max_open_positions", "max_daily_loss", "max_daily_loss_fraction", "max_trade_risk_fraction",
+    "allowed_symbols", "max_trades_per_hour",
+]  # fmt: skip
+
+
 @admin.register(TradingAccount)
 class TradingAccountAdmin(TraderDataAdmin):
     form = TradingAccountForm
@@ -58,16 +64,13 @@ class TradingAccountAdmin(TraderDataAdmin):
     autocomplete_fields = ["owner"]
     fieldsets = [
         (None, {"fields": ["owner", "login", "server", "broker", "kind", "nickname", "is_demo"]}),
-        ("Host (change to move the account)", {"fields": ["host", "status", "status_reason", "ea_status"]}),
+        ("Host (change to move the account)", {"fields": ["host", "status", "status_reason", "ea_status", "ea_name"]}),
         ("Money", {"fields": ["balance", "equity", "margin", "free_margin", "profit", "currency", "leverage"]}),
-        (
-            "Risk guards",
-            {"fields": ["max_lot", "max_open_positions", "max_daily_loss", "allowed_symbols", "max_trades_per_hour"]},
-        ),
+        ("Risk guards", {"fields": RISK_GUARDS}),
         ("Dates", {"fields": ["heartbeat_at", "created_at", "deleted_at"]}),
     ]
     readonly_fields = [
-        "owner", "login", "server", "kind", "status", "status_reason", "ea_status", "balance", "equity",
+        "owner", "login", "server", "kind", "status", "status_reason", "ea_status", "ea_name", "balance", "equity",
         "margin", "free_margin", "profit", "currency", "leverage", "heartbeat_at", "created_at", "deleted_at",
     ]  # fmt: skip
     inlines = [AccountEventInline]

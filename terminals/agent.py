@@ -26,11 +26,13 @@ from django.dispatch import Signal
 from django.utils import timezone
 
 from .drivers.base import AccountInfo, Driver, TerminalError
+from .drivers.ea_bridge import EABridgeDriver
 from .drivers.simulated import read_together
 from .execution import orders_sweep
 from .models import TerminalHost, TradingAccount
 from .pending import accounts_with_placed_orders, pending_orders_settle
 from .services import (
+    account_ea_report,
     account_heartbeat,
     account_set_status,
     account_update,
@@ -76,10 +78,7 @@ class Backoff:
 
 def served_accounts(host: TerminalHost) -> QuerySet[TradingAccount]:
     """The accounts whose terminals the host keeps running."""
-    return TradingAccount.objects.filter(host=host, deleted_at__isnull=True).exclude(
-        # ERROR: the broker refused the password; retrying could lock the real account.
-        status__in=[TradingAccount.Status.STOPPED, TradingAccount.Status.ERROR]
-    )
+    return TradingAccount.objects.filter(host=host, deleted_at__isnull=True).exclude(status__in=TradingAccount.INACTIVE)
 
 
 def host_session_spec(host: TerminalHost, account_id: int) -> SessionSpec:
@@ -162,7 +161,14 @@ class HostAgent:
                 self._log_in(account)
             driver = self.open_driver(account)
             try:
-                info = driver.account_info()
+                try:
+                    info = driver.account_info()
+                finally:
+                    if isinstance(driver, EABridgeDriver) and (said := driver.snapshot) is not None:
+                        # Also when the EA's own words (removed from its chart) made the read fail.
+                        account_ea_report(
+                            account=account, loaded=said.ea_loaded, running=said.ea_running, name=said.ea_name
+                        )
                 if not account.symbols:
                     # Signals are mapped against these names at intake, without a host round trip.
                     account_update(account=account, symbols=driver.symbols())

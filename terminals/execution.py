@@ -67,9 +67,11 @@ from .prepare import (
     PreparationError,
     close_share,
     filling_choose,
+    percent_text,
     pips_to_price_distance,
     price_round,
     risk_volume,
+    stop_loss_money,
     stops_check,
     volume_normalize,
 )
@@ -89,6 +91,9 @@ BATCH, SQLITE_BATCH = 25, 100
 MAGIC = 520_617  # marks our orders on a terminal, beside the client id in the comment
 STALE_QUEUED = timedelta(seconds=15)
 HOUR = timedelta(hours=1)  # max_trades_per_hour counts the orders sent this long back
+CENT = Decimal("0.01")
+# DEAL_TYPE_BUY and DEAL_TYPE_SELL: a deposit or withdrawal (DEAL_TYPE_BALANCE) is no trading loss.
+TRADE_DEALS = (0, 1)
 # An order still without queued_at this long after it was stored never reached the queue (it
 # was down when the order committed): the sweep runs it without waiting for STALE_QUEUED.
 NEVER_QUEUED = timedelta(seconds=2)
@@ -1034,12 +1039,41 @@ def _guards(order: Order, driver: Driver, known: "_Known | None" = None) -> None
         sent = recent.exclude(pk=order.pk).count()
     if sent >= account.max_trades_per_hour:
         raise Refused(f"The account reached its limit of {account.max_trades_per_hour} trades per hour.")
-    if account.max_daily_loss is not None:
-        midnight = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
-        realised = sum(d.profit for d in driver.deals(since=midnight, until=timezone.now()))
-        floating = driver.account_info().profit
-        if realised + floating <= -float(account.max_daily_loss):
-            raise Refused(f"Today's loss reached the account's limit of {account.max_daily_loss}.")
+    if account.max_daily_loss is not None or account.max_daily_loss_fraction is not None:
+        _daily_loss_check(account, driver)
+
+
+def _daily_loss_check(account: TradingAccount, driver: Driver) -> None:
+    """Today's loss (closed deals since midnight UTC plus the open positions' floating
+    profit) against the account's limits: an amount, and a fraction of the balance the day
+    started with (today's balance less what today's deals realised)."""
+    midnight = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
+    deals = driver.deals(since=midnight, until=timezone.now())
+    realised = sum(Decimal(str(d.profit)) for d in deals if d.type in TRADE_DEALS)
+    info = driver.account_info()
+    loss = -(realised + Decimal(str(info.profit)))
+    if account.max_daily_loss is not None and loss >= account.max_daily_loss:
+        raise Refused(f"Today's loss reached the account's limit of {account.max_daily_loss}.")
+    if (fraction := account.max_daily_loss_fraction) is not None:
+        limit = (fraction * (Decimal(str(info.balance)) - realised)).quantize(CENT)
+        if loss >= limit:
+            raise Refused(
+                f"Today's loss of {loss.quantize(CENT)} {info.currency} reached the account's limit of "
+                f"{percent_text(fraction)} of the day's starting balance ({limit} {info.currency})."
+            )
+
+
+def _trade_risk_check(account: TradingAccount, *, risk: Decimal, loss: Decimal | None = None) -> None:
+    """Refuse a new position that risks more than the account's max_trade_risk_fraction of its
+    balance: `risk` is the share asked for (a risk-sized order) or lost at the stop loss (`loss`)."""
+    limit = account.max_trade_risk_fraction
+    if limit is None or risk <= limit:
+        return
+    at_stop = f" ({loss.quantize(CENT)} {account.currency} at the stop loss)" if loss is not None else ""
+    raise Refused(
+        f"This order risks {percent_text(risk)} of the balance{at_stop}, above the account's limit of "
+        f"{percent_text(limit)} per trade."
+    )
 
 
 def _open_request(order: Order, driver: Driver) -> OrderRequest:
@@ -1063,22 +1097,25 @@ def _open_request(order: Order, driver: Driver) -> OrderRequest:
         # MT5 measures stops of a market order from the price it would close at.
         reference = entry if pending else (tick.bid if buy else tick.ask)
         stops_check(side=order.side, price=reference, sl=sl or None, tp=tp or None, info=info)
+        balance = None
+        if order.risk_percent is not None or (account.max_trade_risk_fraction is not None and sl):
+            balance = driver.account_info().balance
         if order.risk_percent is not None:
             if not sl:
                 raise Refused("Sizing by risk needs a stop loss.")
-            volume = risk_volume(
-                balance=driver.account_info().balance,
-                risk_percent=order.risk_percent,
-                entry=entry,
-                stop_loss=sl,
-                info=info,
-            )
+            _trade_risk_check(account, risk=order.risk_percent / 100)
+            volume = risk_volume(balance=balance, risk_percent=order.risk_percent, entry=entry, stop_loss=sl, info=info)
         else:
             volume = volume_normalize(order.volume, info)
+        if account.max_lot is not None and volume > account.max_lot:
+            raise Refused(f"{volume} lots is above the account's maximum of {account.max_lot}.")
+        if account.max_trade_risk_fraction is not None and sl:
+            loss = stop_loss_money(volume=volume, entry=entry, stop_loss=sl, info=info)
+            if balance <= 0:
+                raise Refused(f"The balance is {balance}: no loss at a stop fits the account's limit per trade.")
+            _trade_risk_check(account, risk=loss / Decimal(str(balance)), loss=loss)
     except PreparationError as error:
         raise Refused(error.reason) from None
-    if account.max_lot is not None and volume > account.max_lot:
-        raise Refused(f"{volume} lots is above the account's maximum of {account.max_lot}.")
     types = {
         ("market", True): OrderType.BUY,
         ("market", False): OrderType.SELL,

@@ -50,6 +50,19 @@ class TerminalHost(models.Model):
         return self.name
 
 
+def _share_or_empty(name: str) -> models.CheckConstraint:
+    """A fraction field holds more than 0 and at most 1, or nothing (no limit)."""
+    condition = Q(**{f"{name}__isnull": True}) | Q(**{f"{name}__gt": 0, f"{name}__lte": 1})
+    return models.CheckConstraint(condition=condition, name=f"account_{name}_share")
+
+
+class EAStatus(models.TextChoices):
+    SILENT = "", "not reported"  # not an EA account, or its EA has not said anything of itself yet
+    RUNNING = "running"
+    LOADED = "loaded"  # on its chart, but Algo Trading is off: it refuses commands
+    UNLOADED = "unloaded"  # removed from its chart, or its terminal closing: its last word
+
+
 class TradingAccountQuerySet(OwnedQuerySet):
     def alive(self) -> Self:
         return self.filter(deleted_at__isnull=True)
@@ -69,6 +82,10 @@ class TradingAccount(OwnedModel):
         ERROR = "error"
         STOPPED = "stopped"
 
+    # Its terminal is not kept running and it takes no orders; ERROR: the broker refused the
+    # password, and retrying could lock the real account.
+    INACTIVE = (Status.STOPPED, Status.ERROR)
+
     login = models.CharField(max_length=20, validators=[RegexValidator(LOGIN_PATTERN, LOGIN_MESSAGE)])
     server = models.CharField(max_length=100)
     broker = models.CharField(max_length=100, blank=True)
@@ -84,7 +101,9 @@ class TradingAccount(OwnedModel):
     )
     status = models.CharField(max_length=12, choices=Status, default=Status.CONNECTING)
     status_reason = models.CharField(max_length=300, blank=True)
-    ea_status = models.CharField(max_length=60, blank=True)
+    # What the account's EA last said of itself in its status file (EA bridge accounts).
+    ea_status = models.CharField(max_length=60, blank=True, choices=EAStatus)
+    ea_name = models.CharField(max_length=64, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     balance = models.DecimalField(**MONEY)
     equity = models.DecimalField(**MONEY)
@@ -97,7 +116,12 @@ class TradingAccount(OwnedModel):
     # Risk guards, each checked before an order is sent; empty means no limit.
     max_lot = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
     max_open_positions = models.PositiveIntegerField(null=True, blank=True)
+    # Today's loss (realised + floating) that stops new positions: an amount in the account
+    # currency, and a fraction of the day's starting balance (0.03 = 3 %).
     max_daily_loss = models.DecimalField(max_digits=18, decimal_places=2, null=True, blank=True)
+    max_daily_loss_fraction = models.DecimalField(max_digits=5, decimal_places=4, null=True, blank=True)
+    # What one new position may lose at its stop loss, as a fraction of the balance (0.02 = 2 %).
+    max_trade_risk_fraction = models.DecimalField(max_digits=5, decimal_places=4, null=True, blank=True)
     allowed_symbols = models.JSONField(default=list, blank=True)
     max_trades_per_hour = models.PositiveIntegerField(default=100)
     is_current = models.BooleanField(default=False)
@@ -128,10 +152,17 @@ class TradingAccount(OwnedModel):
                 condition=Q(is_current=True, deleted_at__isnull=True),
                 name="account_one_current_per_owner",
             ),
+            _share_or_empty("max_daily_loss_fraction"),
+            _share_or_empty("max_trade_risk_fraction"),
         ]
 
     def __str__(self) -> str:
         return f"{self.nickname or self.login} ({self.server})"
+
+    @property
+    def is_active(self) -> bool:
+        """Its terminal is kept running and it takes orders: not stopped, no password refused."""
+        return self.status not in self.INACTIVE
 
 
 class SymbolMapping(OwnedModel):

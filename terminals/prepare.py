@@ -6,7 +6,7 @@ Volumes and prices go through Decimal built from str(float) (the shortest repr),
 lots on a 0.01 step is exactly 7 steps, not 6.9999….
 """
 
-from decimal import ROUND_FLOOR, ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 from typing import Literal
 
 from .drivers.base import Filling, SymbolFillingFlag, SymbolInfo
@@ -40,6 +40,13 @@ def _decimal(value: object, what: str) -> Decimal:
 def _text(number: Decimal) -> str:
     # 0.010 → "0.01", 100.0 → "100": the way a trader writes lots.
     return f"{number.normalize():f}"
+
+
+def percent_text(fraction: Decimal) -> str:
+    """0.03 → "3 %", 0.0125 → "1.25 %": up to the next hundredth, so a share a little above
+    a limit (0.020004 against 0.02) never reads as the limit itself."""
+    percent = (fraction * 100).quantize(Decimal("0.01"), rounding=ROUND_CEILING)
+    return f"{_text(percent)} %"
 
 
 def _price_text(price: Decimal, info: SymbolInfo) -> str:
@@ -202,12 +209,7 @@ def risk_volume(
     distance = abs(_decimal(entry, "entry price") - _decimal(stop_loss, "stop loss"))
     if distance == 0:
         raise PreparationError("Sizing by risk needs a stop loss away from the entry price")
-    tick_size = _decimal(info.trade_tick_size, "tick size")
-    tick_value = _decimal(info.trade_tick_value, "tick value")
-    if tick_size <= 0 or tick_value <= 0:
-        raise PreparationError(f"{info.name} reports no tick value, so a risk cannot be turned into lots")
-    loss_per_lot = distance / tick_size * tick_value
-    lots = money * percent / 100 / loss_per_lot
+    lots = money * percent / 100 / _loss_per_lot(distance, info)
     step, low, high = _volume_limits(info)
     if _volume_round(lots, step, high) < low:
         raise PreparationError(
@@ -216,3 +218,19 @@ def risk_volume(
             f"below {info.name}'s minimum of {_text(low)}"
         )
     return volume_normalize(lots, info)
+
+
+def _loss_per_lot(distance: Decimal, info: SymbolInfo) -> Decimal:
+    # Tick value is in the account currency, as MT5 reports it.
+    tick_size = _decimal(info.trade_tick_size, "tick size")
+    tick_value = _decimal(info.trade_tick_value, "tick value")
+    if tick_size <= 0 or tick_value <= 0:
+        raise PreparationError(f"{info.name} reports no tick value, so the loss at a stop loss cannot be measured")
+    return distance / tick_size * tick_value
+
+
+def stop_loss_money(*, volume: Number, entry: Number, stop_loss: Number, info: SymbolInfo) -> Decimal:
+    """What `volume` lots lose between `entry` and `stop_loss`, in the account currency
+    (the loss per lot as in risk_volume). Raises PreparationError without a tick value."""
+    distance = abs(_decimal(entry, "entry price") - _decimal(stop_loss, "stop loss"))
+    return _decimal(volume, "volume") * _loss_per_lot(distance, info)

@@ -10,14 +10,24 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django_q.tasks import async_task
 
 from mt5saas.crypto import encrypt
 from mt5saas.db import rows_update
 from mt5saas.events import publish_each, publish_to_user
 
 from .drivers.base import AccountInfo, MarginMode, TerminalError
-from .models import LOGIN_MESSAGE, LOGIN_PATTERN, AccountEvent, SimAccount, TerminalHost, TradingAccount
+from .models import (
+    LOGIN_MESSAGE,
+    LOGIN_PATTERN,
+    AccountEvent,
+    EAStatus,
+    SimAccount,
+    TerminalHost,
+    TradingAccount,
+)
 from .retcodes import retcode_text
+from .selectors import account_current
 
 Status = TradingAccount.Status
 CENT = Decimal("0.01")
@@ -130,8 +140,10 @@ def account_connect(
     broker: str = "",
     nickname: str = "",
     is_demo: bool = True,
+    make_current: bool = False,
 ) -> TradingAccount:
-    """Register an MT5 account: assign a host, log in there, store it online.
+    """Register an MT5 account: assign a host, log in there, store it online; `make_current`
+    makes it the owner's current account too.
 
     Wrong credentials raise AccountError with MT5's reason and store nothing. With no
     online host the account is stored `unassigned` with the reason, and connects when a
@@ -173,6 +185,8 @@ def account_connect(
     except IntegrityError:
         # Another request registered the same login between the check and the insert.
         raise AccountError("This MT5 account is already registered.", field="login") from None
+    if make_current:
+        account_switch(account=account)
     return account
 
 
@@ -265,6 +279,18 @@ def account_heartbeat(*, account: TradingAccount, info: AccountInfo | None, erro
         publish_to_user(account.owner_id, "account", account_event(account))
 
 
+def account_ea_report(*, account: TradingAccount, loaded: bool | None, running: bool | None, name: str) -> None:
+    """Record what the account's EA said of itself in its status file, when that changed;
+    an EA that says nothing of it (one from before these fields) leaves it as it was."""
+    if loaded is None:
+        return
+    status = EAStatus.UNLOADED if not loaded else EAStatus.RUNNING if running else EAStatus.LOADED
+    name = name[:64]
+    if (account.ea_status, account.ea_name) != (status, name):
+        TradingAccount.objects.filter(pk=account.pk).update(ea_status=status, ea_name=name)
+        account.ea_status, account.ea_name = status, name
+
+
 def accounts_heartbeat(*, readings: list[tuple[TradingAccount, AccountInfo]]) -> None:
     """account_heartbeat for many accounts whose terminals answered, in a few statements:
     those online without a reason (the usual round) get their figures in one UPDATE and an
@@ -304,8 +330,31 @@ def account_update(*, account: TradingAccount, **fields) -> TradingAccount:
     return account
 
 
+def account_edit(
+    *, account: TradingAccount, active: bool | None = None, current: bool | None = None, **fields
+) -> TradingAccount:
+    """A trader's edit of an account: its settings `fields`; `active` starts or stops its
+    terminal (when that changes anything); `current` True makes it the current account.
+
+    The start or stop goes first: when the host cannot do it, AccountError and nothing changed.
+    """
+    is_default = current is not None and account_current(user=account.owner) == account
+    if current is False and is_default:
+        raise AccountError(
+            "An account stops being the default when another one is made the default.", field="is_default"
+        )
+    if active is not None and active != account.is_active:
+        account_instance(account=account, action="start" if active else "stop")
+    if fields:
+        account_update(account=account, **fields)
+    if current and not is_default:
+        account_switch(account=account)
+    return account
+
+
 def account_delete(*, account: TradingAccount, confirm: bool) -> None:
-    """Soft delete: history keeps pointing at the account; the terminal instance stops.
+    """Soft delete: history keeps pointing at the account; the terminal instance stops, and
+    its portable folder on the host is removed by a task of that host (instance_remove).
     Open positions need `confirm`: they stay open at the broker."""
     from .gateway import terminal_read
 
@@ -316,7 +365,7 @@ def account_delete(*, account: TradingAccount, confirm: bool) -> None:
     if open_positions and not confirm:
         raise AccountError(
             f"This account has {open_positions} open position(s). They stay open at the broker; "
-            "send confirm=true to delete the account anyway.",
+            "send confirm=true to delete the account anyway (its terminal and its folder on the host go).",
             status=409,
         )
     _instance_stop(account)
@@ -324,6 +373,30 @@ def account_delete(*, account: TradingAccount, confirm: bool) -> None:
     account.is_current = False
     account.save(update_fields=["deleted_at", "is_current"])
     account_set_status(account=account, status=Status.STOPPED, reason="Deleted by its owner.")
+    if _has_instance(account):
+        # Not waited for: copying a folder of an MT5 installation away takes a while, and a
+        # host that is down now removes it when its worker comes back.
+        async_task(
+            "terminals.tasks.instance_remove",
+            account.pk,
+            cluster=account.host.queue_name,
+            task_name=f"instance-remove-{account.pk}",
+        )
+
+
+def _has_instance(account: TradingAccount) -> bool:
+    """Whether the account's terminal is a portable instance on a Windows host."""
+    host = account.host
+    return host is not None and host.kind == TerminalHost.Kind.WINDOWS and account.kind != TradingAccount.Kind.SIMULATED
+
+
+def account_instance_removed(*, account: TradingAccount, host: TerminalHost, error: str = "") -> None:
+    """Record on a deleted account that its host removed its portable folder, or why it could not."""
+    where = f"{host.name}:{account.login}"
+    reason = f"Deleted by its owner; its terminal folder {where} was removed."
+    if error:
+        reason = f"Deleted by its owner; its terminal folder {where} could not be removed: {error}"
+    account_set_status(account=account, status=Status.STOPPED, reason=reason)
 
 
 def _instance_stop(account: TradingAccount) -> None:

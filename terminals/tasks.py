@@ -25,6 +25,7 @@ from .drivers.base import TerminalError
 from .drivers.ea_bridge import EABridgeDriver
 from .gateway import READS, driver_read
 from .models import TradingAccount
+from .services import account_instance_removed
 
 EXPIRED = -10005  # MT5's RES_E_INTERNAL_FAIL_TIMEOUT: the caller's wait is over
 
@@ -124,6 +125,27 @@ def instance_action(account_id: int, action: str, *, deadline: float) -> tuple:
     if action not in ("start", "stop", "restart"):
         return ("error", -2, f"unknown action {action!r}")
     return _answer(work, deadline)
+
+
+def instance_remove(account_id: int) -> str:
+    """Remove a deleted account's portable instance folder from this host, its terminal
+    stopped first (terminals.services.account_delete queues this). The folder is kept when
+    its login is registered on this host again meanwhile: it is that account's now. The
+    outcome is recorded on the account (its status reason) and returned."""
+    account = TradingAccount.objects.filter(pk=account_id, deleted_at__isnull=False).first()
+    if account is None:
+        return "not a deleted account: nothing removed"
+    host = this_host()
+    if TradingAccount.objects.alive().filter(login=account.login, host=host).exists():
+        return f"login {account.login} is registered here again: its folder is kept"
+    try:
+        instances.instance_delete(root=instance_root(), login=account.login)
+    except (TerminalError, instances.InstanceError, OSError) as error:
+        reason = error.message if isinstance(error, TerminalError) else str(error)
+        account_instance_removed(account=account, host=host, error=reason[:200])
+        return f"not removed: {reason}"
+    account_instance_removed(account=account, host=host)
+    return "removed"
 
 
 def account_drain(account_id: int) -> int:

@@ -8,11 +8,18 @@ from django.views import View
 from mt5saas.views import OwnedObjectMixin
 
 from .drivers.base import TerminalError
-from .forms import ConnectForm, MappingForm
+from .forms import ConnectForm, MappingForm, RiskLimitsForm
 from .gateway import terminal_read
 from .models import SymbolMapping, TradingAccount
 from .selectors import account_list
-from .services import AccountError, account_connect, account_delete, account_instance, symbol_mapping_add
+from .services import (
+    AccountError,
+    account_connect,
+    account_delete,
+    account_edit,
+    account_instance,
+    symbol_mapping_add,
+)
 from .symbols import symbol_mapping_delete
 
 
@@ -41,6 +48,22 @@ class AccountsTable(LoginRequiredMixin, View):
         return render(request, "terminals/_accounts_table.html", {"accounts": account_list(user=request.user)})
 
 
+def _account_page(request, account: TradingAccount, limits: RiskLimitsForm | None = None, status: int = 200):
+    try:
+        positions, error = terminal_read(account, "positions"), ""
+    except TerminalError as exc:
+        positions, error = [], exc.message
+    context = {
+        "account": account,
+        "positions": positions,
+        "terminal_error": error,
+        "limits": limits or RiskLimitsForm.of(account),
+        "mappings": account.symbol_mappings.order_by("requested"),
+        "events": account.events.order_by("-created_at")[:20],
+    }
+    return render(request, "terminals/account.html", context, status=status)
+
+
 class AccountPage(OwnedObjectMixin, View):
     owned_model = TradingAccount
 
@@ -48,19 +71,25 @@ class AccountPage(OwnedObjectMixin, View):
         return account_list(user=self.request.user)
 
     def get(self, request, pk: int):
+        return _account_page(request, self.get_object())
+
+
+class AccountLimits(OwnedObjectMixin, View):
+    """The risk limits card: a bad value is shown beside its field and nothing changes."""
+
+    owned_model = TradingAccount
+
+    def get_queryset(self):
+        return account_list(user=self.request.user)
+
+    def post(self, request, pk: int):
         account = self.get_object()
-        try:
-            positions, error = terminal_read(account, "positions"), ""
-        except TerminalError as exc:
-            positions, error = [], exc.message
-        context = {
-            "account": account,
-            "positions": positions,
-            "terminal_error": error,
-            "mappings": account.symbol_mappings.order_by("requested"),
-            "events": account.events.order_by("-created_at")[:20],
-        }
-        return render(request, "terminals/account.html", context)
+        form = RiskLimitsForm(request.POST)
+        if not form.is_valid():
+            return _account_page(request, account, limits=form, status=400)
+        account_edit(account=account, **form.limits())
+        messages.success(request, f"Risk limits of account {account.login} saved.")
+        return redirect(f"/accounts/{account.pk}")
 
 
 class AccountAction(OwnedObjectMixin, View):

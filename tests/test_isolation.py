@@ -83,6 +83,7 @@ FACTORIES = {**OWNED_FACTORIES, **LIVE_FACTORIES, **ALERTS_FACTORIES}
 # Kinds decided by the view's home: allauth's sign-in flows and Django's admin.
 MODULE_KINDS = {"allauth.": "public", "namespace:admin": "admin"}
 WEBSOCKET_ROUTES: dict[str, str] = {"^ws/events/?$": "own"}  # probed in tests/live/test_websocket.py
+LIST_KEYS = ("results", "accounts")
 
 
 @dataclass
@@ -138,15 +139,17 @@ def classify(route: Route) -> str | None:
     for prefix, kind in MODULE_KINDS.items():
         if route.origin.startswith(prefix):
             return kind
-    page_class = getattr(route.callback, "view_class", None)
-    if page_class is not None and getattr(page_class, "owned_model", None) is not None:
-        return "owned-page"
+    # An API view first: a DRF APIView is a Django view too (it has a view_class).
     view_class = _drf_view(route.callback)
     if view_class is not None:
         if any(issubclass(p, IsStaff) for p in view_class.permission_classes):
             return "staff"
         if _owned_model(view_class) is not None:
             return "owned-api"
+        return None
+    page_class = getattr(route.callback, "view_class", None)
+    if page_class is not None and getattr(page_class, "owned_model", None) is not None:
+        return "owned-page"
     return None
 
 
@@ -309,8 +312,10 @@ def _probe_owned_api(world: World, route: Route, values: dict[str, str]) -> None
             assert response.status_code == 404, f"bob {method.upper()} {path} → {response.status_code}"
         elif method == "get" and response.status_code == 200:
             body = response.json()
-            rows = body["results"] if isinstance(body, dict) and "results" in body else [body]
+            # A list comes in pages ("results") or whole under the name of its rows ("accounts").
+            listed = next((body[key] for key in LIST_KEYS if isinstance(body, dict) and key in body), None)
+            rows = listed if listed is not None else [body]
             ids = {row.get("id") for row in rows if isinstance(row, dict)}
             assert alices.pk not in ids, f"{path} showed alice's row {alices.pk}"
-            if "results" in body:
+            if listed is not None:
                 assert bobs.pk in ids, f"{path} did not list bob's own row: the probe proves nothing"

@@ -133,6 +133,10 @@ class EAStatus:
     deals: list[Deal]
     connected: bool | None = None  # None: the EA does not report it
     last_error: str = ""
+    # What the EA says of itself; None: an EA from before these fields.
+    ea_name: str = ""
+    ea_loaded: bool | None = None
+    ea_running: bool | None = None
 
 
 def command_link(order_id: str) -> str:
@@ -241,6 +245,9 @@ def parse_status(text: str) -> EAStatus:
         deals=[_record(Deal, raw, f"deals[{i}]") for i, raw in enumerate(field(data, "deals", list))],
         connected=field(data, "connected", bool) if "connected" in data else None,
         last_error=field(data, "last_error", str, default="")[:200],
+        ea_name=field(data, "ea_name", str, default="")[:64],
+        ea_loaded=field(data, "ea_loaded", bool) if "ea_loaded" in data else None,
+        ea_running=field(data, "ea_running", bool) if "ea_running" in data else None,
     )
 
 
@@ -295,6 +302,8 @@ class EABridgeDriver(Driver):
         self.clock, self.wait = clock, wait
         self.login: int | None = None
         self.server: str | None = None
+        # The last status.json read, checked or not: what the EA last said of itself.
+        self.snapshot: EAStatus | None = None
         # Commands the EA took but did not answer in time: their late results are discarded.
         self._unanswered: set[str] = set()
 
@@ -398,6 +407,8 @@ class EABridgeDriver(Driver):
             raise TerminalError(
                 AUTH_FAILED, f"The EA's terminal is now logged in to {snapshot.account.login}, not {self.login}"
             )
+        if snapshot.ea_loaded is False:
+            raise TerminalError(NO_IPC, "The EA was removed from its chart, or its terminal is closing")
         # Figures of a terminal that is not connected are not the account's: no heartbeat may store them.
         if snapshot.connected is False and snapshot.last_error:
             raise TerminalError(AUTH_FAILED, f"Authorization failed: {snapshot.last_error}")
@@ -422,6 +433,7 @@ class EABridgeDriver(Driver):
         age = self.clock() - snapshot.time_msc / 1000
         if abs(age) > self.stale_after:
             raise TerminalError(NO_IPC, f"EA not responding: {STATUS_FILE} is {age:.0f} s off the host clock")
+        self.snapshot = snapshot
         return snapshot
 
     # --- reads -----------------------------------------------------------------

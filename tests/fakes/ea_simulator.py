@@ -12,6 +12,8 @@ Threaded (`start()`/`stop()`): the EA polls on its own like the real one; its th
 has its own database connection, so use `transactional_db`.
 
 Test hooks: `paused` (the EA is frozen: it takes nothing and status.json goes stale),
+`algo_trading` (False: Algo Trading is off, every trade is answered 10027), `remove_from_chart()`
+(the EA writes its last status.json, ea_loaded false, and does nothing more),
 `delay` (seconds spent on each command before answering), `hold_results` with
 `release_results()` (answers come late), `rewrite_next_result()` (garbage, wrong types,
 another command's id) and `write_results_in_two_steps` (a writer that is not atomic).
@@ -66,6 +68,8 @@ COMMAND_FILE = re.compile(r"^(webhook|slave|check)_command_([A-Za-z0-9_-]{1,64})
 DAY_MSC = 24 * 3600 * 1000
 MAX_COMMAND_BYTES = 65536
 TIMEOUT, INVALID, NO_CONNECTION, INVALID_ORDER, POSITION_CLOSED = 10012, 10013, 10031, 10035, 10036
+AUTOTRADING_OFF = 10027
+EA_NAME = "MT5SaaS_AllInOne"
 # MT5's journal: "'<login>': authorization on <server> failed (Invalid account)".
 INVALID_ACCOUNT = "Invalid account"
 FILLINGS = {"FOK": 0, "IOC": 1, "RETURN": 2}
@@ -115,6 +119,8 @@ class EASimulator:
         self._process: tuple[int, float] | None = None
         self.poll_interval = poll_interval
         self.paused = False
+        self.algo_trading = True
+        self.loaded = True
         self.delay = 0.0
         self.hold_results = False
         self.write_results_in_two_steps = False
@@ -134,6 +140,11 @@ class EASimulator:
     def rewrite_next_result(self, rewrite: Callable[[dict[str, Any]], str]) -> None:
         """The next result file holds rewrite(result) instead of the result's JSON."""
         self._rewrites.append(rewrite)
+
+    def remove_from_chart(self) -> None:
+        """What the EA's OnDeinit does when it leaves for good: one last status, ea_loaded false."""
+        self.loaded = False
+        self.publish_status()
 
     def release_results(self) -> None:
         """Write the results held back while hold_results was on."""
@@ -174,7 +185,7 @@ class EASimulator:
 
     def poll_once(self) -> None:
         """One OnTimer of the EA: finish half-written results, run pending commands, publish status."""
-        if self.paused:
+        if self.paused or not self.loaded:
             return
         if self.instance is not None and not self._terminal_runs():
             return  # no terminal, no EA
@@ -293,6 +304,7 @@ class EASimulator:
                 "time_msc": time.time_ns() // 1_000_000,
                 "connected": False,
                 "last_error": self.last_error if self.reports_last_error else "",
+                **self._ea_fields(),
                 "account": asdict(account),
                 "symbols": [],
                 "positions": [],
@@ -315,6 +327,7 @@ class EASimulator:
             "time_msc": time.time_ns() // 1_000_000,  # the host clock: what staleness is judged by
             "connected": True,
             "last_error": "",
+            **self._ea_fields(),
             "account": asdict(terminal.account_info()),
             "symbols": symbols,
             "positions": [asdict(p) for p in terminal.positions()],
@@ -322,6 +335,9 @@ class EASimulator:
             "deals": [asdict(d) for d in deals],
         }
         write_json_atomically(self.files_dir / STATUS_FILE, status)
+
+    def _ea_fields(self) -> dict[str, Any]:
+        return {"ea_name": EA_NAME, "ea_loaded": self.loaded, "ea_running": self.loaded and self.algo_trading}
 
     # --- one command -----------------------------------------------------------------
 
@@ -336,6 +352,8 @@ class EASimulator:
             self.commands.append(command)
             if not self.connected:
                 raise Refused(NO_CONNECTION, "the terminal is not logged in")
+            if not self.algo_trading:
+                raise Refused(AUTOTRADING_OFF, "AutoTrading is off in the terminal or for this EA")
             request, ticket = self._request(command, kind, command_id)
         except ProtocolError as exc:
             return {"retcode": INVALID, "message": f"{retcode_text(INVALID)}: {exc}"}

@@ -29,23 +29,38 @@ def clock(monkeypatch):
     return paper_terminals_on(Clock(now_msc()), monkeypatch)
 
 
+def reachable_limit(spec, start: int) -> tuple[str, float, int]:
+    """A limit order the paper market does not reach in the half minute after `start` (the
+    test's own run, on the real clock) and reaches within two hours: its side, price and the
+    moment it fills. A buy below the ask, or, when the market is at its lowest now, a sell
+    above the bid: the half minute cannot hold both the lowest and the highest of two hours."""
+    quotes = [quote(spec, start + second * SECOND) for second in range(2 * 3600)]
+    buy = min(ask for _, ask in quotes[:30]) - spec.info.point
+    sell = max(bid for bid, _ in quotes[:30]) + spec.info.point
+    for second in range(30, len(quotes)):
+        bid, ask = quotes[second]
+        if ask < buy:
+            return "buy", round(buy, spec.info.digits), start + second * SECOND
+        if bid > sell:
+            return "sell", round(sell, spec.info.digits), start + second * SECOND
+    raise AssertionError("the paper market stood still for two hours")
+
+
 @pytest.fixture
 def account(alice):
     return account_connect(owner=alice, login="8300001", password="pw", server="SimBroker-Demo", kind="simulated")
 
 
 @pytest.fixture
-def buy_limit(alice, account, clock):
-    """A buy limit 0.2 % under the ask, placed: the order, and the limit price."""
-    spec = simulated_driver(account)._spec("BTCUSD")
-    _, ask = quote(spec, clock.at)
-    price = round(ask * 0.998, spec.info.digits)
-    body = {"action": "BUY", "symbol": "BTCUSD", "volume": "0.01", "order_type": "limit", "price": price}
+def limit_order(alice, account, clock):
+    """A limit order the terminal took: the order, its price and the moment it fills."""
+    side, price, fills_at = reachable_limit(simulated_driver(account)._spec("BTCUSD"), clock.at)
+    body = {"action": side, "symbol": "BTCUSD", "volume": "0.01", "order_type": "limit", "price": price}
     token = webhook_token_reveal(user=alice)
     response = Client().post(f"/webhook/{token}", json.dumps(body), content_type="text/plain")
     assert response.status_code == 202
     account_drain(account.pk)
-    return Order.objects.get(), price
+    return Order.objects.get(), price, fills_at
 
 
 def agent_round() -> None:
@@ -53,8 +68,8 @@ def agent_round() -> None:
 
 
 @pytest.mark.django_db
-def test_a_pending_order_the_terminal_took_is_placed_not_filled(api_client, alice, buy_limit):
-    order, _ = buy_limit
+def test_a_pending_order_the_terminal_took_is_placed_not_filled(api_client, alice, limit_order):
+    order, *_ = limit_order
 
     api_client.force_login(alice)
     row = api_client.get(f"/api/v1/orders/{order.pk}/").json()
@@ -67,27 +82,26 @@ def test_a_pending_order_the_terminal_took_is_placed_not_filled(api_client, alic
 
 
 @pytest.mark.django_db
-def test_a_placed_order_that_fills_on_the_terminal_becomes_filled_at_its_deal_price(alice, account, clock, buy_limit):
-    order, price = buy_limit
+def test_a_placed_order_that_fills_on_the_terminal_becomes_filled_at_its_deal_price(alice, account, clock, limit_order):
+    order, price, fills_at = limit_order
     agent_round()
     assert Order.objects.get().status == "placed"  # still waiting at its price
 
-    spec = simulated_driver(account)._spec("BTCUSD")
-    while quote(spec, clock.at)[1] > price:
-        clock.at += SECOND
+    clock.at = fills_at
     agent_round()
 
     order.refresh_from_db()
     positions = simulated_driver(account).positions()
     assert order.status == "filled" and order.filled_volume == Decimal("0.01")
-    assert float(order.fill_price) <= price and order.status_reason.startswith("The pending order filled at")
+    assert float(order.fill_price) <= price if order.side == "buy" else float(order.fill_price) >= price
+    assert order.status_reason.startswith("The pending order filled at")
     assert [(p.symbol, p.volume) for p in positions] == [("BTCUSD", 0.01)]
     assert Event.objects.filter(owner=alice, kind="order", payload__status="filled").exists()
 
 
 @pytest.mark.django_db
-def test_a_placed_order_removed_on_the_terminal_becomes_cancelled_and_its_signal_unfilled(alice, account, buy_limit):
-    order, _ = buy_limit
+def test_a_placed_order_removed_on_the_terminal_becomes_cancelled_and_its_signal_unfilled(alice, account, limit_order):
+    order, *_ = limit_order
     driver = simulated_driver(account)
     driver.order_send(OrderRequest(action=TradeAction.REMOVE, symbol="BTCUSD", order=order.ticket))
 
@@ -106,11 +120,10 @@ def test_a_pending_order_left_sending_and_found_waiting_on_the_terminal_is_place
     from terminals.execution import _guards, _open_request
     from tests.terminals.test_execution import order
 
-    spec = simulated_driver(account)._spec("BTCUSD")
-    price = Decimal(str(round(quote(spec, clock.at)[1] * 0.998, spec.info.digits)))
-    interrupted = order(account, side="buy", volume=Decimal("0.01"))
+    side, price, _ = reachable_limit(simulated_driver(account)._spec("BTCUSD"), clock.at)
+    interrupted = order(account, side=side, volume=Decimal("0.01"))
     Order.objects.filter(pk=interrupted.pk).update(symbol="BTCUSD", requested_symbol="BTCUSD", order_type="limit",
-                                                   price=price)  # fmt: skip
+                                                   price=Decimal(str(price)))  # fmt: skip
     interrupted.refresh_from_db()
     driver = simulated_driver(account)
     _guards(interrupted, driver)

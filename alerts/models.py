@@ -167,6 +167,10 @@ class Cursor(models.Model):
 
     name = models.CharField(max_length=40, primary_key=True)
     position = models.BigIntegerField(default=0)
+    # The first row whose alert failed, and in how many runs in a row: the cursor waits
+    # before it, and passes it over after dispatch.ROW_ATTEMPTS.
+    failed_row = models.BigIntegerField(null=True, blank=True)
+    failures = models.PositiveSmallIntegerField(default=0)
 
     def __str__(self) -> str:
         return f"{self.name} @ {self.position}"

@@ -80,6 +80,27 @@ def test_rejected_order_says_why_and_what_to_do(alice, paper, smtp, sync_queue, 
 
 
 @pytest.mark.django_db
+def test_close_orders_raise_their_alerts(alice, paper, smtp, sync_queue, django_capture_on_commit_callbacks):
+    # A close carries no volume of its own: its alert names what it closed.
+    prefer(alice, Kind.ORDER_FILLED, email=True)
+    for body in ({"action": "buy", "symbol": "BTCUSD", "volume": "0.01"}, {"action": "close", "symbol": "BTCUSD"},
+                 {"action": "buy", "symbol": "BTCUSD", "volume": "0.02"}, {"action": "close_all"}):  # fmt: skip
+        with django_capture_on_commit_callbacks(execute=True):
+            assert send_signal(alice, body).status_code == 202
+        account_drain(paper.pk)
+
+    assert run_dispatch(django_capture_on_commit_callbacks) == 4
+
+    alerts = Alert.objects.filter(owner=alice, kind=Kind.ORDER_FILLED).order_by("pk")
+    titles = list(alerts.values_list("title", flat=True))
+    where = f"on account {paper.login}"
+    assert titles == [f"Order filled: BUY 0.01 BTCUSD {where}", f"Order filled: CLOSE BTCUSD {where}",
+                      f"Order filled: BUY 0.02 BTCUSD {where}", f"Order filled: CLOSE ALL {where}"]  # fmt: skip
+    assert len(smtp.messages) == 4
+    assert "None" not in "".join(Alert.objects.values_list("text", flat=True))
+
+
+@pytest.mark.django_db
 def test_refused_signal_alerts_its_owner_without_echoing_the_token(alice, smtp, sync_queue,
                                                                   django_capture_on_commit_callbacks):  # fmt: skip
     prefer(alice, Kind.SIGNAL_REJECTED, email=True)

@@ -3,7 +3,9 @@ from django.db import models
 
 
 class AuditEvent(models.Model):
-    """One change to an audited row, a token rotation or a key rotation. Append-only.
+    """One change to an audited row, a token rotation or a key rotation. Append-only: the
+    one rewrite is a migration cutting a secret out of earlier events, which records itself
+    as a `redaction` event (audit/migrations/0002_redact_origins.py).
 
     Never holds a secret: encrypted fields, digests and passwords are recorded as
     "changed" without a value (audit.signals decides which fields those are).
@@ -15,6 +17,7 @@ class AuditEvent(models.Model):
         DELETE = "delete"
         ROTATE = "rotate"  # a webhook token or copy-pair key replaced
         KEY_ROTATION = "key_rotation"  # rotate_encryption_keys re-encrypted the data
+        REDACTION = "redaction"  # a secret was cut out of earlier events (by a migration)
 
     at = models.DateTimeField(auto_now_add=True, db_index=True)
     # SET_NULL: the trail outlives the user; actor_name keeps who it was.

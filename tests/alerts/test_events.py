@@ -10,7 +10,7 @@ from django.utils import timezone
 from accounts.services import webhook_token_reveal
 from alerts import dispatch
 from alerts.messages import signature_valid
-from alerts.models import Alert, Delivery, Kind
+from alerts.models import TRADER_KINDS, Alert, Delivery, Kind
 from copytrading.services import pair_create
 from live.models import Event
 from terminals.agent import HostAgent
@@ -141,7 +141,9 @@ def test_host_offline_alerts_its_traders_and_the_operator(alice, settings, smtp,
     host = TerminalHost.objects.create(name="win-7", queue_name="win-7", online=True,
                                        heartbeat_at=timezone.now() - timedelta(minutes=5))  # fmt: skip
     account = TradingAccountFactory(owner=alice, host=host, status="online")
-    TradingAccountFactory(owner=UserFactory(), host=host, status="online")  # someone without preferences
+    someone = UserFactory()
+    TradingAccountFactory(owner=someone, host=host, status="online")
+    prefer(someone)  # wants no alerts at all
     prefer(alice, Kind.HOST_OFFLINE, email=True)
     hosts_mark_stale(interval=timedelta(seconds=5))
 
@@ -195,7 +197,8 @@ def test_daily_summary_is_sent_once_a_day(alice, paper, smtp, sync_queue, django
 
 
 @pytest.mark.django_db
-def test_no_preferences_no_alerts(alice, paper, smtp, sync_queue, django_capture_on_commit_callbacks):
+def test_every_kind_switched_off_no_alerts(alice, paper, smtp, sync_queue, django_capture_on_commit_callbacks):
+    prefer(alice)
     with django_capture_on_commit_callbacks(execute=True):
         send_signal(alice, {"action": "buy", "symbol": "BTCUSD", "volume": "0.01"})
     account_drain(paper.pk)
@@ -208,9 +211,7 @@ def test_no_preferences_no_alerts(alice, paper, smtp, sync_queue, django_capture
 def test_health_checks_and_refused_credentials_never_alert(alice, settings, smtp, sync_queue,
                                                           django_capture_on_commit_callbacks):  # fmt: skip
     settings.ALERT_EMAIL = "ops@example.test"
-    for kind in Kind:
-        if kind != Kind.SERVICE:
-            prefer(alice, kind, email=True)
+    prefer(alice, *TRADER_KINDS, email=True)
     client = Client(REMOTE_ADDR="127.0.0.1")
     client.get("/health")
     client.get("/webhook/health")

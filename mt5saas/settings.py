@@ -213,7 +213,8 @@ else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
-        # Seen by every process (daphne, qcluster): cluster stats for /health.
+        # Seen by every process (daphne, qcluster): cluster stats for /health. Its table is
+        # made by migration mt5saas.0001.
         "shared": {
             "BACKEND": "django.core.cache.backends.db.DatabaseCache",
             "LOCATION": "mt5saas_shared_cache",

@@ -1,4 +1,4 @@
-"""Signals keep arriving while queue workers die (issue 5, DESIGN §7): real processes.
+"""Signals keep arriving while queue workers die (issue 5, docs/execution.md): real processes.
 
 daphne takes the webhooks, a qcluster with two workers runs the account drains and the
 host agent sweeps, all on a database file (SQLite) or database (PostgreSQL) they share,

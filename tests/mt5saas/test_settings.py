@@ -1,4 +1,4 @@
-"""Start-up rules of DESIGN §9.1, checked in fresh processes as an operator would meet them."""
+"""Start-up rules of the README's Environment section, checked in fresh processes as an operator would meet them."""
 
 import os
 import subprocess

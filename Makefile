@@ -25,7 +25,6 @@ node_modules/.installed: package.json package-lock.json
 # group), and would then outlive `make run`; it is killed after that.
 run: $(VENV)/.installed node_modules/.installed
 	DEBUG=$${DEBUG:-1} $(PY) manage.py migrate --noinput
-	DEBUG=$${DEBUG:-1} $(PY) manage.py createcachetable
 	@if [ -n "$(DEMO)" ]; then DEBUG=$${DEBUG:-1} $(PY) manage.py demo --base-url http://$(HOST):$(PORT); fi
 	@export DEBUG=$${DEBUG:-1}; \
 	$(PY) manage.py qcluster & qcluster=$$!; \

@@ -57,3 +57,19 @@ class WebhookToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.hint}…"
+
+
+class DemoCredentials(models.Model):
+    """The password and API key `manage.py demo` printed for a demo trader, so that running it
+    again shows them again instead of breaking what was pasted (the key's only other copy is
+    knox's digest). Encrypted; read by the demo command alone."""
+
+    user = models.OneToOneField("accounts.User", on_delete=models.CASCADE, related_name="+")
+    password = EncryptedField()
+    api_token = EncryptedField()
+
+    class Meta:
+        verbose_name_plural = "demo credentials"
+
+    def __str__(self) -> str:
+        return f"demo credentials of {self.user_id}"

@@ -7,13 +7,15 @@ import secrets
 
 from django.conf import settings
 from django.db import transaction
+from knox.crypto import hash_token
 from knox.models import AuthToken
+from knox.settings import CONSTANTS
 
 from audit.models import AuditEvent
 from audit.services import audit_record
 from mt5saas.crypto import decrypt, encrypt, secret_digest, secret_digests
 
-from .models import User, WebhookToken
+from .models import DemoCredentials, User, WebhookToken
 from .selectors import time_zone_names
 
 WEBHOOK_TOKEN_PREFIX = "whk_"
@@ -128,6 +130,37 @@ def api_token_create(*, user: User, replace: bool = False) -> str:
             AuthToken.objects.filter(user=user).delete()
         _, key = AuthToken.objects.create(user=user, expiry=None)
     return key
+
+
+def api_token_works(*, user: User, key: str) -> bool:
+    """Whether `key` is one of the user's API keys now (not revoked, not replaced)."""
+    rows = AuthToken.objects.filter(user=user, token_key=key[: CONSTANTS.TOKEN_KEY_LENGTH])
+    return any(hmac.compare_digest(row.digest, hash_token(key)) for row in rows)
+
+
+@transaction.atomic
+def demo_credentials(*, user: User, reset: bool = False) -> dict[str, str]:
+    """The demo trader's password, API key and webhook token: those issued by the last run
+    while they still work (a restart must not break an alert already pasted), new ones for
+    any the trader changed since, and all new with `reset` (the old ones stop at once)."""
+    kept = DemoCredentials.objects.filter(user=user).first()
+    password = api_token = ""
+    if kept is not None and not reset:
+        password, api_token = decrypt(kept.password), decrypt(kept.api_token)
+        password = password if user.check_password(password) else ""
+        api_token = api_token if api_token_works(user=user, key=api_token) else ""
+    if not password:
+        password = secrets.token_urlsafe(12)
+        user.set_password(password)
+        user.save(update_fields=["password"])
+    if not api_token:
+        # A first run or a reset replaces every key; a key the trader revoked, only itself.
+        api_token = api_token_create(user=user, replace=reset or kept is None)
+    token = webhook_token_rotate(user=user) if reset else webhook_token_reveal(user=user)
+    DemoCredentials.objects.update_or_create(
+        user=user, defaults={"password": encrypt(password), "api_token": encrypt(api_token)}
+    )
+    return {"password": password, "api_token": api_token, "webhook_token": token}
 
 
 def api_token_revoke(*, user: User, token_key: str) -> int:

@@ -6,6 +6,9 @@ class AlertsConfig(AppConfig):
     name = "alerts"
 
     def ready(self) -> None:
+        from django.conf import settings
+        from django.db.models.signals import post_save
+
         from mt5saas import events
         from terminals.agent import account_read, round_done
 
@@ -17,3 +20,5 @@ class AlertsConfig(AppConfig):
         round_done.connect(services.agent_round_done, dispatch_uid="alerts.agent_round_done")
         # After each publish: wake this process's dispatcher kick (a set insert, nothing more).
         events.after_publish.append(kick.note_published)
+        # A new user starts with the default alerts.
+        post_save.connect(services.user_created, sender=settings.AUTH_USER_MODEL, dispatch_uid="alerts.user_created")

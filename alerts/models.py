@@ -21,6 +21,9 @@ class Kind(models.TextChoices):
 
 
 TRADER_KINDS = [kind for kind in Kind if kind != Kind.SERVICE]
+# Where a kind goes until the trader chooses: everything in the app, and by email what they
+# must act on (when they have an address). Migration 0004 gave them to the traders before.
+DEFAULT_EMAIL_KINDS = frozenset({Kind.ORDER_FAILED, Kind.SIGNAL_REJECTED, Kind.ACCOUNT_STATUS})
 
 
 class Endpoint(OwnedModel):
@@ -47,7 +50,8 @@ class Endpoint(OwnedModel):
 
 
 class Preference(OwnedModel):
-    """Where one kind of alert goes for one trader; no row means nowhere."""
+    """Where one kind of alert goes for one trader; every trader gets a row per kind with
+    the defaults when created (services.preferences_default), and no row means nowhere."""
 
     kind = models.CharField(max_length=20, choices=Kind)
     in_app = models.BooleanField(default=False)
@@ -167,6 +171,10 @@ class Cursor(models.Model):
 
     name = models.CharField(max_length=40, primary_key=True)
     position = models.BigIntegerField(default=0)
+    # The first row whose alert failed, and in how many runs in a row: the cursor waits
+    # before it, and passes it over after dispatch.ROW_ATTEMPTS.
+    failed_row = models.BigIntegerField(null=True, blank=True)
+    failures = models.PositiveSmallIntegerField(default=0)
 
     def __str__(self) -> str:
         return f"{self.name} @ {self.position}"

@@ -17,7 +17,7 @@ from mt5saas.crypto import decrypt, encrypt
 from mt5saas.events import publish_to_user
 
 from . import messages, net
-from .models import Alert, Delivery, Endpoint, Kind, Preference, PriceAlert
+from .models import DEFAULT_EMAIL_KINDS, TRADER_KINDS, Alert, Delivery, Endpoint, Kind, Preference, PriceAlert
 
 log = logging.getLogger(__name__)
 Status = Delivery.Status
@@ -88,6 +88,27 @@ def preferences_save(*, owner, choices: dict[str, dict]) -> None:
             channels = {"in_app": bool(choice.get("in_app")), "email": bool(choice.get("email"))}
             preference, _ = Preference.objects.update_or_create(owner=owner, kind=kind, defaults=channels)
             preference.endpoints.set([pk for pk in choice.get("endpoints", []) if pk in mine])
+
+
+def has_address(email: str) -> bool:
+    # .invalid never resolves (RFC 2606): the demo trader's address, worth no email.
+    return bool(email) and not email.lower().endswith(".invalid")
+
+
+def preferences_default(*, owner) -> None:
+    """Give the owner the default channels (DEFAULT_EMAIL_KINDS) of each kind they have no
+    row for; a row they have, chosen or not, is never changed."""
+    email = has_address(owner.email)
+    rows = [Preference(owner=owner, kind=kind, in_app=True, email=email and kind in DEFAULT_EMAIL_KINDS)
+            for kind in TRADER_KINDS]  # fmt: skip
+    Preference.objects.bulk_create(rows, ignore_conflicts=True)
+
+
+def user_created(sender, instance, created: bool = False, raw: bool = False, **kwargs) -> None:
+    """post_save of the user model: a new user (Google sign-in, createsuperuser, demo, the
+    admin) starts with the default alerts."""
+    if created and not raw:
+        preferences_default(owner=instance)
 
 
 def owners_with_preferences(owner_ids) -> set[int]:

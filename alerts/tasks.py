@@ -19,6 +19,4 @@ def daily_summaries() -> int:
 
 def every_minute() -> None:
     # Scheduled by migration 0002: the dispatcher's catch-up, hosts and error rate, due retries.
-    dispatcher.dispatch()
-    dispatcher.service_checks()
-    services.deliveries_retry_due()
+    dispatcher.every_minute()

@@ -4,7 +4,9 @@ from django.db import models
 
 class AuditEvent(models.Model):
     """One change to an audited row, a token rotation, a key rotation, or an operator's look
-    at traders' data in the admin. Append-only.
+    at traders' data in the admin. Append-only: the one rewrite is a migration cutting a
+    secret out of earlier events, which records itself as a `redaction` event
+    (audit/migrations/0003_redact_origins.py).
 
     Never holds a secret: encrypted fields, digests and passwords are recorded as
     "changed" without a value (audit.signals decides which fields those are).
@@ -17,6 +19,7 @@ class AuditEvent(models.Model):
         ROTATE = "rotate"  # a webhook token or copy-pair key replaced
         KEY_ROTATION = "key_rotation"  # rotate_encryption_keys re-encrypted the data
         VIEW = "view"  # an operator opened a list or a row of traders' data in the admin
+        REDACTION = "redaction"  # a secret was cut out of earlier events (by a migration)
 
     at = models.DateTimeField(auto_now_add=True, db_index=True)
     # SET_NULL: the trail outlives the user; actor_name keeps who it was.

@@ -98,10 +98,9 @@ def setup_django(directory: Path, redis_url: str) -> dict[str, str]:
         REDIS_URL="",
         LIVE_EVENTS_KEEP="100000",
     )
-    for command in (["migrate", "--noinput"], ["createcachetable"]):
-        done = manage(*command, env=env)
-        if done.returncode:
-            raise SystemExit(done.stderr)
+    done = manage("migrate", "--noinput", env=env)
+    if done.returncode:
+        raise SystemExit(done.stderr)
     os.environ.update({k: v for k, v in env.items() if k != "REDIS_URL"})
     import django
 

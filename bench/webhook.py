@@ -562,7 +562,6 @@ def prepare(env: dict[str, str], accounts: int = ACCOUNTS, sqlite_path: Path | N
         shutil.copyfile(template, sqlite_path)
     else:
         checked(manage("migrate", "--noinput", env=env), "migrate")
-        checked(manage("createcachetable", env=env), "createcachetable")
         if template and template.name:
             shutil.copyfile(sqlite_path, template)
     first = str(min(50, accounts))

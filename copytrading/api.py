@@ -1,4 +1,4 @@
-"""/api/copy/*: the master EA's trade events, pairs, and the copy history (DESIGN §6.2, §6.4)."""
+"""/api/copy/*: the master EA's trade events, pairs, and the copy history (docs/copy-trading.md, docs/api.md)."""
 
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema

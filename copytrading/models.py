@@ -1,4 +1,4 @@
-"""Copy trading (DESIGN §6.2): pairs of a master and a slave account, the master's trade
+"""Copy trading (docs/copy-trading.md): pairs of a master and a slave account, the master's trade
 events, what each slave did with them, and the links from a master's order to the slave
 positions it opened."""
 

@@ -273,7 +273,7 @@ def _number(data: dict, name: str, errors: dict, *, places: Decimal, maximum: De
 
 
 def event_parse(data: dict) -> MasterEvent:
-    """A master event from a request body (DESIGN §6.2); CopyError with field errors otherwise."""
+    """A master event from a request body (docs/copy-trading.md); CopyError with field errors otherwise."""
     errors: dict[str, list[str]] = {}
     kind = str(data.get("event", "")).strip().lower()
     if kind not in CopyEvent.Kind.values:

@@ -1,4 +1,4 @@
-"""Every published event, kept for a while so a reconnecting client misses nothing (DESIGN §6.3)."""
+"""Every published event, kept for a while so a reconnecting client misses nothing (docs/live-events.md)."""
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder

@@ -1,4 +1,4 @@
-"""One settings module for every environment; DESIGN §9.1 lists the variables.
+"""One settings module for every environment; the README's Environment table lists the variables.
 
 Unset variables fall back to the embedded defaults (SQLite, in-memory channel
 layer, ORM broker, local-memory cache, console email) so a fresh clone runs
@@ -6,6 +6,7 @@ with nothing else installed.
 """
 
 import os
+import sys
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -46,13 +47,29 @@ def local_secret(name: str, make: Callable[[], str]) -> str:
     return path.read_text().strip()
 
 
+# `manage.py createsuperuser`, `demo`, `shell`… with DEBUG unset, on a machine where a local
+# trial (`make run`) generated its keys into var/: they run on those keys, no DEBUG=1 needed.
+# Never with DEBUG=0 given (production says so) nor for a process that serves (daphne, a
+# qcluster, a host agent): those refuse to start without their keys.
+SERVING_COMMANDS = frozenset({"qcluster", "host_agent", "runserver", "runworker"})
+LOCAL_COMMAND = (
+    "DEBUG" not in os.environ
+    and Path(sys.argv[0]).name == "manage.py"
+    and len(sys.argv) > 1
+    and sys.argv[1] not in SERVING_COMMANDS
+)
+
+
 def required_secret(name: str, make: Callable[[], str]) -> str:
     if value := env.str(name, default=""):
         return value
-    if not DEBUG:
-        # One line, naming the variable: production must never run on a local key.
-        raise SystemExit(f"mt5saas: {name} must be set when DEBUG=0")
-    return local_secret(name, make)
+    if DEBUG:
+        return local_secret(name, make)
+    if LOCAL_COMMAND and (kept := VAR_DIR / name.lower()).exists():
+        return kept.read_text().strip()
+    # One line, naming the variable: production must never run on a local key.
+    hint = " (or DEBUG=1 for a local trial)" if LOCAL_COMMAND else ""
+    raise SystemExit(f"mt5saas: {name} must be set when DEBUG=0{hint}")
 
 
 DEBUG = env_bool("DEBUG", False)
@@ -214,7 +231,8 @@ else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
-        # Seen by every process (daphne, qcluster): cluster stats for /health.
+        # Seen by every process (daphne, qcluster): cluster stats for /health. Its table is
+        # made by migration mt5saas.0001.
         "shared": {
             "BACKEND": "django.core.cache.backends.db.DatabaseCache",
             "LOCATION": "mt5saas_shared_cache",

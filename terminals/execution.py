@@ -1,4 +1,4 @@
-"""Order execution (DESIGN §7): at most once, one account at a time, in arrival order.
+"""Order execution (docs/execution.md): at most once, one account at a time, in arrival order.
 
 - New orders enqueue a drain of their accounts on each account's host queue: one task per
   account for a few accounts, and for a fan-out (one signal or master event to many accounts)

@@ -128,7 +128,7 @@ class TradingAccount(OwnedModel):
     # The terminal's symbol names, refreshed by the host agent: signals are mapped against
     # them at intake without a round trip to the host.
     symbols = models.JSONField(default=list, blank=True)
-    # Lease of the one worker draining this account's order queue (DESIGN §7: orders of one
+    # Lease of the one worker draining this account's order queue (docs/execution.md: orders of one
     # account run one at a time, in arrival order). Expired leases are taken over.
     drain_until = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -3,7 +3,7 @@
 Why
     The MetaTrader5 module attaches a whole process to one terminal, and attaching
     (initialize) can take seconds. A qcluster worker that drove several accounts itself
-    would re-attach between orders (DESIGN §7). So every account gets a session process
+    would re-attach between orders (docs/execution.md). So every account gets a session process
     that attaches once and stays attached; workers hand it driver calls.
 
 Pieces

@@ -180,9 +180,8 @@ def stack(tmp_path_factory, django_db_blocker):
     )
     processes = Processes(env, directory)
     try:
-        for command in (["migrate", "--noinput"], ["createcachetable"]):
-            done = servers.manage(*command, env=env)
-            assert done.returncode == 0, done.stderr
+        done = servers.manage("migrate", "--noinput", env=env)
+        assert done.returncode == 0, done.stderr
         _, base_a = processes.daphne(name="daphne-a")
         daphne_b, base_b = processes.daphne(name="daphne-b")
         demo = servers.manage("demo", "--user", "outages", "--accounts", "5", "--base-url", base_a, "--json", env=env)

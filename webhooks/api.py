@@ -15,7 +15,7 @@ from .services import signal_receive
 
 
 class OrderSerializer(serializers.ModelSerializer):
-    """DESIGN §9.3."""
+    """An order as the API shows it (docs/api.md)."""
 
     account_login = serializers.CharField(source="account.login", read_only=True)
     sl = serializers.DecimalField(max_digits=20, decimal_places=8, read_only=True, allow_null=True)

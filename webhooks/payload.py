@@ -1,4 +1,4 @@
-"""The TradingView alert contract (DESIGN §6.1): a parsed JSON object in, a SignalRequest or every field error out.
+"""The TradingView alert contract (docs/webhook.md): a parsed JSON object in, a SignalRequest or every field error out.
 
 Pure (no database, no settings), so the webhook view, the manual-order API and the tests share one set of rules.
 """

@@ -1,4 +1,4 @@
-"""Signals in: validate, pick the target accounts, map symbols, store and queue (DESIGN §6.1).
+"""Signals in: validate, pick the target accounts, map symbols, store and queue (docs/webhook.md).
 
 The reply comes before any terminal is touched: orders are queued, and each account's
 drain executes them (terminals.execution).
@@ -162,7 +162,7 @@ def _first_reply(signal: Signal) -> Reply:
 
 
 def _accepted_body(signal: Signal, orders: list[tuple[int, int]]) -> dict:
-    """DESIGN §9.3: the signal and its orders (order id, account id), all queued."""
+    """The 202 body (docs/api.md): the signal and its orders (order id, account id), all queued."""
     body = {
         "signal": signal.pk,
         "orders": [{"id": pk, "account": account, "status": "queued"} for pk, account in orders],

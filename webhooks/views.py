@@ -1,4 +1,4 @@
-"""POST /webhook/<token> (DESIGN §6.1): authentication, limits and parsing of TradingView alerts."""
+"""POST /webhook/<token> (docs/webhook.md): authentication, limits and parsing of TradingView alerts."""
 
 import hashlib
 import json

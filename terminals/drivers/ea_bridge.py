@@ -140,7 +140,7 @@ class EAStatus:
 
 
 def command_link(order_id: str) -> str:
-    """The comment that ties a slave's position to its master's order (DESIGN §6.2)."""
+    """The comment that ties a slave's position to its master's order (docs/copy-trading.md)."""
     return f"{LINK_PREFIX}{order_id}"[:COMMENT_LENGTH]
 
 

@@ -4,7 +4,7 @@ The module is a process-wide singleton attached to one terminal at a time, so on
 drives one terminal (terminals.sessions keeps such a process per account). connect() keeps
 an existing attachment to the same terminal, login and password: initialize() starts or
 attaches to terminal64.exe and login() re-authorizes, each can take seconds, and an order
-must not wait for them (DESIGN §7).
+must not wait for them (docs/execution.md).
 
 The module reports failures as None (or False) plus last_error(); every such answer becomes
 a TerminalError with MT5's code and words, never a silent None or an empty list. Passwords

@@ -4,8 +4,10 @@ import json
 import pytest
 from django.core.management import CommandError, call_command
 from django.http import HttpRequest
+from knox.models import AuthToken
 
-from accounts.models import User
+from accounts.models import DemoCredentials, User
+from accounts.services import api_token_create
 
 
 def run_demo(*args: str) -> dict:
@@ -33,22 +35,67 @@ def test_demo_prints_credentials_that_work(client):
     assert client.post(webhook_path, "{}", content_type="application/json").status_code == 400
 
 
+def works(client, result: dict) -> dict[str, bool]:
+    """Which of the printed credentials are accepted now."""
+    signed_in = client.login(request=HttpRequest(), username=result["username"], password=result["password"])
+    client.logout()
+    key = client.get("/auth/status", headers={"Authorization": f"Token {result['api_token']}"})
+    webhook = client.post(result["webhook_url"].removeprefix("http://127.0.0.1:8000"), "{}",
+                          content_type="application/json")  # fmt: skip
+    return {"password": signed_in, "api_token": key.status_code == 200, "webhook_url": webhook.status_code == 400}
+
+
+EVERY = {"password": True, "api_token": True, "webhook_url": True}
+
+
 @pytest.mark.django_db
-def test_demo_again_reuses_the_user_and_replaces_every_credential(client):
+def test_demo_again_shows_the_same_credentials_and_they_keep_working(client):
+    # `make run DEMO=1` after a restart: an alert already pasted into TradingView still works.
     first = run_demo()
     second = run_demo()
 
-    assert first["username"] == second["username"] == "demo"
-    assert first["accounts"] == second["accounts"]
+    assert second == first
     assert User.objects.filter(username="demo").count() == 1
-    assert not client.login(request=HttpRequest(), username="demo", password=first["password"])
-    assert client.login(request=HttpRequest(), username="demo", password=second["password"])
-    client.logout()
-    old_key = client.get("/auth/status", headers={"Authorization": f"Token {first['api_token']}"})
-    assert old_key.status_code == 401
-    old_path = first["webhook_url"].removeprefix("http://127.0.0.1:8000")
-    assert client.post(old_path, "{}", content_type="application/json").status_code == 404
+    assert works(client, second) == EVERY
     assert run_demo("--accounts", "3")["accounts"][:2] == second["accounts"]
+
+
+@pytest.mark.django_db
+def test_demo_reset_issues_new_credentials_and_the_old_ones_stop(client):
+    old = run_demo()
+
+    new = run_demo("--reset")
+
+    assert new["username"] == old["username"] and new["accounts"] == old["accounts"]
+    assert all(new[key] != old[key] for key in ("password", "api_token", "webhook_url"))
+    assert works(client, old) == {"password": False, "api_token": False, "webhook_url": False}
+    assert works(client, new) == EVERY
+    assert run_demo() == new
+
+
+@pytest.mark.django_db
+def test_demo_replaces_only_what_the_trader_changed_since(client):
+    first = run_demo()
+    trader = User.objects.get(username="demo")
+    trader.set_password("changed-by-the-trader-1")
+    trader.save()
+    AuthToken.objects.filter(user=trader).delete()  # revoked under Settings
+    kept = api_token_create(user=trader)  # and a key of their own
+
+    again = run_demo()
+
+    assert again["webhook_url"] == first["webhook_url"]
+    assert again["password"] != first["password"] and again["api_token"] != first["api_token"]
+    assert works(client, again) == EVERY
+    assert client.get("/auth/status", headers={"Authorization": f"Token {kept}"}).status_code == 200
+
+
+@pytest.mark.django_db
+def test_demo_keeps_its_copy_of_the_credentials_encrypted():
+    result = run_demo()
+
+    stored = json.dumps(list(DemoCredentials.objects.values()), default=str)
+    assert result["password"] not in stored and result["api_token"] not in stored
 
 
 @pytest.mark.django_db

@@ -22,6 +22,8 @@ class EndpointFactory(DjangoModelFactory):
 class PreferenceFactory(DjangoModelFactory):
     class Meta:
         model = Preference
+        # Every user has a row per kind from creation on (the defaults).
+        django_get_or_create = ("owner", "kind")
 
     owner = factory.SubFactory(UserFactory)
     kind = Kind.ORDER_FILLED

@@ -3,12 +3,16 @@ import re
 from django.test import Client
 
 from alerts import dispatch
+from alerts.models import TRADER_KINDS
 from alerts.services import preferences_save
 
 
-def prefer(user, kind, *, in_app=False, email=False, endpoints=()) -> None:
-    choice = {"in_app": in_app, "email": email, "endpoints": [e.pk for e in endpoints]}
-    preferences_save(owner=user, choices={kind: choice})
+def prefer(user, *kinds, in_app=False, email=False, endpoints=()) -> None:
+    """As the Alerts page saves a choice: these kinds go to these channels, every other kind
+    nowhere (the defaults a user starts with are replaced)."""
+    chosen = {"in_app": in_app, "email": email, "endpoints": [e.pk for e in endpoints]}
+    off = {"in_app": False, "email": False, "endpoints": []}
+    preferences_save(owner=user, choices={kind: chosen if kind in kinds else off for kind in TRADER_KINDS})
 
 
 def add_endpoint(user, url: str, style: str = "generic"):

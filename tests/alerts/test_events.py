@@ -10,7 +10,7 @@ from django.utils import timezone
 from accounts.services import webhook_token_reveal
 from alerts import dispatch
 from alerts.messages import signature_valid
-from alerts.models import Alert, Delivery, Kind
+from alerts.models import TRADER_KINDS, Alert, Delivery, Kind
 from copytrading.services import pair_create
 from live.models import Event
 from terminals.agent import HostAgent
@@ -80,6 +80,27 @@ def test_rejected_order_says_why_and_what_to_do(alice, paper, smtp, sync_queue, 
 
 
 @pytest.mark.django_db
+def test_close_orders_raise_their_alerts(alice, paper, smtp, sync_queue, django_capture_on_commit_callbacks):
+    # A close carries no volume of its own: its alert names what it closed.
+    prefer(alice, Kind.ORDER_FILLED, email=True)
+    for body in ({"action": "buy", "symbol": "BTCUSD", "volume": "0.01"}, {"action": "close", "symbol": "BTCUSD"},
+                 {"action": "buy", "symbol": "BTCUSD", "volume": "0.02"}, {"action": "close_all"}):  # fmt: skip
+        with django_capture_on_commit_callbacks(execute=True):
+            assert send_signal(alice, body).status_code == 202
+        account_drain(paper.pk)
+
+    assert run_dispatch(django_capture_on_commit_callbacks) == 4
+
+    alerts = Alert.objects.filter(owner=alice, kind=Kind.ORDER_FILLED).order_by("pk")
+    titles = list(alerts.values_list("title", flat=True))
+    where = f"on account {paper.login}"
+    assert titles == [f"Order filled: BUY 0.01 BTCUSD {where}", f"Order filled: CLOSE BTCUSD {where}",
+                      f"Order filled: BUY 0.02 BTCUSD {where}", f"Order filled: CLOSE ALL {where}"]  # fmt: skip
+    assert len(smtp.messages) == 4
+    assert "None" not in "".join(Alert.objects.values_list("text", flat=True))
+
+
+@pytest.mark.django_db
 def test_refused_signal_alerts_its_owner_without_echoing_the_token(alice, smtp, sync_queue,
                                                                   django_capture_on_commit_callbacks):  # fmt: skip
     prefer(alice, Kind.SIGNAL_REJECTED, email=True)
@@ -120,7 +141,9 @@ def test_host_offline_alerts_its_traders_and_the_operator(alice, settings, smtp,
     host = TerminalHost.objects.create(name="win-7", queue_name="win-7", online=True,
                                        heartbeat_at=timezone.now() - timedelta(minutes=5))  # fmt: skip
     account = TradingAccountFactory(owner=alice, host=host, status="online")
-    TradingAccountFactory(owner=UserFactory(), host=host, status="online")  # someone without preferences
+    someone = UserFactory()
+    TradingAccountFactory(owner=someone, host=host, status="online")
+    prefer(someone)  # wants no alerts at all
     prefer(alice, Kind.HOST_OFFLINE, email=True)
     hosts_mark_stale(interval=timedelta(seconds=5))
 
@@ -174,7 +197,8 @@ def test_daily_summary_is_sent_once_a_day(alice, paper, smtp, sync_queue, django
 
 
 @pytest.mark.django_db
-def test_no_preferences_no_alerts(alice, paper, smtp, sync_queue, django_capture_on_commit_callbacks):
+def test_every_kind_switched_off_no_alerts(alice, paper, smtp, sync_queue, django_capture_on_commit_callbacks):
+    prefer(alice)
     with django_capture_on_commit_callbacks(execute=True):
         send_signal(alice, {"action": "buy", "symbol": "BTCUSD", "volume": "0.01"})
     account_drain(paper.pk)
@@ -187,9 +211,7 @@ def test_no_preferences_no_alerts(alice, paper, smtp, sync_queue, django_capture
 def test_health_checks_and_refused_credentials_never_alert(alice, settings, smtp, sync_queue,
                                                           django_capture_on_commit_callbacks):  # fmt: skip
     settings.ALERT_EMAIL = "ops@example.test"
-    for kind in Kind:
-        if kind != Kind.SERVICE:
-            prefer(alice, kind, email=True)
+    prefer(alice, *TRADER_KINDS, email=True)
     client = Client(REMOTE_ADDR="127.0.0.1")
     client.get("/health")
     client.get("/webhook/health")

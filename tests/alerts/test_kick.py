@@ -73,13 +73,14 @@ def test_a_refused_signal_reaches_the_live_stream_and_starts_the_dispatcher(kick
 
 
 @pytest.mark.django_db(transaction=True)
-def test_events_of_traders_without_preferences_start_nothing(settings, sync_queue, monkeypatch):
+def test_events_of_traders_who_want_no_alerts_start_nothing(settings, sync_queue, monkeypatch):
     from alerts import dispatch
 
     settings.ALERTS_KICK = True
     runs = []
     monkeypatch.setattr(dispatch, "dispatch", lambda: runs.append(1) or 0)
     trader = UserFactory()
+    prefer(trader)  # every kind switched off
     order = OrderFactory(owner=trader, account__owner=trader, status="filled")
     publish_to_user(trader.pk, "order", order_event(order))
     time.sleep(settings.ALERTS_KICK_DELAY_S + 1)

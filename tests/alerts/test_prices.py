@@ -94,6 +94,7 @@ def test_a_repeating_alert_waits_its_cool_down(alice, paper, agent, sync_queue, 
 
 @pytest.mark.django_db
 def test_alerts_of_a_trader_without_price_preferences_only_track_the_price(alice, paper, agent):
+    prefer(alice, Kind.ORDER_FILLED, in_app=True)
     alert = price_alert_create(owner=alice, account=paper, symbol="EURUSD.m", condition="above", price="0.0001")
     agent.tick()
     alert.refresh_from_db()

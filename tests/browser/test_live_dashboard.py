@@ -55,9 +55,8 @@ def test_trader_sees_orders_fill_live_across_a_server_restart(browser, tmp_path)
     processes = Processes(env, tmp_path)
     context = None
     try:
-        for command in (["migrate", "--noinput"], ["createcachetable"]):
-            done = servers.manage(*command, env=env)
-            assert done.returncode == 0, done.stderr
+        done = servers.manage("migrate", "--noinput", env=env)
+        assert done.returncode == 0, done.stderr
         # DEBUG=1 as `make run` does: the pages' static files come from the finders, no collectstatic.
         web, base = processes.daphne(DEBUG="1")
         demo = servers.manage("demo", "--user", "livetrader", "--accounts", "1", "--base-url", base, "--json", env=env)

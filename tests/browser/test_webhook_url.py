@@ -1,4 +1,4 @@
-"""A trader signs in, finds their webhook URL on the dashboard and rotates it (DESIGN §9.3)."""
+"""A trader signs in, finds their webhook URL on the dashboard and rotates it (docs/webhook.md)."""
 
 import json
 import urllib.error

@@ -1,4 +1,4 @@
-"""GET /events/ and /events/copy-trades through the ASGI application (DESIGN §6.3)."""
+"""GET /events/ and /events/copy-trades through the ASGI application (docs/live-events.md)."""
 
 import asyncio
 from datetime import timedelta

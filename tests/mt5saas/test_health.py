@@ -1,6 +1,10 @@
 """/health tells the truth: in-process for the parts, and with real daphne and qcluster
 processes for a running cluster, a stopped cluster and an unreachable database."""
 
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+
 import pytest
 
 from tests import servers
@@ -24,10 +28,18 @@ def test_webhook_health_is_the_same_report(client):
     assert client.get("/webhook/health").json()["checks"].keys() == client.get("/health").json()["checks"].keys()
 
 
+def cache_tables(database: Path) -> list[str]:
+    with closing(sqlite3.connect(database)) as db:
+        rows = db.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE '%cache%'")
+        return [name for (name,) in rows]
+
+
 def test_health_is_200_with_a_running_qcluster_and_503_after_it_stops(tmp_path):
-    env = servers.service_env(DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    # `migrate` alone, as on a fresh clone: no createcachetable (the test database pytest-django
+    # makes gets Django's createcachetable, so only a database of our own shows the migration).
+    env = servers.service_env(DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}", REDIS_URL="")
     assert servers.manage("migrate", "--noinput", env=env).returncode == 0
-    assert servers.manage("createcachetable", env=env).returncode == 0
+    assert cache_tables(tmp_path / "db.sqlite3") == ["mt5saas_shared_cache"]
     cluster = servers.start(["manage.py", "qcluster"], env, tmp_path / "qcluster.log")
     daphne, base = servers.start_daphne(env, tmp_path / "daphne.log")
     try:
@@ -43,6 +55,16 @@ def test_health_is_200_with_a_running_qcluster_and_503_after_it_stops(tmp_path):
     finally:
         servers.stop(cluster)
         servers.stop(daphne)
+
+
+def test_migrate_keeps_a_cache_table_createcachetable_made_before(tmp_path):
+    env = servers.service_env(DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}", REDIS_URL="")
+    assert servers.manage("createcachetable", env=env).returncode == 0  # as the README said before
+
+    migrated = servers.manage("migrate", "--noinput", env=env)
+
+    assert migrated.returncode == 0, migrated.stderr
+    assert cache_tables(tmp_path / "db.sqlite3") == ["mt5saas_shared_cache"]
 
 
 def test_health_is_503_naming_the_database_when_it_is_unreachable(tmp_path):

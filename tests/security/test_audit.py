@@ -216,3 +216,49 @@ def test_events_keep_who_it_was_after_the_user_is_deleted(operator):
 
     made = AuditEvent.objects.get(changes__nickname="made by leaver")
     assert made.actor is None and made.actor_name == "leaver"
+
+
+def test_a_mapping_learned_from_a_webhook_is_recorded_without_the_token_in_its_origin(alice):
+    from terminals.services import account_connect
+
+    account_connect(owner=alice, login="8100003", password=MT5_PASSWORD, server="SimBroker-Demo", kind="simulated")
+    token = webhook_token_reveal(user=alice)
+
+    response = Client(REMOTE_ADDR=IP).post(
+        f"/webhook/{token}", json.dumps({"action": "buy", "symbol": "XAUUSD", "volume": "0.01"}),
+        content_type="text/plain",
+    )
+
+    assert response.status_code == 202
+    [learned] = events(model="terminals.SymbolMapping", action="create")
+    assert learned.changes["broker_symbol"] == "GOLD" and learned.ip == IP
+    assert learned.origin == "POST /webhook/<redacted>"
+    assert token not in trail_text() and token[4:12] not in trail_text()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_paths_stored_before_redaction_are_redacted_by_a_migration_that_says_so():
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    before, after = [("audit", "0002_viewed")], [("audit", "0003_redact_origins")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    old = executor.loader.project_state(before).apps.get_model("audit", "AuditEvent")
+    token = "whk_" + "T0kenFromBeforeRedaction" * 2
+    leaked = old.objects.create(action="create", model="terminals.SymbolMapping", object_id="7",
+                                origin=f"POST /webhook/{token}")  # fmt: skip
+    plain = old.objects.create(action="update", model="terminals.TradingAccount", object_id="3",
+                               origin="PATCH /api/v1/accounts/3/")  # fmt: skip
+
+    executor = MigrationExecutor(connection)
+    executor.migrate(after)
+
+    assert AuditEvent.objects.get(pk=leaked.pk).origin == "POST /webhook/<redacted>"
+    assert AuditEvent.objects.get(pk=plain.pk).origin == "PATCH /api/v1/accounts/3/"
+    [note] = events(action="redaction")
+    assert note.changes == {"origin": [leaked.pk]} and note.origin == "migration: audit.0003_redact_origins"
+    assert "1 request path" in note.object_repr
+    assert token not in trail_text()
+    executor = MigrationExecutor(connection)
+    executor.migrate([(app, name) for app, name in executor.loader.graph.leaf_nodes() if app == "audit"])

@@ -1,5 +1,5 @@
 """CSRF on every form and on session-authenticated API writes, CORS closed, and the
-production headers (DESIGN §9.1)."""
+production headers (docs/security.md)."""
 
 import json
 import os

@@ -1,4 +1,4 @@
-"""POST /webhook/<token>: authentication, size and rate limits, body parsing (DESIGN §6.1)."""
+"""POST /webhook/<token>: authentication, size and rate limits, body parsing (docs/webhook.md)."""
 
 import pytest
 

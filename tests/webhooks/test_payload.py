@@ -1,4 +1,4 @@
-"""webhooks.payload: the alert contract of DESIGN §6.1 rule by rule, then random bodies (issue 5, "Bad input")."""
+"""webhooks.payload: the alert contract of docs/webhook.md rule by rule, then random bodies (issue 5, "Bad input")."""
 
 import copy
 from decimal import Decimal

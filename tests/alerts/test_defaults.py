@@ -81,8 +81,10 @@ def test_a_trader_who_switched_alerts_off_stays_switched_off(smtp, sync_queue, d
 
 @pytest.mark.django_db(transaction=True)
 def test_existing_traders_get_the_defaults_for_kinds_they_never_chose():
-    before, after = [("alerts", "0003_cursor_failed_row")], [("alerts", "0004_default_preferences")]
     executor = MigrationExecutor(connection)
+    # Users as they are today (every accounts migration applied), preferences as before the defaults.
+    users_now = [node for node in executor.loader.graph.leaf_nodes() if node[0] == "accounts"]
+    before, after = [("alerts", "0003_cursor_failed_row"), *users_now], [("alerts", "0004_default_preferences")]
     executor.migrate(before)
     old = executor.loader.project_state(before).apps
     users, preferences = old.get_model("accounts", "User"), old.get_model("alerts", "Preference")

@@ -62,3 +62,16 @@ class ReadOnlyTraderDataAdmin(TraderDataAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: models.Model | None = None) -> bool:
         return False
+
+
+class ReadOnlyInline(admin.TabularInline):
+    """The rows of a record shown on its page (a signal's orders, an event's copies), read-only."""
+
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: models.Model | None = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: models.Model | None = None) -> bool:
+        return False

@@ -3,7 +3,7 @@
 from django import forms
 from django.contrib import admin
 
-from audit.admin import ReadOnlyTraderDataAdmin, TraderDataAdmin
+from audit.admin import ReadOnlyInline, ReadOnlyTraderDataAdmin, TraderDataAdmin
 
 from .models import CopyEvent, CopyExecution, CopyLink, CopyPair
 from .services import CopyError, pair_rule_clean
@@ -42,20 +42,12 @@ class CopyPairAdmin(TraderDataAdmin):
         return False
 
 
-class CopyExecutionInline(admin.TabularInline):
+class CopyExecutionInline(ReadOnlyInline):
     model = CopyExecution
     fields = ["slave", "order", "status", "error", "symbol", "master_volume", "volume_before", "volume_after",
               "created_at", "done_at"]  # fmt: skip
     readonly_fields = fields
     show_change_link = False
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("slave", "order")

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.db.models import Count
 from django.utils.html import format_html
 
-from audit.admin import ReadOnlyTraderDataAdmin
+from audit.admin import ReadOnlyInline, ReadOnlyTraderDataAdmin
 from mt5saas.logging import redacted_json
 from terminals.models import Order
 from terminals.retcodes import retcode_text
@@ -14,20 +14,12 @@ def shown_json(value: object) -> str:
     return format_html("<pre>{}</pre>", redacted_json(value))
 
 
-class OrderInline(admin.TabularInline):
+class OrderInline(ReadOnlyInline):
     model = Order
     fields = ["account", "action", "side", "requested_symbol", "symbol", "volume", "status", "retcode_words",
               "status_reason", "done_at"]  # fmt: skip
     readonly_fields = fields
     show_change_link = True
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("account")

@@ -47,7 +47,10 @@ def test_without_the_variable_register_host_keeps_its_argument_or_none(settings)
 
 
 @pytest.mark.django_db
-def test_host_agent_refuses_to_start_when_the_registered_root_is_another(settings):
+def test_host_agent_refuses_to_start_when_the_registered_root_is_another(settings, monkeypatch):
+    # The command names its queue in the process environment: put back as it was afterwards, or
+    # every later service this test process starts would listen on win-1.
+    monkeypatch.setenv("Q_CLUSTER_NAME", "win-1")
     settings.MT5_INSTANCE_ROOT = ""
     register("--instance-root", "D:\\other")
     settings.MT5_INSTANCE_ROOT = "C:\\mt5\\instances"

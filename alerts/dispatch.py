@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from mt5saas.display import lots_text
 from terminals.models import Order
 from terminals.retcodes import retcode_text
 
@@ -131,11 +132,11 @@ def _order_what(order: Order) -> str:
     else:
         parts = ["CLOSE", order.side.upper()]
     if order.volume is not None:
-        parts.append(f"{order.volume.normalize():f}")
+        parts.append(lots_text(order.volume))
     elif order.close_fraction is not None:
         parts.append(f"{float(order.close_fraction):.0%} of")
     elif order.risk_percent is not None:
-        parts.append(f"{order.risk_percent.normalize():f}% risk of")
+        parts.append(f"{lots_text(order.risk_percent)}% risk of")
     if order.position_ticket is not None:
         parts.append(f"position {order.position_ticket}")
     parts.append(order.symbol or order.requested_symbol)

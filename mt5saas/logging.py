@@ -17,16 +17,22 @@ def redact(text: str) -> str:
     return text
 
 
-# Fields of a stored body that hold a credential (POST /webhook/ takes the token in the body).
-_SECRET_KEYS = re.compile(r"(?i)token|api_?key|password|secret|authorization")
+# Fields of a stored body that hold a credential (POST /webhook/ takes the token in the body;
+# EA and script bodies may carry keys and passwords).
+_SECRET_KEYS = re.compile(r"(?i)token|secret|passw|api_?key|^key$|auth")
 REDACTED = "<redacted>"
+
+
+def secret_name(name: str) -> bool:
+    """Whether a body's field of this name holds a credential."""
+    return bool(_SECRET_KEYS.search(name))
 
 
 def redact_data(value: object) -> object:
     """A copy of a stored JSON body fit to show an operator: credential fields replaced,
     tokens inside any text redacted."""
     if isinstance(value, dict):
-        return {key: REDACTED if _SECRET_KEYS.search(str(key)) else redact_data(item) for key, item in value.items()}
+        return {key: REDACTED if secret_name(str(key)) else redact_data(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
         return [redact_data(item) for item in value]
     if isinstance(value, str):

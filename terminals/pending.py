@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from mt5saas.db import rows_update
+from mt5saas.display import price_text
 from mt5saas.events import publish_each
 
 from .drivers.base import Driver
@@ -54,7 +55,7 @@ def pending_orders_settle(*, account: TradingAccount, driver: Driver) -> list[Or
             price = sum(Decimal(str(d.price)) * Decimal(str(d.volume)) for d in fills) / volume
             order.status, order.filled_volume = Status.FILLED, volume.quantize(Decimal("0.0001"))
             order.fill_price = price.quantize(Decimal("0.00000001"))
-            order.status_reason = f"The pending order filled at {_plain(order.fill_price)}."
+            order.status_reason = f"The pending order filled at {price_text(order.fill_price, order.digits)}."
         else:
             order.status = Status.CANCELLED
             order.status_reason = "The pending order left the terminal unfilled: cancelled or expired."
@@ -69,7 +70,3 @@ def _record(orders: list[Order]) -> list[Order]:
         for signal_id in dict.fromkeys(order.signal_id for order in changed if order.signal_id is not None):
             signal_outcome_record(next(order for order in changed if order.signal_id == signal_id))
     return changed
-
-
-def _plain(number: Decimal) -> str:
-    return format(number.normalize(), "f")

@@ -3,9 +3,8 @@ secrets, and only each trader's newest REFUSED_KEEP, so a flood of bad bodies (e
 still counts against the webhook's rate limit) cannot fill the database."""
 
 import json
-import re
 
-from mt5saas.logging import redact
+from mt5saas.logging import REDACTED, redact, secret_name
 
 from .models import Signal
 
@@ -14,9 +13,6 @@ MAX_FIELDS = 25
 MAX_NAME = 40
 MAX_VALUE = 120
 MAX_TEXT = 500
-REDACTED = "<redacted>"
-# The body-token form carries the webhook token itself; EA and script bodies may carry keys.
-_SECRET_NAME = re.compile(r"(?i)token|secret|passw|api_?key|^key$|auth")
 
 
 def _printable(text: str, limit: int) -> str:
@@ -41,7 +37,7 @@ def refused_body(data: dict) -> dict:
     body: dict[str, object] = {}
     for name, value in list(data.items())[:MAX_FIELDS]:
         key = _printable(str(name), MAX_NAME)
-        body[key] = REDACTED if _SECRET_NAME.search(key) else _value(value)
+        body[key] = REDACTED if secret_name(key) else _value(value)
     if len(data) > MAX_FIELDS:
         body["…"] = f"{len(data) - MAX_FIELDS} more field(s) not kept"
     return {"body": body}

@@ -16,7 +16,8 @@ from terminals.drivers.base import DealEntry, Driver, OrderType
 from terminals.models import TradingAccount
 
 from .models import CopyEvent, CopyPair, MasterCursor
-from .services import MasterEvent, copy_event_receive, copy_outcomes_sweep, master_open_volume
+from .selectors import master_open_volume
+from .services import MasterEvent, copy_event_receive, copy_outcomes_sweep
 
 WATCHED = (TradingAccount.Kind.SIMULATED, TradingAccount.Kind.MT5)
 # Deals are asked for from the last round minus this: a broker may book a deal with a time a

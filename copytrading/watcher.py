@@ -32,7 +32,7 @@ EA_REPORTS_FOR = timedelta(hours=24)
 
 
 def master_watch(sender, *, account: TradingAccount, driver: Driver, this_round: dict, **kwargs) -> None:
-    if account.kind not in WATCHED or account.pk not in _masters(this_round):
+    if account.kind not in WATCHED or account.pk not in _active_masters(this_round):
         return
     now = timezone.now()
     api = CopyEvent.objects.filter(master=account, source=CopyEvent.Source.API, received_at__gte=now - EA_REPORTS_FOR)
@@ -69,7 +69,7 @@ def master_watch(sender, *, account: TradingAccount, driver: Driver, this_round:
     MasterCursor.objects.filter(pk=cursor.pk).update(last_deal=last, read_at=now, stops=stops, legs=legs)
 
 
-def _masters(this_round: dict) -> set[int]:
+def _active_masters(this_round: dict) -> set[int]:
     """The masters of active pairs, read once a round (most accounts are none)."""
     if "copytrading.masters" not in this_round:
         this_round["copytrading.masters"] = set(CopyPair.objects.active().values_list("master_id", flat=True))

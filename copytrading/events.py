@@ -2,8 +2,9 @@
 slave tell copy trading, and how a request body becomes one (docs/copy-trading.md)."""
 
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
+from mt5saas.numbers import NumberError, NumberProblem, decimal_parse
 from terminals.symbols import SymbolError, symbol_clean
 
 from .errors import CopyRefused
@@ -14,6 +15,16 @@ LOT = Decimal("0.0001")  # Order.volume's precision: the pipeline rounds to the 
 MAX_LOTS = Decimal("1000000")
 PRICE_PLACES = Decimal("0.00000001")  # the price columns' decimal places (LOT: the lots')
 MAX_PRICE = Decimal("1e11")  # below the price columns' 12 integer digits
+# What the copy API answers for each number refused (NumberProblem.TOO_MANY_DIGITS cannot
+# happen: no digit limit is asked for; the places and the maximum bound the digits).
+NUMBER_REFUSALS = {
+    NumberProblem.WRONG_TYPE: "{name} must be a number.",
+    NumberProblem.NOT_NUMERIC: "{name} must be a number, not {shown}.",
+    NumberProblem.NOT_FINITE: "{name} must be a finite number of 0 or more.",
+    NumberProblem.BELOW_MINIMUM: "{name} must be a finite number of 0 or more.",
+    NumberProblem.FINER_THAN_PLACES: "{name} must be 0 or at least {places}.",
+    NumberProblem.ABOVE_MAXIMUM: "{name} must be at most {maximum}.",
+}
 
 
 @dataclass(frozen=True)
@@ -30,29 +41,16 @@ class MasterEvent:
 
 def _number(data: dict, name: str, errors: dict, *, places: Decimal, maximum: Decimal) -> Decimal | None:
     """A number of 0 or more from the body, rounded to the column's places; None if absent.
-    Bounds come before any arithmetic: "1e999999999" overflows Decimal's context, and
-    "1e-999999999" formats as a billion characters."""
+    Any text Decimal() reads is a number here, as the EAs have always been answered."""
     value = data.get(name)
     if value is None or value == "":
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        errors[name] = [f"{name} must be a number."]
-        return None
     try:
-        number = Decimal(str(value).strip())
-    except InvalidOperation:
-        errors[name] = [f"{name} must be a number, not {str(value)[:20]!r}."]
+        return decimal_parse(value, maximum=maximum, places=places, plain_text=False)
+    except NumberError as error:
+        bounds = {"places": f"{places.normalize():f}", "maximum": f"{maximum.normalize():f}"}
+        errors[name] = [NUMBER_REFUSALS[error.problem].format(name=name, shown=repr(str(value)[:20]), **bounds)]
         return None
-    if not number.is_finite() or number < 0:
-        errors[name] = [f"{name} must be a finite number of 0 or more."]
-        return None
-    if number and number.adjusted() < places.adjusted():
-        errors[name] = [f"{name} must be 0 or at least {places.normalize():f}."]
-        return None
-    if number.adjusted() > maximum.adjusted() or number > maximum:
-        errors[name] = [f"{name} must be at most {maximum.normalize():f}."]
-        return None
-    return number.quantize(places)
 
 
 def _order_id(data: dict, errors: dict) -> str:

@@ -5,8 +5,9 @@ from django.contrib import admin
 
 from audit.admin import ReadOnlyInline, ReadOnlyTraderDataAdmin, TraderDataAdmin
 
+from .errors import CopyError
 from .models import CopyEvent, CopyExecution, CopyLink, CopyPair
-from .services import CopyError, pair_rule_clean
+from .services import pair_rule_clean
 
 
 class CopyPairAdminForm(forms.ModelForm):

@@ -1,10 +1,9 @@
 """/api/copy/*: the master EA's trade events, pairs, and the copy history (docs/copy-trading.md, docs/api.md)."""
 
-from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import ParseError
+from rest_framework.exceptions import APIException, ParseError
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -14,13 +13,41 @@ from mt5saas.parsers import JSONParser
 from terminals.models import TradingAccount
 
 from . import services
+from .errors import CopyConflict, CopyError, CopyForbidden, CopyKeyUnknown, CopyRefused
 from .models import CopyEvent, CopyExecution, CopyPair
-from .selectors import history_list
-from .services import CopyError
+from .selectors import event_never_opened, history_list
+
+# A conflict is a 400 as every refusal: the contract was written before errors had kinds.
+ERROR_STATUS: dict[type[CopyError], int] = {
+    CopyRefused: 400,
+    CopyConflict: 400,
+    CopyKeyUnknown: 401,
+    CopyForbidden: 403,
+}
 
 
-def _error(error: CopyError) -> Response:
-    return Response({"success": False, "detail": error.message, "errors": error.errors}, status=error.status)
+class CopyErrorAnswers:
+    """The one place /api/copy/ answers copy trading's errors (copytrading.errors): the status by
+    their kind; the EA's trade endpoint (`ea_answers`) in its own body, the others as every API
+    error is (a refusal: `{"detail", "errors"}`)."""
+
+    ea_answers = False
+
+    def handle_exception(self, exc):
+        if isinstance(exc, CopyError):
+            code = next(code for kind, code in ERROR_STATUS.items() if isinstance(exc, kind))
+            if self.ea_answers:
+                return Response({"success": False, "detail": exc.message, "errors": exc.errors}, status=code)
+            return super().handle_exception(_api_exception(exc, code))
+        return super().handle_exception(exc)
+
+
+def _api_exception(error: CopyError, code: int) -> APIException:
+    if code == 400:
+        return serializers.ValidationError(error.errors)
+    exception = APIException(error.message)
+    exception.status_code = code
+    return exception
 
 
 class TextJSONParser(JSONParser):
@@ -29,37 +56,21 @@ class TextJSONParser(JSONParser):
     media_type = "text/plain"
 
 
-class CopyTradeView(APIView):
+class CopyTradeView(CopyErrorAnswers, APIView):
     """POST /api/copy/trade: a master's trade event, authenticated by its pair's key."""
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
     parser_classes = [JSONParser, TextJSONParser]
     throttle_classes: list = []
+    ea_answers = True
 
     @extend_schema(request=dict, responses={200: dict})
     def post(self, request):
-        try:
-            data = request.data
-        except ParseError:
-            return _error(CopyError("The body must be a JSON object."))
-        if not isinstance(data, dict):
-            return _error(CopyError("The body must be a JSON object."))
-        pair = services.pair_by_key(key=data.get("api_key") or request.headers.get("X-API-Key"))
-        if pair is None:
-            return _error(CopyError("Unknown or rotated API key.", status=401, field="api_key"))
-        if not pair.owner.is_active:
-            return _error(CopyError("This account is disabled.", status=403))
-        master = pair.master
-        account = str(data.get("account", "")).strip()
-        if master.deleted_at is not None or account not in (master.login, str(master.pk)):
-            return _error(
-                CopyError(f"Account {account[:20] or '(none)'} is not this pair's master.", status=403, field="account")
-            )
-        try:
-            event = services.event_parse(data)
-        except CopyError as error:
-            return _error(error)
+        data = _json_object(request)
+        key = data.get("api_key") or request.headers.get("X-API-Key")
+        master = services.master_by_key(key=key, account=data.get("account", ""))
+        event = services.event_parse(data)
         row, _ = services.copy_event_receive(master=master, event=event)
         body = {
             # Stored and answered: an error here is each slave's own (see its result), nothing to resend.
@@ -69,12 +80,22 @@ class CopyTradeView(APIView):
             "event": row.pk,
             "status": row.status,
         }
-        if services.event_never_opened(row):
+        if event_never_opened(row):
             # A close or modify of an order never opened: recorded, nothing sent, and said so.
             return Response({**body, "success": False, "message": row.reason}, status=422)
         if row.reason:
             body["reason"] = row.reason
         return Response(body)
+
+
+def _json_object(request) -> dict:
+    try:
+        data = request.data
+    except ParseError:
+        data = None
+    if not isinstance(data, dict):
+        raise CopyRefused("The body must be a JSON object.")
+    return data
 
 
 class CopyPairSerializer(serializers.ModelSerializer):
@@ -94,14 +115,7 @@ class CopyPairSerializer(serializers.ModelSerializer):
         read_only_fields = ["key_hint", "created_at", "updated_at"]
 
 
-def _pair_call(call):
-    try:
-        return call()
-    except CopyError as error:
-        raise serializers.ValidationError(error.errors) from None
-
-
-class CopyPairViewSet(OwnedViewSetMixin, viewsets.ModelViewSet):
+class CopyPairViewSet(CopyErrorAnswers, OwnedViewSetMixin, viewsets.ModelViewSet):
     """Pairs of the caller's accounts. The API key comes once in the 201 body; `key` shows
     it again, `rotate-key` replaces it (the old one fails at once)."""
 
@@ -114,7 +128,7 @@ class CopyPairViewSet(OwnedViewSetMixin, viewsets.ModelViewSet):
 
     def perform_create(self, serializer):
         data = dict(serializer.validated_data)
-        pair, key = _pair_call(lambda: services.pair_create(owner=self.request.user, **data))
+        pair, key = services.pair_create(owner=self.request.user, **data)
         serializer.instance = pair
         self.created_key = key
 
@@ -125,7 +139,7 @@ class CopyPairViewSet(OwnedViewSetMixin, viewsets.ModelViewSet):
 
     def perform_update(self, serializer):
         data = dict(serializer.validated_data)
-        serializer.instance = _pair_call(lambda: services.pair_update(pair=serializer.instance, **data))
+        serializer.instance = services.pair_update(pair=serializer.instance, **data)
 
     def perform_destroy(self, instance):
         services.pair_delete(pair=instance)
@@ -196,5 +210,4 @@ class CopyHistoryViewSet(OwnedViewSetMixin, mixins.ListModelMixin, viewsets.Gene
     @extend_schema(responses={200: dict})
     def clear(self, request):
         shown = self.get_queryset()  # what the same filters list: ?status=success clears the successes
-        hidden = CopyEvent.objects.filter(pk__in=shown.values("pk")).update(hidden_at=timezone.now())
-        return Response({"cleared": hidden}, status=status.HTTP_200_OK)
+        return Response({"cleared": services.history_clear(events=shown)}, status=status.HTTP_200_OK)

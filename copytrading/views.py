@@ -11,10 +11,10 @@ from mt5saas.forms import id_param
 from mt5saas.views import OwnedObjectMixin
 
 from . import services
+from .errors import CopyError
 from .forms import CopyHistoryForm, PairForm, symbol_map_text
 from .models import CopyPair
-from .selectors import history_list
-from .services import CopyError
+from .selectors import history_list, pair_list
 
 SHOWN_KEY = "copytrading.shown_key"  # session: a key shown once on the next page view
 HISTORY_FILTERS = ("success", "error")
@@ -26,7 +26,7 @@ def _page(request: HttpRequest, *, form: PairForm | None = None, editing: CopyPa
     status_filter = request.GET.get("status")
     status_filter = status_filter if status_filter in HISTORY_FILTERS else None
     context = {
-        "pairs": CopyPair.objects.owned_by(request.user).select_related("master", "slave").order_by("pk"),
+        "pairs": pair_list(user=request.user),
         "form": form or PairForm(user=request.user),
         "editing": editing,
         "shown_key": shown or (revealed and {"pair": revealed[0], "key": revealed[1]}),
@@ -36,12 +36,20 @@ def _page(request: HttpRequest, *, form: PairForm | None = None, editing: CopyPa
     return render(request, "copytrading/copy.html", context, status=status)
 
 
+def _refused(
+    request: HttpRequest, form: PairForm, error: CopyError, *, editing: CopyPair | None = None
+) -> HttpResponse:
+    """The one place these pages answer copy trading's errors: the page again, 400, the error on its field."""
+    form.add_error(error.field if error.field in form.fields else None, error.message)
+    return _page(request, form=form, editing=editing, status=400)
+
+
 @login_required
 def copy_page(request: HttpRequest) -> HttpResponse:
     if request.method != "POST":
         edit = request.GET.get("edit", "")
         pk = id_param(edit)
-        editing = CopyPair.objects.owned_by(request.user).filter(pk=pk).first() if pk is not None else None
+        editing = pair_list(user=request.user).filter(pk=pk).first() if pk is not None else None
         form = None
         if editing is not None:
             initial = {name: getattr(editing, name) for name in services.PAIR_FIELDS}
@@ -55,8 +63,7 @@ def copy_page(request: HttpRequest) -> HttpResponse:
     try:
         pair, key = services.pair_create(owner=request.user, **form.cleaned_data)
     except CopyError as error:
-        form.add_error(error.field if error.field in form.fields else None, error.message)
-        return _page(request, form=form, status=400)
+        return _refused(request, form, error)
     request.session[SHOWN_KEY] = {"pair": pair.pk, "key": key}
     messages.success(request, f"Pair {pair.master} → {pair.slave} created. Copy its API key now.")
     return redirect("/copy")
@@ -77,8 +84,7 @@ class PairAction(OwnedObjectMixin, View):
             try:
                 services.pair_update(pair=pair, **form.cleaned_data)
             except CopyError as error:
-                form.add_error(error.field if error.field in form.fields else None, error.message)
-                return _page(request, form=form, editing=pair, status=400)
+                return _refused(request, form, error, editing=pair)
             messages.success(request, "Pair saved.")
         elif action == "toggle":
             services.pair_toggle(pair=pair)

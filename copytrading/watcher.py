@@ -16,7 +16,8 @@ from terminals.drivers.base import DealEntry, Driver, OrderType
 from terminals.models import TradingAccount
 
 from .models import CopyEvent, CopyPair, MasterCursor
-from .services import MasterEvent, copy_event_receive, copy_outcomes_sweep, master_open_volume
+from .selectors import master_open_volume
+from .services import MasterEvent, copy_event_receive, copy_outcomes_sweep
 
 WATCHED = (TradingAccount.Kind.SIMULATED, TradingAccount.Kind.MT5)
 # Deals are asked for from the last round minus this: a broker may book a deal with a time a
@@ -31,7 +32,7 @@ EA_REPORTS_FOR = timedelta(hours=24)
 
 
 def master_watch(sender, *, account: TradingAccount, driver: Driver, this_round: dict, **kwargs) -> None:
-    if account.kind not in WATCHED or account.pk not in _masters(this_round):
+    if account.kind not in WATCHED or account.pk not in _active_masters(this_round):
         return
     now = timezone.now()
     api = CopyEvent.objects.filter(master=account, source=CopyEvent.Source.API, received_at__gte=now - EA_REPORTS_FOR)
@@ -68,7 +69,7 @@ def master_watch(sender, *, account: TradingAccount, driver: Driver, this_round:
     MasterCursor.objects.filter(pk=cursor.pk).update(last_deal=last, read_at=now, stops=stops, legs=legs)
 
 
-def _masters(this_round: dict) -> set[int]:
+def _active_masters(this_round: dict) -> set[int]:
     """The masters of active pairs, read once a round (most accounts are none)."""
     if "copytrading.masters" not in this_round:
         this_round["copytrading.masters"] = set(CopyPair.objects.active().values_list("master_id", flat=True))

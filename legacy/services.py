@@ -37,8 +37,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.services import TokenRefused, webhook_token_adopt
+from copytrading.errors import CopyError
 from copytrading.models import CopyEvent, CopyExecution, CopyPair
-from copytrading.services import CopyError, pair_by_key, pair_create
+from copytrading.services import pair_by_key, pair_create
 from terminals.models import TradingAccount
 from terminals.services import AccountError, account_import
 from terminals.symbols import SymbolError, symbol_mapping_set, symbol_normalize

@@ -1,6 +1,8 @@
 import json
+from collections.abc import Callable
 
 import pytest
+from django.dispatch import Signal
 from django.test import Client
 
 from terminals import gateway
@@ -58,3 +60,27 @@ def trade():
         )
 
     return send
+
+
+class Hooks:
+    """Receivers of copytrading.hooks for one test: `hook(signal, receiver)` connects one,
+    `hook.undo()` disconnects them all (done at the end of the test anyway)."""
+
+    def __init__(self) -> None:
+        self.connected: list[tuple[Signal, Callable]] = []
+
+    def __call__(self, signal: Signal, receiver: Callable) -> None:
+        signal.connect(receiver, weak=False)
+        self.connected.append((signal, receiver))
+
+    def undo(self) -> None:
+        while self.connected:
+            signal, receiver = self.connected.pop()
+            signal.disconnect(receiver)
+
+
+@pytest.fixture
+def hook():
+    hooks = Hooks()
+    yield hooks
+    hooks.undo()

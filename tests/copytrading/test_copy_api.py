@@ -82,6 +82,66 @@ def test_bad_events_are_400_naming_the_field_and_change_nothing(copied, trade, c
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("change", "stored"),
+    [
+        ({"volume": "0.10"}, ("0.1000", None, None)),
+        ({"volume": " 2.5 "}, ("2.5000", None, None)),
+        ({"volume": 7}, ("7.0000", None, None)),
+        ({"volume": "1E+2"}, ("100.0000", None, None)),
+        ({"volume": "1_000"}, ("1000.0000", None, None)),  # any text Decimal() reads
+        ({"volume": "\u0661"}, ("1.0000", None, None)),  # an Arabic-Indic 1
+        ({"volume": "1e-4"}, ("0.0001", None, None)),  # the smallest step
+        ({"volume": "0.00015"}, ("0.0002", None, None)),  # rounded half to even
+        ({"volume": "1000000"}, ("1000000.0000", None, None)),  # the maximum itself
+        ({"sl": "0", "tp": "-0"}, ("0.0200", None, None)),  # a stop of 0 is no stop
+        ({"sl": 1e11, "tp": "0.00000001"}, ("0.0200", "100000000000.00000000", "0.00000001")),
+    ],
+)
+def test_the_numbers_an_event_accepts_and_how_they_are_kept(copied, trade, change, stored):
+    _, key, master, _ = copied
+
+    reply = trade(key, master, **{**DEAL, **change})
+
+    assert reply.status_code == 200
+    event = CopyEvent.objects.get()
+    assert tuple(None if v is None else f"{v:f}" for v in (event.volume, event.sl, event.tp)) == stored
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"volume": True}, "volume must be a number."),
+        ({"volume": {"lots": 1}}, "volume must be a number."),
+        ({"volume": "abc"}, "volume must be a number, not 'abc'."),
+        ({"volume": " "}, "volume must be a number, not ' '."),
+        ({"volume": "1,5" * 10}, "volume must be a number, not '1,51,51,51,51,51,51,'."),
+        ({"volume": "NaN"}, "volume must be a finite number of 0 or more."),
+        ({"volume": "sNaN"}, "volume must be a finite number of 0 or more."),
+        ({"volume": "-Infinity"}, "volume must be a finite number of 0 or more."),
+        ({"volume": "-0.5"}, "volume must be a finite number of 0 or more."),
+        ({"volume": 0}, "volume must be more than 0."),
+        ({"volume": "0.00009"}, "volume must be 0 or at least 0.0001."),
+        ({"volume": "1e-999999999"}, "volume must be 0 or at least 0.0001."),
+        ({"volume": "1000000.0001"}, "volume must be at most 1000000."),
+        ({"volume": "1e999999999"}, "volume must be at most 1000000."),
+        ({"sl": "0.000000001"}, "sl must be 0 or at least 0.00000001."),
+        ({"tp": 100000000001}, "tp must be at most 100000000000."),
+    ],
+)
+def test_the_numbers_an_event_refuses_and_what_it_says(copied, trade, change, message):
+    _, key, master, _ = copied
+
+    reply = trade(key, master, **{**DEAL, **change})
+
+    assert reply.status_code == 400
+    errors = {field: [message] for field in change}
+    assert reply.json() == {"success": False, "detail": "The event is not valid.", "errors": errors}
+    assert CopyEvent.objects.count() == 0
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize("body", ["not json", "[1, 2]", '{"volume": NaN}'])
 def test_a_body_that_is_not_an_object_is_400(copied, body, client):
     reply = client.post("/api/copy/trade", body, content_type="application/json")

@@ -11,8 +11,9 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 
-from copytrading import services
+from copytrading import hooks, services
 from copytrading.models import CopyEvent, CopyExecution, CopyLink, CopyPair
+from copytrading.selectors import master_open_volume
 from copytrading.services import MasterEvent, copy_event_receive, pair_create
 from terminals.drivers.base import OrderType
 from terminals.execution import accounts_drain
@@ -144,21 +145,19 @@ def test_an_operator_cannot_repoint_a_pair_in_the_admin(client, operator, alice,
 
 @pytest.mark.django_db(transaction=True)
 @postgres_only
-def test_two_closes_of_one_master_at_once_each_take_their_share_of_what_is_open(paper, trade, monkeypatch):
+def test_two_closes_of_one_master_at_once_each_take_their_share_of_what_is_open(paper, trade, hook):
     master, slave = paper("M"), paper("S")
     _, key = pair(master, slave)
     trade(key, master, event="deal_add", order_id="1", symbol="BTCUSD", type="BUY", volume=1)
     drain_all()
     # Both deliveries read the master's open volume before either stores its close.
-    together, read = threading.Barrier(2, timeout=1), services._sequence
+    together = threading.Barrier(2, timeout=1)
 
-    def sequence(*args):
-        found = read(*args)
+    def read_together(sender, **kwargs):
         with suppress(threading.BrokenBarrierError):  # the other one waits its turn: this one goes on alone
             together.wait()
-        return found
 
-    monkeypatch.setattr(services, "_sequence", sequence)
+    hook(hooks.intake_open_volume_read, read_together)
 
     def close(deal: str) -> None:
         copy_event_receive(master=master, event=MasterEvent("deal_close", "1", volume=Decimal("0.25"), sequence=deal))
@@ -168,7 +167,7 @@ def test_two_closes_of_one_master_at_once_each_take_their_share_of_what_is_open(
 
     # 1 lot less a quarter, then a third of the 0.75 left: 0.5, not 0.57 (a quarter of a stale 1 lot twice).
     assert lots(slave) == [0.5]
-    assert services.master_open_volume(master=master, order_id="1") == Decimal("0.5")
+    assert master_open_volume(master=master, order_id="1") == Decimal("0.5")
 
 
 @pytest.mark.django_db
@@ -219,26 +218,23 @@ def test_a_netting_slave_copying_two_masters_closes_only_each_masters_share(two_
 
 @pytest.mark.django_db(transaction=True)
 @postgres_only
-def test_a_close_received_while_a_refused_open_is_recorded_leaves_the_link_closed(paper, trade, monkeypatch):
+def test_a_close_received_while_a_refused_open_is_recorded_leaves_the_link_closed(paper, trade, hook):
     master, slave = paper("M"), paper("S")
     TradingAccount.objects.filter(pk=slave.pk).update(max_lot=Decimal("1"))
     _, key = pair(master, slave)
     trade(key, master, event="deal_add", order_id="1", symbol="BTCUSD", type="BUY", volume=2)  # refused: above 1 lot
     recording, read, recorded = threading.Event(), threading.Event(), threading.Event()
-    change, fan = services._link_change, services._Fan.__init__
 
-    def link_change(*args):  # the drain, recording the refusal with the link locked
+    def link_change(sender, **kwargs):  # the drain, recording the refusal with the link locked
         recording.set()
         read.wait(timeout=2)  # the close's intake reads the link meanwhile, unless it waits for the lock
-        return change(*args)
 
-    def fan_init(self, *args):  # the intake, after reading the links, before writing them
+    def fan_out(sender, **kwargs):  # the intake, after reading the links, before writing them
         read.set()
         recorded.wait(timeout=5)
-        fan(self, *args)
 
-    monkeypatch.setattr(services, "_link_change", link_change)
-    monkeypatch.setattr(services._Fan, "__init__", fan_init)
+    hook(hooks.outcome_links_locked, link_change)
+    hook(hooks.fan_out_links_locked, fan_out)
 
     def drain() -> None:
         drain_all()
@@ -333,22 +329,20 @@ def test_a_pair_keeps_its_accounts_while_a_close_of_its_copies_is_on_its_way(api
 
 @pytest.mark.django_db(transaction=True)
 @postgres_only
-def test_a_drain_passing_fills_on_and_an_intake_of_the_same_master_do_not_deadlock(paper, trade, monkeypatch):
+def test_a_drain_passing_fills_on_and_an_intake_of_the_same_master_do_not_deadlock(paper, trade, hook):
     top, middle, bottom = paper("M"), paper("S2"), paper("S1")
     _, top_key = pair(top, middle)
     _, middle_key = pair(middle, bottom)
     trade(middle_key, middle, event="deal_add", order_id="P", symbol="BTCUSD", type="BUY", volume=0.01, deal="1")
     trade(top_key, top, event="deal_add", order_id="X", symbol="BTCUSD", type="BUY", volume=0.01, deal="2")
-    locked, started, links_of = threading.Event(), threading.Event(), services._links_of
+    locked, started = threading.Event(), threading.Event()
 
-    def links_then_wait(orders):  # the drain, its orders' links locked, before passing X's fill on
-        found = links_of(orders)
+    def links_then_wait(sender, **kwargs):  # the drain, its orders' links locked, before passing X's fill on
         locked.set()
         started.wait(timeout=2)
         time.sleep(0.3)  # the intake reaches its locks meanwhile
-        return found
 
-    monkeypatch.setattr(services, "_links_of", links_then_wait)
+    hook(hooks.outcome_links_locked, links_then_wait)
 
     def modify() -> None:  # S2 moves P's stops while its drain records
         locked.wait(timeout=5)
@@ -356,7 +350,7 @@ def test_a_drain_passing_fills_on_and_an_intake_of_the_same_master_do_not_deadlo
         copy_event_receive(master=middle, event=MasterEvent("position_modify", "P", sl=Decimal("1000"), sequence="m1"))
 
     failures = at_once(lambda: accounts_drain(sorted([middle.pk, bottom.pk])), modify)
-    monkeypatch.undo()
+    hook.undo()
     drain_all()
 
     assert failures == []
@@ -366,17 +360,16 @@ def test_a_drain_passing_fills_on_and_an_intake_of_the_same_master_do_not_deadlo
 
 @pytest.mark.django_db(transaction=True)
 @postgres_only
-def test_a_pair_moved_while_its_master_fans_out_waits_and_is_refused(paper, trade, monkeypatch):
+def test_a_pair_moved_while_its_master_fans_out_waits_and_is_refused(paper, trade, hook):
     master, slave, other = paper("M"), paper("B"), paper("C")
     made, key = pair(master, slave)
-    fanning, fan = threading.Event(), services._Fan.__init__
+    fanning = threading.Event()
 
-    def fan_init(self, *args):  # the intake, its master's row locked, about to create the copy
+    def fan_out(sender, **kwargs):  # the intake, its master's row locked, about to create the copy
         fanning.set()
         time.sleep(0.5)  # the move reaches its locks meanwhile
-        fan(self, *args)
 
-    monkeypatch.setattr(services._Fan, "__init__", fan_init)
+    hook(hooks.fan_out_links_locked, fan_out)
 
     def move() -> None:
         fanning.wait(timeout=5)

@@ -6,8 +6,10 @@ from decimal import Decimal
 
 import pytest
 
+from copytrading import hooks
+from copytrading.events import MAX_ORDER_ID
 from copytrading.models import CopyEvent, CopyExecution, CopyLink, CopyPair
-from copytrading.services import MAX_ORDER_ID, copy_orders_finished, pair_create
+from copytrading.services import copy_orders_finished, copy_outcomes_sweep, pair_create
 from live.models import Event
 from terminals.gateway import simulated_driver
 from terminals.models import Order, SimAccount
@@ -323,30 +325,26 @@ def test_an_inactive_pair_copies_nothing(paper, trade):
 
 
 @pytest.mark.django_db
-def test_a_slave_whose_bookkeeping_fails_keeps_none_of_the_others_of_its_round_waiting(paper, trade, monkeypatch):
-    from copytrading import services
-
+def test_a_slave_whose_bookkeeping_fails_keeps_none_of_the_others_of_its_round_waiting(paper, trade, hook):
     a, b, c, d = paper("A"), paper("B"), paper("C"), paper("D")
     _, key = pair(a, b)
     pair(a, c)
     pair(b, d)
-    cascade = services._cascade
 
-    def broken_for_b(order, link):
+    def broken_for_b(order, **kwargs):
         if order.account_id == b.pk:
             raise RuntimeError("B's cascade is broken")
-        cascade(order, link)
 
-    monkeypatch.setattr(services, "_cascade", broken_for_b)
+    hook(hooks.fill_passing_on, broken_for_b)
     event = trade(key, a, event="deal_add", order_id="r1", symbol="BTCUSD", type="BUY", volume=0.02).json()["event"]
     drain_all()  # B and C fill in one round; its bookkeeping fails with B's cascade and is undone
 
     assert {e.status for e in executions(event).values()} == {"pending"}
-    assert services.copy_outcomes_sweep() == 1  # C's, one by one; B's still fails
+    assert copy_outcomes_sweep() == 1  # C's, one by one; B's still fails
     assert executions(event)[c.pk].status == "success" and executions(event)[b.pk].status == "pending"
 
-    monkeypatch.setattr(services, "_cascade", cascade)
-    assert services.copy_outcomes_sweep() == 1
+    hook.undo()
+    assert copy_outcomes_sweep() == 1
     drain_all()
     assert executions(event)[b.pk].status == "success"
     assert [p.volume for p in positions(d)] == [0.02]
@@ -354,7 +352,6 @@ def test_a_slave_whose_bookkeeping_fails_keeps_none_of_the_others_of_its_round_w
 
 @pytest.mark.django_db
 def test_an_outcome_the_worker_died_before_recording_is_recorded_and_cascaded_once(paper, trade):
-    from copytrading.services import copy_outcomes_sweep
     from terminals.execution import orders_finished
 
     a, b, c = paper("A"), paper("B"), paper("C")

@@ -17,8 +17,9 @@ DOC = (ROOT / "docs" / "ea-protocol.md").read_text(encoding="utf-8")
 EA = (ROOT / "ea" / "MT5SaaS_AllInOne.mq5").read_text(encoding="utf-8")
 DRIVER = (ROOT / "terminals" / "drivers" / "ea_bridge.py").read_text(encoding="utf-8")
 SIMULATOR = (ROOT / "tests" / "fakes" / "ea_simulator.py").read_text(encoding="utf-8")
+# What reads a master's event: the endpoint (key, account) and the event's parser.
 COPY_API = (ROOT / "copytrading" / "api.py").read_text(encoding="utf-8") + (
-    ROOT / "copytrading" / "services.py"
+    ROOT / "copytrading" / "events.py"
 ).read_text(encoding="utf-8")
 
 # The single-user bot's input names the issue asks the EA to keep.

@@ -38,8 +38,10 @@ run: $(VENV)/.installed node_modules/.installed
 test: $(VENV)/.installed node_modules/.installed
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# ruff, and the import contracts in pyproject.toml (layers, front doors: docs/architecture.md).
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 
 # Every benchmark area, one table each, JSON and a chart in bench/results/:
 # `make bench BENCH_ARGS=--quick`, `make bench BENCH_ARGS="--scaled --redis-url redis://127.0.0.1:6379/9"`.

@@ -12,6 +12,8 @@ from typing import Any, Literal, TypeVar
 
 from mt5saas.numbers import NumberError, NumberProblem, decimal_parse
 
+from .errors import SignalRefused
+
 Kind = Literal["open", "close_ticket", "close_symbol", "close_all"]
 Side = Literal["buy", "sell"]
 OrderType = Literal["market", "limit", "stop"]
@@ -99,17 +101,16 @@ class SignalRequest:
     ignored_fields: tuple[str, ...] = ()  # unknown, or without effect for this action
 
 
-class PayloadError(Exception):
+class PayloadError(SignalRefused):
     """Every problem of a body: `errors` maps a field to its messages (DRF-style), `detail` is one line."""
 
     def __init__(self, errors: dict[str, list[str]]) -> None:
-        self.errors = errors
         if len(errors) == 1:
             first, *others = next(iter(errors.values()))
-            self.detail = f"The signal is invalid: {first}" + (f" (and {len(others)} more)" if others else "")
+            detail = f"The signal is invalid: {first}" + (f" (and {len(others)} more)" if others else "")
         else:
-            self.detail = f"The signal has {len(errors)} invalid fields: {', '.join(errors)}."
-        super().__init__(self.detail)
+            detail = f"The signal has {len(errors)} invalid fields: {', '.join(errors)}."
+        super().__init__(detail, errors)
 
 
 class _Invalid(Exception):

@@ -109,9 +109,9 @@ def _authenticate(token: object) -> int:
 RESEND_WINDOW_S = 10
 
 
-def _receive(user, payload: dict, *, source: str = Signal.Source.WEBHOOK) -> Answer:
+def _receive(user, payload: dict) -> Answer:
     try:
-        return accepted_answer(signal_receive(user=user, data=payload, source=source))
+        return accepted_answer(signal_receive(user=user, data=payload))
     except SignalError as error:
         return error_answer(error)
 

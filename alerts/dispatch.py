@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from mt5saas.display import lots_text
 from terminals.models import Order
-from terminals.retcodes import retcode_text
+from terminals.selectors import retcode_text
 
 from . import selectors
 from .models import Cursor, Kind

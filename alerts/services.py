@@ -69,6 +69,13 @@ def endpoint_rotate_secret(*, endpoint: Endpoint) -> str:
     return secret
 
 
+def endpoint_toggle(*, endpoint: Endpoint) -> Endpoint:
+    """Switch the endpoint off (it receives nothing) or back on."""
+    endpoint.active = not endpoint.active
+    endpoint.save(update_fields=["active"])
+    return endpoint
+
+
 def endpoint_delete(*, endpoint: Endpoint) -> None:
     # Its log rows stay (endpoint SET_NULL); pending ones give up when they come due.
     endpoint.delete()
@@ -153,6 +160,17 @@ def price_alert_create(
         cooldown_minutes=cooldown,
         name=(name or "").strip()[:80],
     )
+
+
+def price_alert_toggle(*, alert: PriceAlert) -> PriceAlert:
+    """Pause the price alert (it is not checked) or resume it."""
+    alert.active = not alert.active
+    alert.save(update_fields=["active"])
+    return alert
+
+
+def price_alert_delete(*, alert: PriceAlert) -> None:
+    alert.delete()
 
 
 # --- raising alerts ------------------------------------------------------------------------

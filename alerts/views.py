@@ -106,8 +106,7 @@ class EndpointAction(OwnedObjectMixin, View):
             request.session[SHOWN_SECRET] = {"endpoint": endpoint.name, "secret": secret}
             messages.success(request, "New signing secret issued; the old one no longer signs.")
         elif action == "toggle":
-            endpoint.active = not endpoint.active
-            endpoint.save(update_fields=["active"])
+            services.endpoint_toggle(endpoint=endpoint)
         elif action == "delete":
             services.endpoint_delete(endpoint=endpoint)
             messages.success(request, "Webhook deleted; its log rows are kept.")
@@ -122,10 +121,9 @@ class PriceAlertAction(OwnedObjectMixin, View):
     def post(self, request: HttpRequest, pk: int, action: str) -> HttpResponse:
         alert = self.get_object()
         if action == "toggle":
-            alert.active = not alert.active
-            alert.save(update_fields=["active"])
+            services.price_alert_toggle(alert=alert)
         elif action == "delete":
-            alert.delete()
+            services.price_alert_delete(alert=alert)
         else:
             messages.error(request, "Unknown action.")
         return redirect("/alerts")

@@ -7,6 +7,7 @@ from accounts import api as accounts_api
 from accounts import views as accounts_views
 from alerts import api as alerts_api
 from terminals import api as terminals_api
+from terminals import orders_api as terminals_orders_api
 from terminals import pool as terminals_pool
 from webhooks import api as webhooks_api
 
@@ -24,9 +25,20 @@ api_router.register("symbol-mappings", terminals_api.SymbolMappingViewSet, basen
 api_router.register("signals", webhooks_api.SignalViewSet, basename="signal")
 api_router.register("alerts", alerts_api.AlertViewSet, basename="alert")
 api_router.register("alert-deliveries", alerts_api.DeliveryViewSet, basename="alert-delivery")
+
+
+class OrderViewSet(webhooks_api.OrderPlacing, terminals_orders_api.OrderViewSet):
+    """History of orders (filter by signal, account, status, source, symbol, since/until);
+    POST places an order through the same pipeline as a webhook; DELETE clears the list
+    shown (the rows stay for the audit)."""
+
+    # Terminals serves the orders; webhooks places one, through the signal pipeline it owns.
+    http_method_names = ["get", "post", "delete"]
+
+
 # Orders by hand: DELETE on the list clears it, which a router does not route.
-order_list = webhooks_api.OrderViewSet.as_view({"get": "list", "post": "create", "delete": "clear"})
-order_detail = webhooks_api.OrderViewSet.as_view({"get": "retrieve"})
+order_list = OrderViewSet.as_view({"get": "list", "post": "create", "delete": "clear"})
+order_detail = OrderViewSet.as_view({"get": "retrieve"})
 
 # One sign-in page for everyone: the admin's and allauth's own password forms would
 # bypass PASSWORD_LOGIN, so they send people to /login.

@@ -1,14 +1,18 @@
 """Reads of the terminals app."""
 
 import math
+from collections.abc import Mapping
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import Trunc
 from django.utils import timezone
 
 from .models import Order, TerminalHost, TradingAccount
-from .retcodes import retcode_text
+from .retcodes import retcode_text as retcode_text  # an order's retcode in words, for every app that shows one
+from .symbols import intake_accounts as intake_accounts  # a signal's target accounts with their symbol mappings
+from .symbols import mapping_of as mapping_of
 
 # The newest finished orders of a window whose latency percentiles are computed in Python:
 # exact below this many, and the cost of a page bounded above it on any database.
@@ -23,6 +27,23 @@ def account_current(*, user) -> TradingAccount | None:
     """The caller's current account, else their first live one."""
     accounts = account_list(user=user)
     return accounts.filter(is_current=True).first() or accounts.first()
+
+
+def order_list(*, user, filters: Mapping[str, Any]) -> QuerySet[Order]:
+    """The user's orders still shown in their history (not cleared), newest first. `filters`
+    holds any of signal and account (an id or the row), status, source, symbol (as requested or
+    as the broker names it, in any case), since and until (when created); an empty value is no filter."""
+    orders = Order.objects.owned_by(user).filter(hidden_at__isnull=True).select_related("account")
+    for name in ("signal", "account", "status", "source"):
+        if value := filters.get(name):
+            orders = orders.filter(**{name: value})
+    if symbol := filters.get("symbol"):
+        orders = orders.filter(Q(requested_symbol__iexact=symbol) | Q(symbol__iexact=symbol))
+    if since := filters.get("since"):
+        orders = orders.filter(created_at__gte=since)
+    if until := filters.get("until"):
+        orders = orders.filter(created_at__lte=until)
+    return orders.order_by("-created_at", "-pk")
 
 
 def host_list() -> QuerySet[TerminalHost]:

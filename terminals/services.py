@@ -3,9 +3,11 @@
 import contextlib
 import re
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -27,7 +29,9 @@ from .models import (
     TradingAccount,
 )
 from .retcodes import retcode_text
-from .selectors import account_current
+from .selectors import account_current, order_list
+from .symbols import SymbolError as SymbolError  # what symbol_resolve raises, with a sentence for the trader
+from .symbols import symbol_resolve as symbol_resolve  # a write: an automatic answer is stored as a learned mapping
 
 Status = TradingAccount.Status
 CENT = Decimal("0.01")
@@ -558,3 +562,12 @@ def account_move(*, account: TradingAccount, host: TerminalHost | None) -> Tradi
     status = Status.CONNECTING if host is not None else Status.UNASSIGNED
     account_set_status(account=account, status=status, reason=f"Moved to {host.name}." if host else "No host.")
     return account
+
+
+# --- Orders -------------------------------------------------------------------------
+
+
+def order_history_clear(*, user, filters: Mapping[str, Any]) -> int:
+    """Hide the user's orders order_list() shows with these filters from their history; the rows
+    stay for the audit. Returns how many were hidden."""
+    return order_list(user=user, filters=filters).update(hidden_at=timezone.now())

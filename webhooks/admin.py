@@ -5,7 +5,7 @@ from django.utils.html import format_html
 from audit.admin import ReadOnlyInline, ReadOnlyTraderDataAdmin
 from mt5saas.logging import redacted_json
 from terminals.models import Order
-from terminals.retcodes import retcode_text
+from terminals.selectors import retcode_text
 
 from .models import Signal
 

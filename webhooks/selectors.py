@@ -1,42 +1,40 @@
 """Reads of the webhooks app: a trader's history (orders and refused alerts), refusals by reason."""
 
 from collections import Counter
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
-from django.db.models import CharField, F, Q, QuerySet, Value
+from django.db.models import CharField, F, QuerySet, Value
 
-from terminals.models import Order, TradingAccount
+from terminals.models import Order
+from terminals.selectors import order_list
 
 from .models import Signal
 
 REFUSED = Signal.Status.REFUSED
 
 
-def history_list(
-    *, user, account: TradingAccount | None = None, status: str = "", source: str = "", symbol: str = "",
-    since: datetime | None = None, until: datetime | None = None,
-) -> QuerySet:  # fmt: skip
-    """("order" | "signal", id, time) rows of the user's orders and refused signals shown (not
-    cleared), newest first; history_items() reads a page of them. An account or an order
-    status filters refused signals out (they reached no account); status "refused" keeps only them."""
-    orders = Order.objects.owned_by(user).filter(hidden_at__isnull=True)
+def history_list(*, user, filters: Mapping[str, Any]) -> QuerySet:
+    """("order" | "signal", id, time) rows of the user's orders (terminals' order_list) and refused
+    signals shown (not cleared), newest first; history_items() reads a page of them. `filters`
+    holds any of account, status, source, symbol, since and until. An account or an order status
+    filters refused signals out (they reached no account); status "refused" keeps only them."""
+    status = filters.get("status")
+    orders = order_list(user=user, filters=filters) if status != REFUSED else Order.objects.none()
     refused = Signal.objects.owned_by(user).filter(status=REFUSED, hidden_at__isnull=True)
-    if account is not None:
-        orders, refused = orders.filter(account=account), refused.none()
-    if status == REFUSED:
-        orders = orders.none()
-    elif status:
-        orders, refused = orders.filter(status=status), refused.none()
-    if source:
-        orders, refused = orders.filter(source=source), refused.filter(source=source)
-    if symbol:
-        orders = orders.filter(Q(requested_symbol__iexact=symbol) | Q(symbol__iexact=symbol))
+    if filters.get("account") or (status and status != REFUSED):
+        refused = refused.none()
+    if source := filters.get("source"):
+        refused = refused.filter(source=source)
+    if symbol := filters.get("symbol"):
         refused = refused.filter(symbol__iexact=symbol)
-    if since:
-        orders, refused = orders.filter(created_at__gte=since), refused.filter(received_at__gte=since)
-    if until:
-        orders, refused = orders.filter(created_at__lte=until), refused.filter(received_at__lte=until)
-    rows = orders.annotate(kind=Value("order", output_field=CharField()), at=F("created_at"))
+    if since := filters.get("since"):
+        refused = refused.filter(received_at__gte=since)
+    if until := filters.get("until"):
+        refused = refused.filter(received_at__lte=until)
+    # A compound query takes no ordering in its parts: the rows are ordered as a whole.
+    rows = orders.order_by().annotate(kind=Value("order", output_field=CharField()), at=F("created_at"))
     rows = rows.values_list("kind", "pk", "at")
     # Most traders have no refused alert to show: their history stays one indexed read of orders.
     if refused.exists():

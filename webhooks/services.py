@@ -4,7 +4,7 @@ The reply comes before any terminal is touched: orders are queued, and each acco
 drain executes them (terminals.execution).
 """
 
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -14,21 +14,25 @@ from django.utils import timezone
 from mt5saas.events import publish_many
 from terminals.execution import order_event, orders_enqueue, queued_stamp
 from terminals.models import Order, TradingAccount
-from terminals.selectors import account_current
-from terminals.symbols import SymbolError, intake_accounts, mapping_of, symbol_resolve
+from terminals.selectors import account_current, intake_accounts, mapping_of
+from terminals.services import SymbolError, order_history_clear, symbol_resolve
 
+from .answers import Answer, error_answer
+from .errors import SignalBusy, SignalRefused
 from .models import Signal
-from .payload import PayloadError, SignalRequest, parse_signal
+from .payload import SignalRequest, parse_signal
 from .refused import refused_body, refused_prune
 
-Reply = tuple[int, dict]
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
 
 
-class Invalid(Exception):
-    def __init__(self, errors: dict[str, list[str]], detail: str) -> None:
-        super().__init__(detail)
-        self.errors, self.detail = errors, detail
+@dataclass(frozen=True)
+class SignalAccepted:
+    """A stored signal and its orders, all queued when it was accepted."""
+
+    signal_id: int
+    orders: list[tuple[int, int]]  # (order id, account id)
+    ignored_fields: tuple[str, ...] = ()
 
 
 def _targets(user, request: SignalRequest, *, current_account: bool) -> list[TradingAccount]:
@@ -36,9 +40,9 @@ def _targets(user, request: SignalRequest, *, current_account: bool) -> list[Tra
         return _current_target(user, request)
     if not request.accounts:
         if not (everyone := intake_accounts(owner_id=user.pk, requested=request.symbol)):
-            raise Invalid(
-                {"accounts": ["No trading account is available."]},
+            raise SignalRefused(
                 "You have no trading accounts to send this signal to. Add one on the Accounts page.",
+                {"accounts": ["No trading account is available."]},
             )
         return everyone
     # Only the named accounts are read: a trader with a hundred accounts pays for one.
@@ -55,8 +59,8 @@ def _targets(user, request: SignalRequest, *, current_account: bool) -> list[Tra
             chosen.append(account)
     if unknown:
         listed = ", ".join(unknown[:5])
-        raise Invalid(
-            {request.accounts_field: [f"Not one of your active accounts: {listed}."]}, "Unknown accounts in the signal."
+        raise SignalRefused(
+            "Unknown accounts in the signal.", {request.accounts_field: [f"Not one of your active accounts: {listed}."]}
         )
     return chosen
 
@@ -65,14 +69,14 @@ def _current_target(user, request: SignalRequest) -> list[TradingAccount]:
     """The caller's current account (POST /api/v1/accounts/<id>/switch), alone."""
     current = account_current(user=user)
     if current is None:
-        raise Invalid(
-            {"accounts": ["No trading account is available."]},
+        raise SignalRefused(
             "You have no trading accounts to send this order to. Add one on the Accounts page.",
+            {"accounts": ["No trading account is available."]},
         )
     if not (chosen := intake_accounts(owner_id=user.pk, requested=request.symbol, references=(str(current.pk),))):
-        raise Invalid(
-            {"accounts": [f"Your current account {current.login} is stopped."]},
+        raise SignalRefused(
             "Your current account is stopped: start it, switch to another, or name accounts in the order.",
+            {"accounts": [f"Your current account {current.login} is stopped."]},
         )
     return chosen
 
@@ -93,7 +97,7 @@ def _mapped_symbols(request: SignalRequest, accounts: list[TradingAccount]) -> d
         except SymbolError as error:
             errors.append(f"Account {account.login}: {error}")
     if errors:
-        raise Invalid({"symbol": errors}, "The symbol cannot be traded on every target account.")
+        raise SignalRefused("The symbol cannot be traded on every target account.", {"symbol": errors})
     return mapped
 
 
@@ -102,9 +106,9 @@ def _check_limits(request: SignalRequest, accounts: list[TradingAccount]) -> Non
         return
     over = [a.login for a in accounts if a.max_lot is not None and request.volume > a.max_lot]
     if over:
-        raise Invalid(
-            {"volume": [f"{request.volume} lots is over the maximum lot of account(s) {', '.join(over)}."]},
+        raise SignalRefused(
             "The volume is over an account's maximum lot.",
+            {"volume": [f"{request.volume} lots is over the maximum lot of account(s) {', '.join(over)}."]},
         )
 
 
@@ -139,7 +143,10 @@ def _jsonable(request: SignalRequest) -> dict:
     return {k: str(v) if isinstance(v, Decimal) else v for k, v in asdict(request).items()}
 
 
-def _repeat(user, key: str | None) -> Reply | None:
+def _first_outcome(user, key: str | None) -> SignalAccepted | None:
+    """What the first signal with this id got, while the id repeats (None: no such signal):
+    accepted, rebuilt from its rows (every order was queued then), which spares the webhook's
+    path a second write; or refused again, as its kept reply says."""
     if key is None:
         return None
     first = Signal.objects.owned_by(user).filter(idempotency_key=key).first()
@@ -149,94 +156,91 @@ def _repeat(user, key: str | None) -> Reply | None:
         # An id is a repeat for 24 hours; after that it names a new alert.
         Signal.objects.filter(pk=first.pk).update(idempotency_key=None)
         return None
-    return _first_reply(first)
+    if first.response:
+        kept = first.response["body"]
+        raise SignalRefused(kept["detail"], kept["errors"])
+    orders = list(first.orders.order_by("pk").values_list("pk", "account_id"))
+    return SignalAccepted(first.pk, orders, tuple(first.payload.get("ignored_fields") or ()))
 
 
-def _first_reply(signal: Signal) -> Reply:
-    """What the signal's first request was answered: stored for a refusal; for an accepted
-    signal rebuilt from its rows (every order was `queued` in that reply), which spares
-    the webhook's path a second write."""
-    if signal.response:
-        return signal.response["status"], signal.response["body"]
-    return 202, _accepted_body(signal, list(signal.orders.order_by("pk").values_list("pk", "account_id")))
-
-
-def _accepted_body(signal: Signal, orders: list[tuple[int, int]]) -> dict:
-    """The 202 body (docs/api.md): the signal and its orders (order id, account id), all queued."""
-    body = {
-        "signal": signal.pk,
-        "orders": [{"id": pk, "account": account, "status": "queued"} for pk, account in orders],
-    }
-    if ignored := signal.payload.get("ignored_fields"):
-        body["ignored_fields"] = list(ignored)
-    return body
-
-
-def signal_receive(*, user, data: dict, source: str = Signal.Source.WEBHOOK, current_account: bool = False) -> Reply:
-    """Turn a parsed body into a stored signal and queued orders; returns (HTTP status, body).
+def signal_receive(
+    *, user, data: dict, source: str = Signal.Source.WEBHOOK, current_account: bool = False
+) -> SignalAccepted:
+    """Turn a parsed body into a stored signal and queued orders.
 
     A body that names no account goes to every account of the user, or with `current_account`
-    (the orders API) to the user's current account only.
+    (the orders API) to the user's current account only. Raises SignalRefused (the refused alert
+    is kept for the history) or SignalBusy.
 
-    Idempotent by the body's "id": a repeat returns the first reply and places nothing,
+    Idempotent by the body's "id": a repeat gets the first outcome and places nothing,
     also when two arrive at once (the unique key decides which one stores the signal).
     """
     key = data.get("id") if isinstance(data.get("id"), str) else None
-    if (repeated := _repeat(user, key)) is not None:
+    if (repeated := _first_outcome(user, key)) is not None:
         return repeated
     try:
         request = parse_signal(data)
         accounts = _targets(user, request, current_account=current_account)
         symbols = _mapped_symbols(request, accounts)
         _check_limits(request, accounts)
-    except (PayloadError, Invalid) as error:
-        return _store_rejection(user, data, source, key, error)
+    except SignalRefused as refusal:
+        # An unusable key is not stored: its own error is in the refusal.
+        kept_key = key if key is not None and len(key) <= 200 else None
+        first = signal_refuse(
+            user=user, source=source, refusal=refusal, answer=error_answer(refusal), payload=refused_body(data),
+            key=kept_key, action=data.get("action", ""), symbol=data.get("symbol", ""),
+        )  # fmt: skip
+        if first is not None:
+            return first
+        raise
     try:
-        with transaction.atomic():
-            signal = Signal.objects.create(
-                owner=user,
-                source=source,
-                idempotency_key=request.idempotency_key,
-                action=request.kind,
-                symbol=request.symbol,
-                payload=_jsonable(request),
-            )
-            orders = Order.objects.bulk_create(
-                [
-                    _order(request, account, signal, symbols.get(account.pk, ""), source, queued_stamp())
-                    for account in accounts
-                ]
-            )
-            body = _accepted_body(signal, [(order.pk, order.account_id) for order in orders])
-            orders_enqueue(orders=orders)
-            publish_many(
-                user.pk,
-                [("signal", {"id": signal.pk, "action": signal.action, "symbol": signal.symbol})]
-                + [("order", order_event(order)) for order in orders],
-            )
+        return _accept(user, request, accounts, symbols, source)
     except IntegrityError:
-        # The same key committed by a concurrent request a moment ago: its reply wins.
-        return _repeat(user, request.idempotency_key) or (409, {"detail": "A signal with this id is being placed."})
-    return 202, body
+        # The same key committed by a concurrent request a moment ago: its outcome wins.
+        if (first := _first_outcome(user, request.idempotency_key)) is not None:
+            return first
+        raise SignalBusy("A signal with this id is being placed.") from None
 
 
-def _store_rejection(user, data: dict, source: str, key: str | None, error: PayloadError | Invalid) -> Reply:
-    # An unusable key is not stored: its own error is in the reply.
-    key = key if key is not None and len(key) <= 200 else None
-    return signal_refuse(
-        user=user, source=source, detail=error.detail, errors=error.errors, payload=refused_body(data), key=key,
-        action=data.get("action", ""), symbol=data.get("symbol", ""),
-    )  # fmt: skip
+def _accept(
+    user, request: SignalRequest, accounts: list[TradingAccount], symbols: dict[int, str], source: str
+) -> SignalAccepted:
+    with transaction.atomic():
+        signal = Signal.objects.create(
+            owner=user,
+            source=source,
+            idempotency_key=request.idempotency_key,
+            action=request.kind,
+            symbol=request.symbol,
+            payload=_jsonable(request),
+        )
+        orders = Order.objects.bulk_create(
+            [
+                _order(request, account, signal, symbols.get(account.pk, ""), source, queued_stamp())
+                for account in accounts
+            ]
+        )
+        accepted = SignalAccepted(
+            signal.pk, [(order.pk, order.account_id) for order in orders], request.ignored_fields
+        )
+        orders_enqueue(orders=orders)
+        publish_many(
+            user.pk,
+            [("signal", {"id": signal.pk, "action": signal.action, "symbol": signal.symbol})]
+            + [("order", order_event(order)) for order in orders],
+        )
+    return accepted
 
 
 def signal_refuse(
-    *, user, source: str, detail: str, errors: dict, payload: dict, key: str | None = None,
-    action: object = "", symbol: object = "", reply: dict | None = None, status: int = 400,
-) -> Reply:  # fmt: skip
-    """Keep a refused alert for the trader's history and the Alerts app, and answer it
-    `status` with `reply` (by default: 400 with detail and errors). `payload` is what
-    refused_body/refused_text kept of it. Only the owner's newest REFUSED_KEEP are kept."""
-    body = reply or {"detail": detail, "errors": errors}
+    *, user, source: str, refusal: SignalRefused, answer: Answer, payload: dict, key: str | None = None,
+    action: object = "", symbol: object = "",
+) -> SignalAccepted | None:  # fmt: skip
+    """Keep a refused alert for the trader's history and the Alerts app, with the `answer`
+    (status, body) its request got. `payload` is what refused_body/refused_text kept of it.
+    Only the owner's newest REFUSED_KEEP are kept. When a concurrent request stored the same
+    key first, its outcome: accepted is returned, refused is raised."""
+    status, body = answer
     try:
         with transaction.atomic():
             signal = Signal.objects.create(
@@ -247,14 +251,22 @@ def signal_refuse(
                 action=str(action)[:16],
                 symbol=str(symbol)[:40],
                 payload=payload,
-                errors=errors,
+                errors=refusal.errors,
                 response={"status": status, "body": body},
             )
             refused_prune(owner_id=user.pk)
             # On the trader's live page at once, and the Alerts app's dispatcher is kicked by it.
             event = {"id": signal.pk, "action": signal.action, "symbol": signal.symbol, "status": signal.status,
-                     "errors": errors}  # fmt: skip
+                     "errors": refusal.errors}  # fmt: skip
             publish_many(user.pk, [("signal", event)])
     except IntegrityError:
-        return _repeat(user, key) or (status, body)
-    return status, body
+        return _first_outcome(user, key)
+    return None
+
+
+def history_hide(*, user) -> tuple[int, int]:
+    """Clear the trader's history page: every order and refused alert shown is hidden (the rows
+    stay for the audit). Returns how many orders and refused alerts were hidden."""
+    orders = order_history_clear(user=user, filters={})
+    refused = Signal.objects.owned_by(user).filter(status=Signal.Status.REFUSED, hidden_at__isnull=True)
+    return orders, refused.update(hidden_at=timezone.now())

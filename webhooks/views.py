@@ -13,7 +13,6 @@ from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from django_ratelimit.core import get_usage
@@ -26,10 +25,12 @@ from mt5saas.net import client_ip
 from terminals.models import Order, TradingAccount
 from terminals.selectors import account_list
 
+from .answers import Answer, accepted_answer, error_answer
+from .errors import SignalBusy, SignalError, SignalRefused
 from .models import Signal
 from .refused import refused_text
 from .selectors import history_items, history_list
-from .services import signal_receive, signal_refuse
+from .services import history_hide, signal_receive, signal_refuse
 
 
 class WebhookError(Exception):
@@ -108,7 +109,14 @@ def _authenticate(token: object) -> int:
 RESEND_WINDOW_S = 10
 
 
-def _receive_once(user, body: bytes, payload: dict) -> tuple[int, dict]:
+def _receive(user, payload: dict) -> Answer:
+    try:
+        return accepted_answer(signal_receive(user=user, data=payload))
+    except SignalError as error:
+        return error_answer(error)
+
+
+def _receive_once(user, body: bytes, payload: dict) -> Answer:
     """TradingView resends a body after a 5xx or a timeout: the same bytes within 10 s get
     the first reply and place nothing."""
     key = f"webhook:resend:{user.pk}:{hashlib.sha256(body).hexdigest()}"
@@ -116,8 +124,8 @@ def _receive_once(user, body: bytes, payload: dict) -> tuple[int, dict]:
         first = cache.get(key)
         if isinstance(first, list):
             return first[0], first[1]
-        return 409, {"detail": "The same alert is being placed right now."}
-    status, reply = signal_receive(user=user, data=payload)
+        return error_answer(SignalBusy("The same alert is being placed right now."))
+    status, reply = _receive(user, payload)
     cache.set(key, [status, reply], RESEND_WINDOW_S)
     return status, reply
 
@@ -141,11 +149,9 @@ def _refuse_unreadable(request: HttpRequest, user, body: bytes | None, refusal: 
     signal_refuse(
         user=user,
         source=Signal.Source.WEBHOOK,
-        detail=refusal.detail,
-        errors={"body": [refusal.detail]},
+        refusal=SignalRefused(refusal.detail, {"body": [refusal.detail]}),
+        answer=(refusal.status, {"detail": refusal.detail, **refusal.extra}),
         payload=refused_text(body) if body is not None else {},
-        reply={"detail": refusal.detail, **refusal.extra},
-        status=refusal.status,
     )
 
 
@@ -169,7 +175,7 @@ def receive(request: HttpRequest, token: str = "") -> JsonResponse:
             if options and options.dedupe_identical_bodies and "id" not in payload:
                 status, reply = _receive_once(user, body, payload)
             else:
-                status, reply = signal_receive(user=user, data=payload)
+                status, reply = _receive(user, payload)
         return _Reply(reply, status=status, held=held)
     except WebhookError as error:
         return error.response()
@@ -213,7 +219,7 @@ class HistoryFilterForm(forms.Form):
 def history(request: HttpRequest) -> HttpResponse:
     form = HistoryFilterForm(request.GET or None, user=request.user)
     filters = {name: value for name, value in form.cleaned_data.items() if value} if form.is_valid() else {}
-    page = Paginator(history_list(user=request.user, **filters), 50).get_page(request.GET.get("page"))
+    page = Paginator(history_list(user=request.user, filters=filters), 50).get_page(request.GET.get("page"))
     filters = request.GET.copy()
     filters.pop("page", None)
     context = {"form": form, "page": page, "rows": history_items(page), "query": request.GET.urlencode(),
@@ -225,10 +231,7 @@ def history(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def history_clear(request: HttpRequest) -> HttpResponse:
-    now = timezone.now()
-    hidden = Order.objects.owned_by(request.user).filter(hidden_at__isnull=True).update(hidden_at=now)
-    refused = Signal.objects.owned_by(request.user).filter(status=Signal.Status.REFUSED, hidden_at__isnull=True)
-    refused = refused.update(hidden_at=now)
+    hidden, refused = history_hide(user=request.user)
     cleared = f"{hidden} order(s)" + (f" and {refused} refused alert(s)" if refused else "")
     messages.success(request, f"Cleared {cleared} from the history; they are kept for the audit.")
     return redirect("/history")
@@ -248,9 +251,11 @@ def test_signal(request: HttpRequest) -> HttpResponse:
     if (problem := unstorable_text(data)) is not None:
         messages.error(request, problem)
         return redirect("/")
-    status, reply = signal_receive(user=request.user, data=data, source=Signal.Source.MANUAL)
-    if status == 202:
-        messages.success(request, f"Signal {reply['signal']} accepted: {len(reply['orders'])} order(s) queued.")
-        return redirect("/history")
-    messages.error(request, f"{reply['detail']} {json.dumps(reply.get('errors', {}))}")
-    return redirect("/")
+    try:
+        accepted = signal_receive(user=request.user, data=data, source=Signal.Source.MANUAL)
+    except SignalError as error:
+        errors = error.errors if isinstance(error, SignalRefused) else {}
+        messages.error(request, f"{error.detail} {json.dumps(errors)}")
+        return redirect("/")
+    messages.success(request, f"Signal {accepted.signal_id} accepted: {len(accepted.orders)} order(s) queued.")
+    return redirect("/history")

@@ -155,6 +155,19 @@ def test_price_alert_toggle_and_delete(alice, paper):
 
 
 @pytest.mark.django_db
+def test_an_endpoint_is_switched_off_and_on_by_its_owner_only(alice, bob):
+    endpoint = EndpointFactory(owner=alice)
+
+    off = signed_in(alice).post(f"/alerts/endpoints/{endpoint.pk}/toggle")
+    endpoint.refresh_from_db()
+    assert off.status_code == 302 and off["Location"] == "/alerts" and not endpoint.active
+    assert signed_in(bob).post(f"/alerts/endpoints/{endpoint.pk}/toggle").status_code == 404
+    signed_in(alice).post(f"/alerts/endpoints/{endpoint.pk}/toggle")
+    endpoint.refresh_from_db()
+    assert endpoint.active
+
+
+@pytest.mark.django_db
 def test_api_lists_own_alerts_and_deliveries_and_retries_one(alice, bob, api_client, sync_queue, smtp,
                                                              django_capture_on_commit_callbacks):  # fmt: skip
     mine = DeliveryFactory(owner=alice, status="gave_up", target=alice.email)

@@ -27,9 +27,9 @@ from django.utils import timezone
 
 from .drivers.base import AccountInfo, Driver, TerminalError
 from .drivers.ea_bridge import EABridgeDriver
-from .drivers.simulated import read_together
 from .execution import orders_sweep
 from .models import TerminalHost, TradingAccount
+from .paper.book import read_together
 from .pending import accounts_with_placed_orders, pending_orders_settle
 from .services import (
     account_ea_report,

@@ -10,6 +10,7 @@ from mt5saas.crypto import decrypt
 
 from .drivers.base import Driver, TerminalError
 from .models import TerminalHost, TradingAccount
+from .paper.driver import SimulatedDriver
 
 # Read-only calls a web request may make; trading goes through the order pipeline.
 READS = frozenset({"account_info", "symbols", "symbol_info", "symbol_infos", "tick", "positions", "orders"})
@@ -17,8 +18,7 @@ HOST_TIMEOUT_S = 20
 
 
 def simulated_driver(account: TradingAccount) -> Driver:
-    from .drivers.simulated import SimulatedDriver
-
+    """The account's paper terminal, logged in."""
     driver = SimulatedDriver()
     driver.log_in(login=int(account.login), password=decrypt(account.password), server=account.server)
     return driver

@@ -90,7 +90,7 @@ class Credentials:
 def _verify(*, host: TerminalHost, kind: str, credentials: Credentials) -> AccountInfo:
     """Log in on the account's host to prove the credentials; raises TerminalError."""
     if host.kind == TerminalHost.Kind.SIMULATED:
-        from .drivers.simulated import SimulatedDriver
+        from .paper.driver import SimulatedDriver
 
         driver = SimulatedDriver()
         try:
@@ -175,7 +175,7 @@ def account_connect(
         account.status = Status.ONLINE
         _apply_info(account, info)
         if kind == TradingAccount.Kind.SIMULATED:
-            from .drivers.simulated import SERVERS
+            from .paper.market import SERVERS
 
             account.symbols = list(SERVERS[server])
     try:
@@ -438,7 +438,7 @@ DEMO_SERVERS = ("SimBroker-Demo", "SimStandard-Demo")
 def demo_accounts(*, owner, count: int) -> list[dict]:
     """The owner's simulated accounts for `manage.py demo`: reused when they exist, created
     (alternating between the two simulated brokers) up to `count`."""
-    from .drivers.simulated import SERVERS
+    from .paper.market import SERVERS
 
     existing = list(TradingAccount.objects.owned_by(owner).alive().filter(kind=TradingAccount.Kind.SIMULATED))
     for index in range(len(existing), count):

@@ -101,7 +101,7 @@ INVALID_PARAMS = -2
 # TradingAccount.Kind values that run in a session; the EA bridge needs no Python attachment.
 DRIVERS = {
     "mt5": "terminals.drivers.mt5.MetaTrader5Driver",
-    "simulated": "terminals.drivers.simulated.SimulatedDriver",
+    "simulated": "terminals.paper.driver.SimulatedDriver",
 }
 START_TIMEOUT_S = 60.0  # MT5's own initialize() timeout, plus Django's start
 CALL_TIMEOUT_S = 90.0

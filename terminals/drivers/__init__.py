@@ -40,7 +40,7 @@ def instance_root() -> Path:
 def driver_for_login(*, kind: str, login: str) -> Driver:
     """An unconnected driver for a login of this kind, on this host."""
     if kind == "simulated":
-        from .simulated import SimulatedDriver
+        from terminals.paper.driver import SimulatedDriver
 
         return SimulatedDriver()
     if kind == "ea_bridge":

@@ -60,8 +60,8 @@ from terminals.drivers.ea_bridge import (
     load_json_object,
     write_json_atomically,
 )
-from terminals.drivers.simulated import SimulatedDriver
 from terminals.instances import EXECUTABLE, instance_status, instance_stop
+from terminals.paper.driver import SimulatedDriver
 from terminals.retcodes import retcode_text
 
 COMMAND_FILE = re.compile(r"^(webhook|slave|check)_command_([A-Za-z0-9_-]{1,64})\.json$")

@@ -31,8 +31,8 @@ from mt5saas.crypto import encrypt
 from terminals.agent import HostAgent, host_session_spec
 from terminals.drivers import open_driver, owning_sessions
 from terminals.drivers.base import AccountInfo, TerminalError
-from terminals.drivers.simulated import SimulatedDriver
 from terminals.models import TerminalHost, TradingAccount
+from terminals.paper.driver import SimulatedDriver
 from terminals.sessions import (
     SessionClient,
     SessionDirectory,

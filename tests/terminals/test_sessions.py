@@ -20,8 +20,8 @@ import pytest
 
 from mt5saas.crypto import encrypt
 from terminals.drivers.base import OrderRequest, OrderResult, OrderType, Position, TerminalError, TradeAction
-from terminals.drivers.simulated import SimulatedDriver
 from terminals.models import TerminalHost, TradingAccount
+from terminals.paper.driver import SimulatedDriver
 from terminals.sessions import (
     SessionClient,
     SessionError,

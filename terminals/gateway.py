@@ -24,6 +24,12 @@ def simulated_driver(account: TradingAccount) -> Driver:
     return driver
 
 
+def host_task_enqueue(host: TerminalHost, function: str, *args, task_name: str, **kwargs) -> str:
+    """Queue a task for the host's own qcluster (its queue is the cluster's name); returns the
+    task's id. The one way work reaches a host's queue: orders go through the order engine's."""
+    return async_task(function, *args, cluster=host.queue_name, task_name=task_name, **kwargs)
+
+
 def host_call(host: TerminalHost, function: str, *args, timeout: float = HOST_TIMEOUT_S):
     """Run a task on the host's own qcluster and wait for its answer.
 
@@ -33,9 +39,7 @@ def host_call(host: TerminalHost, function: str, *args, timeout: float = HOST_TI
     run it, so a Start the user was told timed out never happens minutes afterwards.
     """
     deadline = time.time() + timeout
-    task_id = async_task(
-        function, *args, deadline=deadline, cluster=host.queue_name, task_name=f"{function}@{host.queue_name}"
-    )
+    task_id = host_task_enqueue(host, function, *args, deadline=deadline, task_name=f"{function}@{host.queue_name}")
     outcome = fetch(task_id, wait=int(timeout * 1000))
     if outcome is None:
         raise TerminalError(-10005, f"Host {host.name} did not answer within {timeout:g} s")

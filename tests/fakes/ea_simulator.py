@@ -48,10 +48,10 @@ import psutil
 from django.db import OperationalError, connection
 
 from terminals.drivers.base import AccountInfo, DealEntry, OrderRequest, OrderResult, OrderType, Position, TradeAction
-from terminals.drivers.ea_bridge import (
+from terminals.drivers.ea_bridge import EABridgeDriver
+from terminals.drivers.ea_protocol import (
     PROTOCOL_VERSION,
     STATUS_FILE,
-    EABridgeDriver,
     EAStatus,
     ProtocolError,
     carries_link,

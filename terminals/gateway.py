@@ -26,7 +26,7 @@ def simulated_driver(account: TradingAccount) -> Driver:
 
 def host_task_enqueue(host: TerminalHost, function: str, *args, task_name: str, **kwargs) -> str:
     """Queue a task for the host's own qcluster (its queue is the cluster's name); returns the
-    task's id. The one way work reaches a host's queue: orders go through the order engine's."""
+    task's id. The one caller of async_task for host work; orders have the order engine's queue."""
     return async_task(function, *args, cluster=host.queue_name, task_name=task_name, **kwargs)
 
 

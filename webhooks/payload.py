@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal, TypeVar
 
+from mt5saas.numbers import NumberError, NumberProblem, decimal_parse
+
 Kind = Literal["open", "close_ticket", "close_symbol", "close_all"]
 Side = Literal["buy", "sell"]
 OrderType = Literal["market", "limit", "stop"]
@@ -70,8 +72,6 @@ _MAX_COMMENT = 100
 _MAX_KEY = 200
 _SHOWN_CHARS = 30  # a value quoted back in a message is cut: the reply never echoes kilobytes
 
-_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE]([+-]?[0-9]+))?", re.ASCII)
-_NON_FINITE = frozenset({"nan", "inf", "infinity"})
 # TradingView leaves a placeholder it does not know ({{clsoe}}) as written. Printable ASCII only: it is quoted back.
 _PLACEHOLDER = re.compile(r"\{\{[ -z|~]{1,60}?\}\}")
 
@@ -172,50 +172,26 @@ def _choice(name: str, value: object, choices: Mapping[str, T]) -> T:
     return choices[key]
 
 
-def _decimal(name: str, value: object) -> Decimal:
-    """A finite Decimal of at most _MAX_DIGITS digits written out, from a JSON number or a numeric string."""
-    if isinstance(value, bool) or not isinstance(value, int | float | Decimal | str):
-        raise _Invalid(f"{name} must be a number, got {_shown(value)}.")
-    if isinstance(value, str):
-        text = value.strip()
-        _reject_placeholder(name, text)
-        if not (match := _NUMBER.fullmatch(text)):
-            if text.lower().lstrip("+-") in _NON_FINITE:
-                raise _Invalid(f"{name} must be a finite number, got {_shown(value)}.")
-            raise _Invalid(f"{name} must be a number, got {_shown(value)}.")
-        # Decimal() itself fails on exponents past ~10**18; past 3 digits the value is too long anyway.
-        if match.group(1) and len(match.group(1).lstrip("+-")) > 3:
-            raise _Invalid(f"{name} has more than {_MAX_DIGITS} digits.")
-        number = Decimal(text)
-    elif isinstance(value, int):
-        if abs(value) >= 10**_MAX_DIGITS:
-            raise _Invalid(f"{name} has more than {_MAX_DIGITS} digits.")
-        number = Decimal(value)
-    else:
-        # repr() is the shortest text that reads back as the same float: 0.1 stays 0.1.
-        number = Decimal(repr(value)) if isinstance(value, float) else value
-        if not number.is_finite():
-            raise _Invalid(f"{name} must be a finite number, got {_shown(value)}.")
-    _, digits, exponent = number.as_tuple()
-    assert isinstance(exponent, int)  # finite, so not "n", "N" or "F"
-    written = "".join(map(str, digits))
-    significant = written.rstrip("0")
-    exponent += len(written) - len(significant)
-    significant = significant.lstrip("0")
-    # Digits before the point plus digits after it, as the number is written without an exponent.
-    if significant and max(len(significant) + exponent, 0) + max(-exponent, 0) > _MAX_DIGITS:
-        raise _Invalid(f"{name} has more than {_MAX_DIGITS} digits.")
-    # Fixed-point form, so that 1E+2 is stored and shown as 100.
-    return Decimal(format(number, "f"))
+_NUMBER_MESSAGES = {
+    NumberProblem.WRONG_TYPE: "{name} must be a number, got {shown}.",
+    NumberProblem.NOT_NUMERIC: "{name} must be a number, got {shown}.",
+    NumberProblem.NOT_FINITE: "{name} must be a finite number, got {shown}.",
+    NumberProblem.TOO_MANY_DIGITS: f"{{name}} has more than {_MAX_DIGITS} digits.",
+    NumberProblem.BELOW_MINIMUM: "{name} must be more than 0{unit}, got {number}.",
+    NumberProblem.ABOVE_MAXIMUM: "{name} must be at most {maximum}{unit}, got {number}.",
+}
 
 
 def _positive(name: str, value: object, *, maximum: Decimal, unit: str) -> Decimal:
-    number = _decimal(name, value)
-    if number <= 0:
-        raise _Invalid(f"{name} must be more than 0{unit}, got {number}.")
-    if number > maximum:
-        raise _Invalid(f"{name} must be at most {maximum}{unit}, got {number}.")
-    return number
+    """A number above 0 and at most `maximum`, of at most _MAX_DIGITS digits written out."""
+    if isinstance(value, str):
+        _reject_placeholder(name, value.strip())
+    try:
+        return decimal_parse(value, maximum=maximum, positive=True, max_digits=_MAX_DIGITS)
+    except NumberError as error:
+        message = _NUMBER_MESSAGES[error.problem]
+        words = {"name": name, "shown": _shown(value), "unit": unit, "number": error.number, "maximum": maximum}
+        raise _Invalid(message.format(**words)) from None
 
 
 def _volume(name: str, value: object) -> Decimal:

@@ -141,7 +141,7 @@ def rss_of(pid: int) -> Callable[[], int]:
 
 def session_spec(login: int):
     from mt5saas.crypto import encrypt
-    from terminals.sessions import SessionSpec
+    from terminals.sessions.protocol import SessionSpec
     from tests.fakes.mt5_env import FAKES
 
     return SessionSpec(
@@ -155,7 +155,7 @@ def session_spec(login: int):
 
 def bench_session(orders: int) -> tuple[Row, int]:
     """The row, and the session's RSS right after it attached."""
-    from terminals.sessions import start_session
+    from terminals.sessions.registry import start_session
 
     session = start_session(session_spec(9003))
     try:
@@ -176,7 +176,8 @@ def bench_directory(orders: int) -> Row:
     """As a qcluster worker reaches an MT5 account: each drain asks the host agent's session
     directory for the session (a loopback handshake) and sends through it; here every order
     is its own drain, the worst case."""
-    from terminals.sessions import SessionDirectory, SessionRegistry, directory_session
+    from terminals.sessions.directory import SessionDirectory, directory_session
+    from terminals.sessions.registry import SessionRegistry
 
     queue = f"bench-{os.getpid()}"  # the directory's address file in var/ is this run's own
     registry = SessionRegistry(lambda account_id: session_spec(9004))
@@ -199,7 +200,7 @@ def bench_directory(orders: int) -> Row:
 
 def five_sessions() -> tuple[int, int]:
     """Total RSS and USS of five attached sessions (USS: pages no other process shares)."""
-    from terminals.sessions import start_session
+    from terminals.sessions.registry import start_session
 
     sessions = [start_session(session_spec(9100 + n)) for n in range(5)]
     try:

@@ -40,8 +40,9 @@ from accounts.services import TokenRefused, webhook_token_adopt
 from copytrading.errors import CopyError
 from copytrading.models import CopyEvent, CopyExecution, CopyPair
 from copytrading.services import pair_by_key, pair_create
+from terminals.errors import AccountError
 from terminals.models import TradingAccount
-from terminals.services import AccountError, account_import
+from terminals.services import account_import
 from terminals.symbols import SymbolError, symbol_mapping_set, symbol_normalize
 
 HISTORY_KEEP = 1000  # the bot kept this many copy events

@@ -258,7 +258,7 @@ Q_CLUSTER = {
     # requires the key whenever Q_CLUSTER_NAME is set).
     "ALT_CLUSTERS": {},
     # Workers stay daemonic (they die with their cluster): MT5 terminal sessions are the
-    # host agent's children, never a worker's (terminals/sessions.py).
+    # host agent's children, never a worker's (terminals/sessions/).
     **q_broker,
 }
 

@@ -25,11 +25,13 @@ from django.db.models import QuerySet
 from django.dispatch import Signal
 from django.utils import timezone
 
+from mt5saas.crypto import decrypt
+
 from .drivers.base import AccountInfo, Driver, TerminalError
 from .drivers.ea_bridge import EABridgeDriver
-from .drivers.simulated import read_together
 from .execution import orders_sweep
 from .models import TerminalHost, TradingAccount
+from .paper.book import read_together
 from .pending import accounts_with_placed_orders, pending_orders_settle
 from .services import (
     account_ea_report,
@@ -40,7 +42,9 @@ from .services import (
     accounts_heartbeat,
     hosts_mark_stale,
 )
-from .sessions import SessionRegistry, SessionSpec, account_session_spec
+from .sessions.protocol import SessionSpec
+from .sessions.registry import SessionRegistry, account_session_spec
+from .tasks import ea_bridge_log_in
 
 log = logging.getLogger(__name__)
 
@@ -195,10 +199,6 @@ class HostAgent:
     def _log_in(self, account: TradingAccount) -> None:
         """An EA bridge account this host's terminal has not been logged in with (assigned
         while no host was online, or moved here): log it in with its stored credentials."""
-        from mt5saas.crypto import decrypt
-
-        from .tasks import ea_bridge_log_in
-
         deadline = time.time() + settings.EA_LOGIN_TIMEOUT_S
         password = decrypt(account.password)
         ea_bridge_log_in(account.login, password, account.server, deadline=deadline, account_id=account.pk)

@@ -20,12 +20,12 @@ from .contract import (
     same_meaning_check,
 )
 from .drivers.base import TerminalError
+from .errors import AccountError
 from .gateway import as_dicts, terminal_read
 from .models import LOGIN_MESSAGE, LOGIN_PATTERN, SymbolMapping, TerminalHost, TradingAccount
 from .pool import LAST_HEARTBEAT, EAStatusField
 from .selectors import account_current, account_list, host_list
 from .services import (
-    AccountError,
     account_connect,
     account_delete,
     account_edit,
@@ -152,7 +152,9 @@ def _raise(error: AccountError):
     if error.field:
         raise ValidationError({error.field: [error.message]})
     exception = APIException(error.message)
-    exception.status_code = error.status
+    exception.status_code = (
+        status.HTTP_409_CONFLICT if error.code == AccountError.CONFLICT else status.HTTP_400_BAD_REQUEST
+    )
     raise exception
 
 

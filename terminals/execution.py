@@ -61,8 +61,9 @@ from .drivers.base import (
     TerminalError,
     TradeAction,
 )
-from .drivers.simulated import SimulatedDriver, read_together
 from .models import Order, SymbolMapping, TerminalHost, TradingAccount
+from .paper.book import read_together
+from .paper.driver import SimulatedDriver
 from .prepare import (
     PreparationError,
     close_share,
@@ -707,12 +708,12 @@ def _requests(order: Order, driver: Driver, known: "_Known | None") -> list[Orde
 
 def _first_sends(sends: list[tuple[Driver, Order, OrderRequest]]) -> list[OrderResult]:
     """One request of each order (of different accounts): several paper terminals in one call
-    of a few statements (SimulatedDriver.order_send_together), any other terminal on its own."""
+    of a few statements (SimulatedDriver.order_send_many), any other terminal on its own."""
     paper = [i for i, (driver, _, _) in enumerate(sends) if isinstance(driver, SimulatedDriver)]
     together = {}
     if len(paper) > 1:
         together = dict(
-            zip(paper, SimulatedDriver.order_send_together([(sends[i][0], sends[i][2]) for i in paper]), strict=True)
+            zip(paper, SimulatedDriver.order_send_many([(sends[i][0], sends[i][2]) for i in paper]), strict=True)
         )
     return [together[i] if i in together else _send_once(*send) for i, send in enumerate(sends)]
 

@@ -2,8 +2,8 @@ from decimal import Decimal
 
 from django import forms
 
-from .drivers.simulated import SERVERS
 from .models import LOGIN_MESSAGE, LOGIN_PATTERN, TradingAccount
+from .paper.market import SERVERS
 from .symbols import SymbolError, symbol_normalize
 
 HUNDRED = Decimal(100)

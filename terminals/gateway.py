@@ -10,6 +10,7 @@ from mt5saas.crypto import decrypt
 
 from .drivers.base import Driver, TerminalError
 from .models import TerminalHost, TradingAccount
+from .paper.driver import SimulatedDriver
 
 # Read-only calls a web request may make; trading goes through the order pipeline.
 READS = frozenset({"account_info", "symbols", "symbol_info", "symbol_infos", "tick", "positions", "orders"})
@@ -17,11 +18,16 @@ HOST_TIMEOUT_S = 20
 
 
 def simulated_driver(account: TradingAccount) -> Driver:
-    from .drivers.simulated import SimulatedDriver
-
+    """The account's paper terminal, logged in."""
     driver = SimulatedDriver()
     driver.log_in(login=int(account.login), password=decrypt(account.password), server=account.server)
     return driver
+
+
+def host_task_enqueue(host: TerminalHost, function: str, *args, task_name: str, **kwargs) -> str:
+    """Queue a task for the host's own qcluster (its queue is the cluster's name); returns the
+    task's id. The one caller of async_task for host work; orders have the order engine's queue."""
+    return async_task(function, *args, cluster=host.queue_name, task_name=task_name, **kwargs)
 
 
 def host_call(host: TerminalHost, function: str, *args, timeout: float = HOST_TIMEOUT_S):
@@ -33,9 +39,7 @@ def host_call(host: TerminalHost, function: str, *args, timeout: float = HOST_TI
     run it, so a Start the user was told timed out never happens minutes afterwards.
     """
     deadline = time.time() + timeout
-    task_id = async_task(
-        function, *args, deadline=deadline, cluster=host.queue_name, task_name=f"{function}@{host.queue_name}"
-    )
+    task_id = host_task_enqueue(host, function, *args, deadline=deadline, task_name=f"{function}@{host.queue_name}")
     outcome = fetch(task_id, wait=int(timeout * 1000))
     if outcome is None:
         raise TerminalError(-10005, f"Host {host.name} did not answer within {timeout:g} s")

@@ -9,6 +9,9 @@ from django.utils import timezone
 
 from mt5saas.models import EncryptedField, OwnedModel, OwnedQuerySet
 
+# The paper broker's models live in its room; imported here so Django registers them with the app.
+from .paper.models import SimAccount, SimDeal, SimOrder, SimPosition  # noqa: F401
+
 # MT5 logins are positive 64-bit integers; 18 digits always fit.
 LOGIN_PATTERN = r"^[1-9][0-9]{0,17}$"
 LOGIN_MESSAGE = "A login is 1 to 18 digits."
@@ -203,83 +206,6 @@ class AccountEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account_id} {self.status}"
-
-
-# --- Simulated paper broker -------------------------------------------------------
-# Its state lives here so every worker process sees the same terminal and it survives
-# restarts; the driver in drivers/simulated.py is the only code that touches it.
-
-
-class SimAccount(models.Model):
-    server = models.CharField(max_length=100)
-    login = models.BigIntegerField()
-    password_hash = models.CharField(max_length=128)
-    name = models.CharField(max_length=100, blank=True)
-    currency = models.CharField(max_length=10, default="USD")
-    leverage = models.PositiveIntegerField(default=100)
-    balance = models.DecimalField(max_digits=18, decimal_places=2, default=Decimal("10000"))
-    hedging = models.BooleanField(default=True)
-    # Test and demo hook: retcodes that the next order_send calls answer, oldest first.
-    inject_retcodes = models.JSONField(default=list, blank=True)
-
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["server", "login"], name="sim_account_unique")]
-
-    def __str__(self) -> str:
-        return f"{self.login}@{self.server}"
-
-
-class SimPosition(models.Model):
-    account = models.ForeignKey(SimAccount, on_delete=models.CASCADE, related_name="positions")
-    symbol = models.CharField(max_length=40)
-    type = models.PositiveSmallIntegerField()
-    volume = models.DecimalField(max_digits=14, decimal_places=4)
-    price_open = models.FloatField()
-    sl = models.FloatField(default=0)
-    tp = models.FloatField(default=0)
-    magic = models.BigIntegerField(default=0)
-    comment = models.CharField(max_length=31, blank=True)
-    time_msc = models.BigIntegerField()
-
-    def __str__(self) -> str:
-        return f"position {self.pk}"
-
-
-class SimOrder(models.Model):
-    """A pending (limit/stop) order; tickets of market orders come from SimDeal.order."""
-
-    account = models.ForeignKey(SimAccount, on_delete=models.CASCADE, related_name="orders")
-    symbol = models.CharField(max_length=40)
-    type = models.PositiveSmallIntegerField()
-    volume = models.DecimalField(max_digits=14, decimal_places=4)
-    price_open = models.FloatField()
-    sl = models.FloatField(default=0)
-    tp = models.FloatField(default=0)
-    magic = models.BigIntegerField(default=0)
-    comment = models.CharField(max_length=31, blank=True)
-    time_setup_msc = models.BigIntegerField()
-    active = models.BooleanField(default=True)
-
-    def __str__(self) -> str:
-        return f"order {self.pk}"
-
-
-class SimDeal(models.Model):
-    account = models.ForeignKey(SimAccount, on_delete=models.CASCADE, related_name="deals")
-    order = models.BigIntegerField()
-    position_id = models.BigIntegerField()
-    symbol = models.CharField(max_length=40)
-    type = models.PositiveSmallIntegerField()
-    entry = models.PositiveSmallIntegerField()
-    volume = models.DecimalField(max_digits=14, decimal_places=4)
-    price = models.FloatField()
-    profit = models.DecimalField(max_digits=18, decimal_places=2, default=Decimal("0"))
-    magic = models.BigIntegerField(default=0)
-    comment = models.CharField(max_length=31, blank=True)
-    time_msc = models.BigIntegerField(db_index=True)
-
-    def __str__(self) -> str:
-        return f"deal {self.pk}"
 
 
 class OrderQuerySet(OwnedQuerySet):

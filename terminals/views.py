@@ -8,12 +8,12 @@ from django.views import View
 from mt5saas.views import OwnedObjectMixin
 
 from .drivers.base import TerminalError
+from .errors import AccountError
 from .forms import ConnectForm, MappingForm, RiskLimitsForm
 from .gateway import terminal_read
 from .models import SymbolMapping, TradingAccount
 from .selectors import account_list
 from .services import (
-    AccountError,
     account_connect,
     account_delete,
     account_edit,

@@ -1,7 +1,7 @@
 """Which driver reaches an account's terminal, on the host that runs it.
 
 No model import at module level: drivers.base must import before Django is set up (a
-terminal session process imports it first).
+terminal session process imports it first), so what reads models is imported where it is used.
 """
 
 import os
@@ -10,10 +10,18 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from django.conf import settings
+
+from mt5saas.crypto import decrypt
+from terminals.instances import EXECUTABLE, instance_dir, instance_files_dir
+
 from .base import Driver, OrderRequest, OrderResult, TerminalError
+from .ea_bridge import EABridgeDriver
+from .ea_protocol import LINK_PREFIX
+from .mt5 import MetaTrader5Driver
 
 if TYPE_CHECKING:
-    from terminals.sessions import SessionRegistry
+    from terminals.sessions.registry import SessionRegistry
 
 # Set only in the host agent, the one process that owns its host's sessions.
 _sessions: "SessionRegistry | None" = None
@@ -21,7 +29,7 @@ _sessions: "SessionRegistry | None" = None
 
 def this_host():
     """The host this process serves: its qcluster runs with Q_CLUSTER_NAME=<queue>."""
-    from terminals.models import TerminalHost
+    from terminals.models import TerminalHost  # app loading: see the module's docstring
 
     queue = os.environ.get("Q_CLUSTER_NAME", "")
     host = TerminalHost.objects.filter(queue_name=queue).first() if queue else None
@@ -40,20 +48,12 @@ def instance_root() -> Path:
 def driver_for_login(*, kind: str, login: str) -> Driver:
     """An unconnected driver for a login of this kind, on this host."""
     if kind == "simulated":
-        from .simulated import SimulatedDriver
+        from terminals.paper.driver import SimulatedDriver  # app loading: it reads models
 
         return SimulatedDriver()
     if kind == "ea_bridge":
-        from terminals.instances import instance_files_dir
-
-        from .ea_bridge import EABridgeDriver
-
         return EABridgeDriver(instance_files_dir(root=instance_root(), login=login))
     if kind == "mt5":
-        from terminals.instances import EXECUTABLE, instance_dir
-
-        from .mt5 import MetaTrader5Driver
-
         return MetaTrader5Driver(path=str(instance_dir(root=instance_root(), login=login) / EXECUTABLE))
     raise TerminalError(-7, f"No {kind} driver on this host")
 
@@ -73,8 +73,6 @@ def owning_sessions(registry: "SessionRegistry") -> Iterator[None]:
 
 def host_queue() -> str:
     """The queue of the host this process serves; the default cluster's when unset."""
-    from django.conf import settings
-
     return os.environ.get("Q_CLUSTER_NAME") or settings.Q_CLUSTER["name"]
 
 
@@ -86,18 +84,16 @@ def open_driver(account) -> Driver:
     sessions; any other process asks the agent's directory and never starts one itself, so
     without a running agent this raises TerminalError(-10004).
     """
-    if account.kind == "simulated":
-        from terminals.gateway import simulated_driver
+    # App loading: both read models (the gateway, and the sessions' registry behind the directory).
+    from terminals.gateway import simulated_driver
+    from terminals.sessions.directory import directory_session
 
+    if account.kind == "simulated":
         return simulated_driver(account)
     if account.kind == "mt5":
         if _sessions is not None:
             return _sessions.session(account.pk).client.fresh()
-        from terminals.sessions import directory_session
-
         return directory_session(host_queue(), account.pk)
-    from mt5saas.crypto import decrypt
-
     driver = driver_for_login(kind=account.kind, login=account.login)
     driver.connect(login=int(account.login), password=decrypt(account.password), server=account.server)
     return driver
@@ -107,8 +103,6 @@ def order_send_for(driver: Driver, request: OrderRequest, *, link: str, requeste
     """driver.order_send for an order: to an EA bridge terminal a copy (an order with a
     COPY_ link) goes out as a slave command carrying its master's order id, every other
     order as a webhook command (docs/ea-protocol.md); other drivers take the request alone."""
-    from .ea_bridge import LINK_PREFIX, EABridgeDriver
-
     if not isinstance(driver, EABridgeDriver):
         return driver.order_send(request)
     copy_order_id = link.removeprefix(LINK_PREFIX) if link.startswith(LINK_PREFIX) else ""

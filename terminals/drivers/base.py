@@ -231,5 +231,12 @@ class Driver(ABC):
     @abstractmethod
     def order_send(self, request: OrderRequest) -> OrderResult: ...
 
+    @classmethod
+    def order_send_many(cls, sends: list[tuple["Driver", OrderRequest]]) -> list[OrderResult]:
+        """order_send of several terminals of this driver, one request each, at the same moment;
+        the results in the order of `sends`. One by one here; a driver whose terminals can take
+        them together (the paper broker: one transaction) overrides this."""
+        return [driver.order_send(request) for driver, request in sends]
+
     @abstractmethod
     def shutdown(self) -> None: ...

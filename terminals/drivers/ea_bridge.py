@@ -1,42 +1,20 @@
-"""Driver for terminals run by our All-in-One EA: JSON files in the instance's MQL5/Files.
+"""Driver for terminals run by our All-in-One EA: JSON files in the instance's MQL5/Files
+(protocol: docs/ea-protocol.md, file formats: terminals.drivers.ea_protocol).
 
-The protocol (version 1) is specified in docs/ea-protocol.md; the MQL5 EA (ea/) and the
-simulated EA of the tests (tests/fakes/ea_simulator.py) follow it too, and
-tests/ea/test_ea_source.py keeps the field names of the three and the document in step.
-
-In short: the host writes a command as ``webhook_command_<id>.json`` (a trade),
-``slave_command_<id>.json`` (a copy, carrying the master's ``order_id``) or
-``check_command_<id>.json`` (MQL5 OrderCheck, never trades) into the instance's
-``MQL5/Files``, atomically (``<name>.tmp``, then a rename). The EA claims a command by
-deleting its file, executes it, rewrites ``status.json`` (account, symbols, positions,
-orders, deals, ``connected``, ``last_error``) and then writes ``result_<id>.json``
-(retcode, ticket, price, message). The host withdraws a command it stopped waiting for by
+The host writes a command file atomically; the EA claims it by deleting it, executes it, rewrites
+status.json and then writes the result. The host withdraws a command it stopped waiting for by
 deleting the file: exactly one of the two deletes succeeds, so a command runs at most once.
-
-order_send raises TerminalError only when the command certainly did not reach the EA. Once
-the file is visible to the EA every outcome is an OrderResult; 10012 (no result in time) and
--10002 (an unreadable result) are ambiguous, and the caller reconciles against the snapshot
-by the request's comment before anything is resent. A result that arrives after its command
-timed out is logged and deleted, never taken for another command's.
-
-A driver made with the ``instance`` directory of a portable terminal logs the terminal in on
-connect() from a start-up configuration (see "Logging in" in the document); without it,
-connect() attaches to the terminal the EA runs.
+order_send raises TerminalError only when the command certainly did not reach the EA; once it is
+visible to the EA every outcome is an OrderResult, and 10012 (no result in time) and -10002 (an
+unreadable result) are ambiguous: the caller reconciles by the request's comment before resending.
 """
 
-import dataclasses
-import json
 import logging
-import math
-import os
-import re
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal, TypeVar
 
 from terminals import instances
 
@@ -44,230 +22,39 @@ from .base import (
     AccountInfo,
     Deal,
     Driver,
-    Filling,
     OrderRequest,
     OrderResult,
-    OrderType,
     PendingOrder,
     Position,
     SymbolInfo,
     TerminalError,
     Tick,
-    TradeAction,
+)
+from .ea_journal import JOURNAL_DIR, Journal
+from .ea_protocol import (
+    COMMAND_PREFIXES,
+    INVALID,
+    INVALID_VERSION,
+    PROTOCOL_VERSION,
+    STATUS_FILE,
+    CommandKind,
+    EAStatus,
+    ProtocolError,
+    command_fields,
+    parse_result,
+    parse_status,
+    write_json_atomically,
 )
 
 logger = logging.getLogger(__name__)
 
-PROTOCOL_VERSION = 1
-STATUS_FILE = "status.json"
-COMMAND_PREFIXES = {"webhook": "webhook_command_", "slave": "slave_command_", "check": "check_command_"}
-COMMENT_LENGTH = 31  # MT5 cuts order comments to 31 characters
-LINK_PREFIX = "COPY_"
 # How long a reader waits for an unparseable file to become whole before calling it broken.
 PARTIAL_FILE_GRACE = 0.5
-
-TIMEOUT, INVALID, INVALID_FILL, INVALID_ORDER = 10012, 10013, 10030, 10035
-INVALID_PARAMS, INVALID_VERSION, AUTH_FAILED = -2, -5, -6
+TIMEOUT = 10012
+INVALID_PARAMS, AUTH_FAILED = -2, -6
 SEND_FAILED, RECEIVE_FAILED, NO_IPC, LOGIN_TIMEOUT = -10001, -10002, -10004, -10005
 # How often a login looks at status.json: a terminal takes seconds to log in.
 LOGIN_POLL = 0.05
-# The terminal's journal, where MT5 writes "'<login>': authorization on <server> failed (<reason>)".
-JOURNAL_DIR = "logs"
-JOURNAL_READ_LIMIT = 1 << 20
-AUTHORIZATION_FAILED = re.compile(
-    r"'(?P<login>\d{1,20})': authorization on (?P<server>\S+) failed \((?P<reason>[^)\r\n]+)\)"
-)
-
-CommandKind = Literal["webhook", "slave"]
-T = TypeVar("T")
-
-_TYPE_WORDS = {int: "an integer", float: "a number", str: "a string", bool: "true or false", list: "an array"}
-
-
-class Journal:
-    """What the terminal's journal (``<instance>/logs/<yyyymmdd>.log``, UTF-16 as MT5 writes
-    it) says from now on: made before a terminal starts, it reads only lines written after."""
-
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        self.marks = {path.name: path.stat().st_size for path in self._files()}
-
-    def _files(self) -> list[Path]:
-        try:
-            return sorted(self.directory.glob("*.log"))[-2:]  # today's and, past midnight, yesterday's
-        except OSError:
-            return []
-
-    def refusal(self, login: int, server: str) -> str:
-        """The reason the trade server gave for refusing `login` on `server` ("Invalid
-        account"), or "" when the journal holds no such line since this Journal was made."""
-        for path in self._files():
-            start = self.marks.get(path.name, 0)
-            try:
-                with path.open("rb") as file:
-                    file.seek(start - start % 2)
-                    data = file.read(JOURNAL_READ_LIMIT)
-            except OSError:
-                continue
-            text = data.decode("utf-16" if data[:2] in (b"\xff\xfe", b"\xfe\xff") else "utf-16-le", errors="ignore")
-            for found in AUTHORIZATION_FAILED.finditer(text):
-                if (int(found["login"]), found["server"]) == (login, server):
-                    return found["reason"][:200]
-        return ""
-
-
-class ProtocolError(ValueError):
-    """A file of the bridge does not follow the protocol."""
-
-
-@dataclass(frozen=True)
-class EAStatus:
-    """One status.json snapshot."""
-
-    time_msc: int
-    account: AccountInfo
-    symbols: dict[str, SymbolInfo]
-    ticks: dict[str, Tick]
-    positions: list[Position]
-    orders: list[PendingOrder]
-    deals: list[Deal]
-    connected: bool | None = None  # None: the EA does not report it
-    last_error: str = ""
-    # What the EA says of itself; None: an EA from before these fields.
-    ea_name: str = ""
-    ea_loaded: bool | None = None
-    ea_running: bool | None = None
-
-
-def command_link(order_id: str) -> str:
-    """The comment that ties a slave's position to its master's order (docs/copy-trading.md)."""
-    return f"{LINK_PREFIX}{order_id}"[:COMMENT_LENGTH]
-
-
-def carries_link(comment: str, order_id: str) -> bool:
-    """Whether a comment's first word is the link to `order_id`, whole or cut to fit beside
-    a client id ("COPY_<order_id> mt5s1a2b", see docs/ea-protocol.md)."""
-    word = comment.split(" ", 1)[0]
-    return len(word) > len(LINK_PREFIX) and f"{LINK_PREFIX}{order_id}".startswith(word)
-
-
-def write_json_atomically(path: Path, data: dict[str, Any]) -> None:
-    """Write `<name>.tmp`, then rename it over `<name>`: a reader never sees half a file."""
-    text = json.dumps(data, allow_nan=False, ensure_ascii=False, separators=(",", ":"))
-    temporary = path.with_name(path.name + ".tmp")
-    try:
-        temporary.write_text(text, encoding="utf-8")
-        os.replace(temporary, path)
-    except OSError:
-        temporary.unlink(missing_ok=True)
-        raise
-
-
-def load_json_object(text: str) -> dict[str, Any]:
-    """Parse one protocol file; ProtocolError for anything but a JSON object of finite numbers."""
-
-    def no_constants(name: str) -> float:
-        raise ProtocolError(f"{name} is not a number JSON allows")
-
-    try:
-        data = json.loads(text, parse_constant=no_constants)
-    except ProtocolError:
-        raise
-    except json.JSONDecodeError as exc:
-        raise ProtocolError(f"not JSON ({exc.msg} at character {exc.pos})") from None
-    except (ValueError, RecursionError) as exc:  # a 5000-digit number, arrays nested beyond the stack
-        raise ProtocolError(f"not JSON this host reads ({type(exc).__name__})") from None
-    if not isinstance(data, dict):
-        raise ProtocolError("not a JSON object")
-    return data
-
-
-def field(data: dict[str, Any], name: str, kind: type[T], *, where: str = "", default: T | None = None) -> T:
-    """The value of a field, checked against its protocol type; ProtocolError when missing or mistyped."""
-    label = f"{where}.{name}" if where else name
-    if name not in data:
-        if default is None:
-            raise ProtocolError(f"{label} is missing")
-        return default
-    value = data[name]
-    # bool is an int subclass in Python, but true is not a ticket.
-    if kind is float:
-        number = _finite(value)
-        valid, value = number is not None, value if number is None else number
-    elif kind is int:
-        valid = isinstance(value, int) and not isinstance(value, bool)
-    else:
-        valid = isinstance(value, kind)
-    if not valid:
-        raise ProtocolError(f"{label} must be {_TYPE_WORDS[kind]}, not {json.dumps(value)[:40]}")
-    return value
-
-
-def _finite(value: object) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    try:
-        number = float(value)
-    except OverflowError:  # an integer beyond any float
-        return None
-    return number if math.isfinite(number) else None
-
-
-def _record(cls: type[T], data: object, where: str) -> T:
-    """A base dataclass from a JSON object, every field checked; fields with defaults may be absent."""
-    if not isinstance(data, dict):
-        raise ProtocolError(f"{where} is not an object")
-    values = {}
-    for spec in dataclasses.fields(cls):
-        default = None if spec.default is dataclasses.MISSING else spec.default
-        values[spec.name] = field(data, spec.name, spec.type, where=where, default=default)
-    return cls(**values)
-
-
-def parse_status(text: str) -> EAStatus:
-    """A status.json snapshot; ProtocolError when it breaks the protocol (TerminalError for a version)."""
-    data = load_json_object(text)
-    version = field(data, "version", int)
-    if version != PROTOCOL_VERSION:
-        raise TerminalError(INVALID_VERSION, f"status.json speaks EA protocol {version}, this host {PROTOCOL_VERSION}")
-    symbols, ticks = {}, {}
-    for index, raw in enumerate(field(data, "symbols", list)):
-        info = _record(SymbolInfo, raw, f"symbols[{index}]")
-        symbols[info.name] = info
-        ticks[info.name] = _record(Tick, {**raw, "symbol": info.name}, f"symbols[{index}]")
-    return EAStatus(
-        time_msc=field(data, "time_msc", int),
-        account=_record(AccountInfo, data.get("account"), "account"),
-        symbols=symbols,
-        ticks=ticks,
-        positions=[_record(Position, raw, f"positions[{i}]") for i, raw in enumerate(field(data, "positions", list))],
-        orders=[_record(PendingOrder, raw, f"orders[{i}]") for i, raw in enumerate(field(data, "orders", list))],
-        deals=[_record(Deal, raw, f"deals[{i}]") for i, raw in enumerate(field(data, "deals", list))],
-        connected=field(data, "connected", bool) if "connected" in data else None,
-        last_error=field(data, "last_error", str, default="")[:200],
-        ea_name=field(data, "ea_name", str, default="")[:64],
-        ea_loaded=field(data, "ea_loaded", bool) if "ea_loaded" in data else None,
-        ea_running=field(data, "ea_running", bool) if "ea_running" in data else None,
-    )
-
-
-def parse_result(text: str, command_id: str) -> OrderResult:
-    """The OrderResult in a result file; ProtocolError when it breaks the protocol or answers another command."""
-    data = load_json_object(text)
-    answered = field(data, "command_id", str)
-    if answered != command_id:
-        raise ProtocolError(f"result names command {answered[:64]!r}, not {command_id!r}")
-    ticket = field(data, "ticket", int, default=0)
-    return OrderResult(
-        retcode=field(data, "retcode", int),
-        deal=field(data, "deal", int, default=0),
-        order=field(data, "order", int, default=ticket),
-        volume=field(data, "volume", float, default=0.0),
-        price=field(data, "price", float, default=0.0),
-        bid=field(data, "bid", float, default=0.0),
-        ask=field(data, "ask", float, default=0.0),
-        comment=field(data, "message", str, default=""),
-    )
 
 
 class EABridgeDriver(Driver):
@@ -498,7 +285,7 @@ class EABridgeDriver(Driver):
         self._discard_late_results()
         now_msc = int(self.clock() * 1000)
         command_id = f"{now_msc:013d}-{secrets.token_hex(6)}"
-        fields = _command_fields(request, copy_order_id=copy_order_id)
+        fields = command_fields(request, copy_order_id=copy_order_id)
         if isinstance(fields, OrderResult):
             return fields
         command = {
@@ -590,55 +377,3 @@ class EABridgeDriver(Driver):
                 path.unlink(missing_ok=True)
             except OSError as exc:  # the EA holds it open: leave it rather than fail a call that has its answer
                 logger.warning("Could not delete %s: %s", path.name, exc)
-
-
-_PENDING = {
-    OrderType.BUY_LIMIT: ("BUY", "limit"),
-    OrderType.SELL_LIMIT: ("SELL", "limit"),
-    OrderType.BUY_STOP: ("BUY", "stop"),
-    OrderType.SELL_STOP: ("SELL", "stop"),
-}
-
-
-def _command_comment(comment: str, copy_order_id: str) -> str:
-    """The request's comment; for a slave command one that begins with the link: the host's
-    own ("COPY_<order_id> <client id>", what reconciliation looks for) or else the link alone."""
-    comment = comment[:COMMENT_LENGTH]
-    if copy_order_id and not carries_link(comment, copy_order_id):
-        return command_link(copy_order_id)
-    return comment
-
-
-def _command_fields(request: OrderRequest, *, copy_order_id: str) -> dict[str, Any] | OrderResult:
-    """The trade fields of a command, or the retcode for a request the protocol cannot carry."""
-    base = {
-        "symbol": request.symbol,
-        "volume": request.volume,
-        "price": request.price,
-        "stop_loss": request.sl,
-        "take_profit": request.tp,
-        "ticket": 0,
-        "deviation": request.deviation,
-        "magic": request.magic,
-        "comment": _command_comment(request.comment, copy_order_id),
-        "order_type": "market",
-    }
-    try:
-        base["filling"] = Filling(request.type_filling).name
-    except ValueError:
-        return OrderResult(retcode=INVALID_FILL, comment=f"Unknown filling mode {request.type_filling}")
-    match request.action:
-        case TradeAction.DEAL if request.type in (OrderType.BUY, OrderType.SELL):
-            if request.position:
-                return {**base, "action": "CLOSE", "ticket": request.position}
-            return {**base, "action": OrderType(request.type).name}
-        case TradeAction.PENDING if request.type in _PENDING:
-            action, order_type = _PENDING[request.type]
-            return {**base, "action": action, "order_type": order_type}
-        case TradeAction.DEAL | TradeAction.PENDING:
-            return OrderResult(retcode=INVALID_ORDER, comment=f"Order type {request.type} does not fit the action")
-        case TradeAction.SLTP:
-            return {**base, "action": "MODIFY", "ticket": request.position, "volume": 0.0, "price": 0.0}
-        case TradeAction.REMOVE:
-            return {**base, "action": "CANCEL", "ticket": request.order, "volume": 0.0, "price": 0.0}
-    return OrderResult(retcode=INVALID, comment=f"Trade action {request.action} is not supported by the EA bridge")

@@ -15,7 +15,10 @@ from terminals.retcodes import TRADE_RETCODES
 ROOT = Path(__file__).resolve().parents[2]
 DOC = (ROOT / "docs" / "ea-protocol.md").read_text(encoding="utf-8")
 EA = (ROOT / "ea" / "MT5SaaS_AllInOne.mq5").read_text(encoding="utf-8")
-DRIVER = (ROOT / "terminals" / "drivers" / "ea_bridge.py").read_text(encoding="utf-8")
+# The driver and its file formats.
+DRIVER = "".join(
+    (ROOT / "terminals" / "drivers" / name).read_text(encoding="utf-8") for name in ("ea_protocol.py", "ea_bridge.py")
+)
 SIMULATOR = (ROOT / "tests" / "fakes" / "ea_simulator.py").read_text(encoding="utf-8")
 # What reads a master's event: the endpoint (key, account) and the event's parser.
 COPY_API = (ROOT / "copytrading" / "api.py").read_text(encoding="utf-8") + (
@@ -82,7 +85,7 @@ def test_the_ea_writes_no_field_the_protocol_does_not_define():
 
 def test_command_fields_are_those_the_driver_writes_and_the_simulator_reads():
     read_by_simulator = set(re.findall(r'field\(command, "([a-z_]+)"', SIMULATOR))
-    written_by_driver = set(re.findall(r'"([a-z_]+)"(?::|\] =)', DRIVER.split("def _command_fields", 1)[1]))
+    written_by_driver = set(re.findall(r'"([a-z_]+)"(?::|\] =)', DRIVER.split("def command_fields", 1)[1]))
     written_by_driver |= set(re.findall(r'^\s+"([a-z_]+)": ', DRIVER.split("def _exchange", 1)[1], re.M))
 
     assert read_by_simulator == DOC_FIELDS["Command fields"]

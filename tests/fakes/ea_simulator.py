@@ -48,10 +48,10 @@ import psutil
 from django.db import OperationalError, connection
 
 from terminals.drivers.base import AccountInfo, DealEntry, OrderRequest, OrderResult, OrderType, Position, TradeAction
-from terminals.drivers.ea_bridge import (
+from terminals.drivers.ea_bridge import EABridgeDriver
+from terminals.drivers.ea_protocol import (
     PROTOCOL_VERSION,
     STATUS_FILE,
-    EABridgeDriver,
     EAStatus,
     ProtocolError,
     carries_link,
@@ -60,8 +60,8 @@ from terminals.drivers.ea_bridge import (
     load_json_object,
     write_json_atomically,
 )
-from terminals.drivers.simulated import SimulatedDriver
 from terminals.instances import EXECUTABLE, instance_status, instance_stop
+from terminals.paper.driver import SimulatedDriver
 from terminals.retcodes import retcode_text
 
 COMMAND_FILE = re.compile(r"^(webhook|slave|check)_command_([A-Za-z0-9_-]{1,64})\.json$")

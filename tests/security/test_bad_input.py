@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 from accounts.models import WebhookToken
 from accounts.services import api_token_create
 from terminals.drivers.base import Filling, OrderRequest, OrderType, TradeAction
-from terminals.drivers.ea_bridge import ProtocolError, parse_result
+from terminals.drivers.ea_protocol import ProtocolError, parse_result
 from terminals.models import TradingAccount
 from tests.factories import TradingAccountFactory
 from tests.fakes.ea_simulator import ea_bridge_driver

@@ -16,15 +16,8 @@ class Clock:
 
 
 def paper_terminals_on(clock: Clock, monkeypatch) -> Clock:
-    """Every simulated terminal opened from now on reads this clock."""
-    from terminals import gateway
+    """Every paper terminal opened from now on without a clock of its own reads this clock."""
+    from terminals.paper import market
 
-    real = gateway.simulated_driver
-
-    def on_the_clock(account):
-        driver = real(account)
-        driver.clock = clock
-        return driver
-
-    monkeypatch.setattr(gateway, "simulated_driver", on_the_clock)
+    monkeypatch.setattr(market, "clock", clock)
     return clock

@@ -7,9 +7,9 @@ import pytest
 
 from mt5saas.crypto import encrypt
 from terminals.drivers.base import Filling, OrderRequest, OrderType, TradeAction
-from terminals.drivers.simulated import SERVERS
 from terminals.gateway import simulated_driver
 from terminals.models import AccountEvent, SimAccount, TerminalHost, TradingAccount
+from terminals.paper.market import SERVERS
 from tests.factories import TradingAccountFactory, UserFactory
 from tests.fakes.ea_simulator import ea_bridge_driver
 from tests.terminals.test_host_queue import tasks_in_process

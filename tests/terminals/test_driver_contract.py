@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from terminals.drivers.base import Filling, OrderRequest, OrderType, TerminalError, TradeAction
-from terminals.drivers.simulated import SimulatedDriver
+from terminals.paper.driver import SimulatedDriver
 from tests.terminals.clocks import Clock
 
 LOGIN, PASSWORD, SERVER = 7001, "paper-pass", "SimBroker-Demo"

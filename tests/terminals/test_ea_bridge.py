@@ -10,7 +10,7 @@ import pytest
 
 from terminals.drivers.base import Filling, OrderRequest, OrderType, TerminalError, TradeAction
 from terminals.drivers.ea_bridge import EABridgeDriver
-from terminals.drivers.simulated import SimulatedDriver
+from terminals.paper.driver import SimulatedDriver
 from terminals.retcodes import AMBIGUOUS
 from tests.fakes.ea_simulator import EASimulator, ea_bridge_driver
 from tests.terminals.clocks import WEDNESDAY_NOON, Clock

@@ -14,7 +14,7 @@ import psutil
 import pytest
 
 from terminals.drivers.base import Filling, OrderRequest, OrderType, TerminalError, TradeAction
-from terminals.drivers.ea_bridge import STATUS_FILE
+from terminals.drivers.ea_protocol import STATUS_FILE
 from terminals.instances import instance_status
 from tests.fakes.ea_simulator import ea_bridge_driver
 from tests.terminals.clocks import WEDNESDAY_NOON, Clock

@@ -11,10 +11,10 @@ from django.utils import timezone
 
 from terminals import execution
 from terminals.drivers.base import TerminalError
-from terminals.drivers.simulated import SimulatedDriver
 from terminals.execution import MAX_CHECKS, SETTLE, account_drain, order_execute, orders_sweep
 from terminals.gateway import simulated_driver
 from terminals.models import Order, SimAccount, TradingAccount
+from terminals.paper.driver import SimulatedDriver
 from terminals.services import account_connect
 from tests.factories import OrderFactory
 

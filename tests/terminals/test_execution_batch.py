@@ -13,10 +13,9 @@ from django_q.brokers import get_broker
 from django_q.signing import SignedPackage
 
 from terminals import execution, gateway
-from terminals.drivers import simulated
-from terminals.drivers.simulated import SimulatedDriver
 from terminals.execution import BATCH, accounts_drain, drain_batches, orders_enqueue, orders_finished, orders_sweep
 from terminals.models import Order, TradingAccount
+from terminals.paper.driver import SimulatedDriver
 from terminals.services import account_connect
 from terminals.symbols import symbol_mapping_set
 from tests.terminals.clocks import Clock, paper_terminals_on
@@ -136,14 +135,14 @@ def test_a_round_claims_every_first_order_before_any_terminal_is_called_and_reco
 ):
     waiting = [order(a, side="buy", volume=Decimal("0.01")) for a in many]
     seen = []
-    send = SimulatedDriver.order_send_together
+    send = SimulatedDriver.order_send_many
 
     def watched(sends):
         # What another process sees as the terminals are called: every order of the round committed as sending.
         seen.append((len(sends), connection.in_atomic_block, Order.objects.filter(status="sending").count()))
         return send(sends)
 
-    monkeypatch.setattr(SimulatedDriver, "order_send_together", staticmethod(watched))
+    monkeypatch.setattr(SimulatedDriver, "order_send_many", staticmethod(watched))
     with CaptureQueriesContext(connection) as queries:
         done = accounts_drain([a.pk for a in many])
 
@@ -198,7 +197,18 @@ def test_a_round_cut_short_leaves_nothing_lost_or_sent_twice(cut, found, account
         return call
 
     if cut == "terminals":
-        monkeypatch.setattr(simulated._Writes, "flush", once(simulated._Writes.flush, after=True))
+        send = SimulatedDriver.order_send_many
+
+        def written_then_dropped(sends):
+            # The paper terminals' one transaction, cut once they wrote: rolled back, none took its order.
+            if died:
+                return send(sends)
+            died.append(True)
+            with transaction.atomic():
+                send(sends)
+                raise DatabaseError("the connection dropped")
+
+        monkeypatch.setattr(SimulatedDriver, "order_send_many", staticmethod(written_then_dropped))
     else:
         monkeypatch.setattr(execution, "_finish_together", once(execution._finish_together, after=False))
     accounts_drain([a.pk for a in accounts])
@@ -218,14 +228,14 @@ def test_an_order_recorded_elsewhere_during_a_round_keeps_that_record_and_the_ot
 ):
     waiting = {a.pk: order(a, side="buy", volume=Decimal("0.01")) for a in accounts}
     other = waiting[accounts[2].pk]
-    send = SimulatedDriver.order_send_together
+    send = SimulatedDriver.order_send_many
 
     def recorded_elsewhere(sends):
         results = send(sends)
         Order.objects.filter(pk=other.pk).update(status="failed", status_reason="recorded by another drain")
         return results
 
-    monkeypatch.setattr(SimulatedDriver, "order_send_together", staticmethod(recorded_elsewhere))
+    monkeypatch.setattr(SimulatedDriver, "order_send_many", staticmethod(recorded_elsewhere))
     assert accounts_drain([a.pk for a in accounts]) == 5
 
     statuses = dict(Order.objects.filter(pk__in=[o.pk for o in waiting.values()]).values_list("pk", "status_reason"))
@@ -247,14 +257,14 @@ def test_a_round_sends_its_market_orders_at_the_quote_of_the_send_not_of_their_p
         clock.at += 60_000  # a long round: the market moves past the deviation before the send
         return prepared
 
-    calls, send = [], SimulatedDriver.order_send_together
+    calls, send = [], SimulatedDriver.order_send_many
 
     def counted(sends):
         calls.append(len(sends))
         return send(sends)
 
     monkeypatch.setattr(execution, "_requests", slow_preparation)
-    monkeypatch.setattr(SimulatedDriver, "order_send_together", staticmethod(counted))
+    monkeypatch.setattr(SimulatedDriver, "order_send_many", staticmethod(counted))
     waiting = [order(a, side="buy", volume=Decimal("0.01")) for a in accounts]
 
     assert accounts_drain([a.pk for a in accounts]) == 5

@@ -6,7 +6,7 @@ import pytest
 
 from terminals.drivers.base import Filling, OrderRequest, OrderType, TerminalError, TradeAction
 from terminals.drivers.mt5 import MetaTrader5Driver
-from terminals.drivers.simulated import SimulatedDriver
+from terminals.paper.driver import SimulatedDriver
 from tests.fakes.mt5_env import fake_mt5, mt5_driver
 from tests.terminals.clocks import WEDNESDAY_NOON
 

@@ -12,10 +12,10 @@ from live.models import Event
 from terminals.agent import HostAgent
 from terminals.drivers import open_driver
 from terminals.drivers.base import OrderRequest, TradeAction
-from terminals.drivers.simulated import now_msc, quote
 from terminals.execution import account_drain
 from terminals.gateway import simulated_driver
 from terminals.models import Order
+from terminals.paper.market import SERVERS, now_msc, quote
 from terminals.services import account_connect, simulated_host
 from tests.terminals.clocks import Clock, paper_terminals_on
 from webhooks.models import Signal
@@ -54,7 +54,7 @@ def account(alice):
 @pytest.fixture
 def limit_order(alice, account, clock):
     """A limit order the terminal took: the order, its price and the moment it fills."""
-    side, price, fills_at = reachable_limit(simulated_driver(account)._spec("BTCUSD"), clock.at)
+    side, price, fills_at = reachable_limit(SERVERS[account.server]["BTCUSD"], clock.at)
     body = {"action": side, "symbol": "BTCUSD", "volume": "0.01", "order_type": "limit", "price": price}
     token = webhook_token_reveal(user=alice)
     response = Client().post(f"/webhook/{token}", json.dumps(body), content_type="text/plain")
@@ -120,7 +120,7 @@ def test_a_pending_order_left_sending_and_found_waiting_on_the_terminal_is_place
     from terminals.execution import _guards, _open_request
     from tests.terminals.test_execution import order
 
-    side, price, _ = reachable_limit(simulated_driver(account)._spec("BTCUSD"), clock.at)
+    side, price, _ = reachable_limit(SERVERS[account.server]["BTCUSD"], clock.at)
     interrupted = order(account, side=side, volume=Decimal("0.01"))
     Order.objects.filter(pk=interrupted.pk).update(symbol="BTCUSD", requested_symbol="BTCUSD", order_type="limit",
                                                    price=Decimal(str(price)))  # fmt: skip

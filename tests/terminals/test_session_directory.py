@@ -31,18 +31,12 @@ from mt5saas.crypto import encrypt
 from terminals.agent import HostAgent, host_session_spec
 from terminals.drivers import open_driver, owning_sessions
 from terminals.drivers.base import AccountInfo, TerminalError
-from terminals.drivers.simulated import SimulatedDriver
 from terminals.models import TerminalHost, TradingAccount
-from terminals.sessions import (
-    SessionClient,
-    SessionDirectory,
-    SessionError,
-    SessionRegistry,
-    directory_authkey,
-    directory_path,
-    directory_session,
-    start_session,
-)
+from terminals.paper.driver import SimulatedDriver
+from terminals.sessions.client import SessionClient
+from terminals.sessions.directory import SessionDirectory, directory_authkey, directory_path, directory_session
+from terminals.sessions.protocol import SessionError
+from terminals.sessions.registry import SessionRegistry, start_session
 from tests import servers
 from tests.factories import TradingAccountFactory
 from tests.fakes.mt5_env import FAKES

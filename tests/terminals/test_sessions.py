@@ -20,16 +20,11 @@ import pytest
 
 from mt5saas.crypto import encrypt
 from terminals.drivers.base import OrderRequest, OrderResult, OrderType, Position, TerminalError, TradeAction
-from terminals.drivers.simulated import SimulatedDriver
 from terminals.models import TerminalHost, TradingAccount
-from terminals.sessions import (
-    SessionClient,
-    SessionError,
-    SessionRegistry,
-    SessionSpec,
-    account_session_spec,
-    start_session,
-)
+from terminals.paper.driver import SimulatedDriver
+from terminals.sessions.client import SessionClient
+from terminals.sessions.protocol import SessionError, SessionSpec
+from terminals.sessions.registry import SessionRegistry, account_session_spec, start_session
 from tests.factories import TradingAccountFactory
 from tests.fakes.mt5_env import FAKES
 

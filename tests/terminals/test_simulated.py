@@ -7,8 +7,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from terminals.drivers.base import Filling, OrderRequest, OrderType, TerminalError, TradeAction
-from terminals.drivers.simulated import SERVERS, SimulatedDriver, quote, read_together
 from terminals.models import SimAccount
+from terminals.paper.book import read_together
+from terminals.paper.driver import SimulatedDriver
+from terminals.paper.market import SERVERS, quote
 from tests.terminals.clocks import WEDNESDAY_NOON, Clock
 
 SATURDAY = int(datetime(2026, 11, 21, 12, 0, tzinfo=UTC).timestamp() * 1000)
@@ -333,7 +335,7 @@ def test_requests_to_many_terminals_at_once_do_what_each_would_alone_in_a_few_st
 
     one_by_one = [driver.order_send(request) for driver, request in alone]
     with CaptureQueriesContext(connection) as queries:
-        at_once = SimulatedDriver.order_send_together(together)
+        at_once = SimulatedDriver.order_send_many(together)
 
     assert [_answer(r) for r in at_once] == [_answer(r) for r in one_by_one]
     assert [r.retcode for r in at_once] == [10009] * 8 + [10014, 10004, 10009, 10009]
@@ -353,5 +355,5 @@ def test_requests_at_once_are_one_per_account(terminal, clock):
     buy = market("BTCUSD", OrderType.BUY, 0.01, type_filling=Filling.FOK)
 
     with pytest.raises(ValueError, match="one request per account"):
-        SimulatedDriver.order_send_together([(terminal, buy), (other, buy)])
+        SimulatedDriver.order_send_many([(terminal, buy), (other, buy)])
     assert terminal.positions() == []

@@ -7,7 +7,7 @@ from django.db import transaction
 from accounts.models import User
 from accounts.selectors import webhook_url
 from accounts.services import demo_credentials
-from terminals.services import AccountError
+from terminals.errors import AccountError
 from terminals.services import demo_accounts as terminals_demo_accounts
 
 

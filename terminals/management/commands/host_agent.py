@@ -11,7 +11,8 @@ from terminals.agent import HostAgent, host_session_spec
 from terminals.drivers import open_driver, owning_sessions
 from terminals.models import TerminalHost
 from terminals.services import simulated_host
-from terminals.sessions import SessionDirectory, SessionRegistry
+from terminals.sessions.directory import SessionDirectory
+from terminals.sessions.registry import SessionRegistry
 
 
 class Command(BaseCommand):

@@ -8,7 +8,7 @@ real module it never raises for a terminal problem: a call that fails returns No
 for initialize, login and symbol_select) and sets last_error() to a RES_* code with the
 real module's words; trade refusals come back as an OrderSendResult with a retcode.
 
-Behaviour comes from the simulated paper broker (terminals.drivers.simulated), so Django
+Behaviour comes from the simulated paper broker (terminals.paper), so Django
 must be set up and its database reachable. State is per process, as in the real module:
 one attached terminal at a time, named by the path given to initialize(); a terminal keeps
 its logged-in account across shutdown() and initialize(), as a running terminal64.exe does.
@@ -36,7 +36,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from terminals.drivers.base import OrderRequest, OrderType, TerminalError
-from terminals.drivers.simulated import SimulatedDriver, now_msc
+from terminals.paper.driver import SimulatedDriver
+from terminals.paper.market import now_msc
 from terminals.retcodes import TRADE_RETCODES
 
 __version__ = "5.0.6231"

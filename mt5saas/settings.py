@@ -279,9 +279,9 @@ LIVE_RESUME_LOOKBACK_S = 30.0
 
 # Alerts (docs/alerts.md). Operator emails (startup, host offline, error-rate spikes) go to ALERT_EMAIL.
 ALERT_EMAIL = readers.alert_email()
-# 0: no dispatcher kick after publishing (the minute schedule alone raises alerts).
+# 0: no dispatcher wake-up after publishing (the minute schedule alone raises alerts).
 ALERTS_KICK = env_bool("ALERTS_KICK", True)
-# A kick waits this long for more events: at most one dispatch per process per period.
+# A wake-up waits this long for more events: at most one dispatch per process per period.
 ALERTS_KICK_DELAY_S = 1.0
 # The dispatcher's cursor moves only past rows older than this (transactions commit out of id order).
 ALERTS_DISPATCH_GRACE_S = 60

@@ -10,7 +10,7 @@ from django_q.brokers import get_broker
 from django_q.signing import SignedPackage
 
 from accounts.services import webhook_token_reveal
-from mt5saas.events import user_group
+from live.broadcast import user_group
 from terminals.execution import account_drain
 from terminals.gateway import simulated_driver
 from terminals.models import Order

@@ -9,11 +9,10 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 
-from bench.measure import Client, Database, Memory, Usage, ms, progress, wait_idle
+from bench.measure import WARMUP, Client, Database, Memory, Usage, ms, progress, wait_idle
 
 SYMBOL, VOLUME = "BTCUSD", 0.01
 SENDERS = 8
-WARMUP = 10
 GAP = 0.2  # random pause before each signal of the latency rows: out of step with the ORM broker's polls
 POLL = 0.002  # seconds between reads of the order's status
 FINAL = ("filled", "rejected", "failed", "cancelled")

@@ -228,7 +228,7 @@ def test_closes_and_close_all(hook, paper):
 
 @pytest.mark.django_db(transaction=True)
 def test_the_signal_and_its_orders_reach_the_owners_live_stream(hook, paper, alice):
-    from tests.mt5saas.test_events import listen, received
+    from tests.live.test_broadcast import listen, received
 
     channel = listen(user_group(alice.pk))
     body = hook({"action": "buy", "symbol": "BTCUSD", "volume": 0.01}).json()

@@ -23,16 +23,16 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
 
     def save_user(self, request, sociallogin, form=None):
         user = super().save_user(request, sociallogin, form)
-        self._sync(user, sociallogin)
+        self._profile_sync(user, sociallogin)
         return user
 
     def pre_social_login(self, request, sociallogin) -> None:
         # Every sign-in of a known user refreshes name and picture.
         if sociallogin.is_existing:
-            self._sync(sociallogin.user, sociallogin)
+            self._profile_sync(sociallogin.user, sociallogin)
 
     @staticmethod
-    def _sync(user, sociallogin) -> None:
+    def _profile_sync(user, sociallogin) -> None:
         extra = sociallogin.account.extra_data
         user_sync_profile(
             user=user,

@@ -1,4 +1,8 @@
 from django.apps import AppConfig
+from django.conf import settings
+from django.db.models.signals import post_save
+
+from mt5saas import events
 
 
 class AlertsConfig(AppConfig):
@@ -6,19 +10,16 @@ class AlertsConfig(AppConfig):
     name = "alerts"
 
     def ready(self) -> None:
-        from django.conf import settings
-        from django.db.models.signals import post_save
-
-        from mt5saas import events
+        # Imported here: these modules read models, which load after the app configs.
         from terminals.agent import account_read, round_done
 
-        from . import kick, prices, services
+        from . import prices, services, wakeup
 
         # Price alerts are checked against the quotes of each account the host agent reads.
         account_read.connect(prices.price_alerts_check, dispatch_uid="alerts.price_alerts_check")
         # The first round of a host agent is the service (re)starting on that host.
         round_done.connect(services.agent_round_done, dispatch_uid="alerts.agent_round_done")
-        # After each publish: wake this process's dispatcher kick (a set insert, nothing more).
-        events.after_publish.append(kick.note_published)
+        # After each publish: wake this process's dispatcher (a set insert, nothing more).
+        events.subscribe(wakeup.events_published)
         # A new user starts with the default alerts.
         post_save.connect(services.user_created, sender=settings.AUTH_USER_MODEL, dispatch_uid="alerts.user_created")

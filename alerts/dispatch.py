@@ -3,7 +3,7 @@
 A django-q2 task reads each source past a cursor: the live events (order outcomes, copy
 errors), the accounts' status transitions, refused signals, and the hosts. It runs every
 minute from a schedule and, within about a second, whenever a process publishes an event
-for a trader who has alert preferences (alerts.kick). Ids are handed out before commit, so
+for a trader who has alert preferences (alerts.wakeup). Ids are handed out before commit, so
 a row with a smaller id can become visible after a larger one: the cursor only moves past
 rows older than ALERTS_DISPATCH_GRACE_S, the rows after it are read again next time, and
 an alert's unique `source` makes reading a row twice raise it once.
@@ -35,7 +35,7 @@ BATCH = 500
 ROW_ATTEMPTS = 5
 
 
-def _all(steps: list[Callable[[], int]]) -> int:
+def _run_every_step(steps: list[Callable[[], int]]) -> int:
     """Run every step even when one before it fails; the sum of their counts, or, once all
     have run, the first failure raised."""
     total, failure = 0, None
@@ -50,7 +50,7 @@ def _all(steps: list[Callable[[], int]]) -> int:
     return total
 
 
-def _each(rows, alert_for: Callable) -> tuple[int, dict[int, str]]:
+def _alert_each_row(rows, alert_for: Callable) -> tuple[int, dict[int, str]]:
     """alert_for(row) for each row on its own: a row that raises is rolled back, logged and
     returned among the failed (id → the error's class), and the rows after it go on."""
     raised, failed = 0, {}
@@ -86,8 +86,8 @@ def _still_failing(cursor: Cursor, failed: dict[int, str]) -> set[int]:
     return set(failed) - {first}
 
 
-def _source(name: str, rows_after: Callable[..., list], stamp: str, alerts: Callable,
-            horizon_id: Callable[..., int] | None = None) -> int:  # fmt: skip
+def _raise_past_cursor(name: str, rows_after: Callable[..., list], stamp: str, alerts: Callable,
+                       horizon_id: Callable[..., int] | None = None) -> int:  # fmt: skip
     """Raise the alerts of one source's rows past its cursor; returns how many.
 
     Then the cursor moves past the leading rows that are handled and older than the grace
@@ -114,13 +114,13 @@ def _account_label(account) -> str:
     return f"{account.nickname} ({account.login})" if account.nickname else str(account.login)
 
 
-def _fresh(rows, source: Callable) -> list:
+def _not_yet_raised(rows, source: Callable) -> list:
     """The rows that have not raised their alert yet (a row is read again within the grace period)."""
     raised = selectors.raised_sources(source(row) for row in rows)
     return [row for row in rows if source(row) not in raised]
 
 
-def _order_what(order: Order) -> str:
+def _order_description(order: Order) -> str:
     """What an order does, from whatever of it is set: "BUY 0.1 EURUSD", "CLOSE EURUSD",
     "CLOSE 50% of position 7 GOLD", "CLOSE ALL" (a close has no volume of its own)."""
     if order.action == Order.Action.OPEN:
@@ -145,10 +145,15 @@ def _order_what(order: Order) -> str:
 
 def _order_alerts(rows) -> tuple[int, dict[int, str]]:
     owners = owners_with_preferences({row.owner_id for row in rows})
-    rows = _fresh([row for row in rows if row.owner_id in owners], lambda row: f"{row.owner_id}:event:{row.pk}")
+    wanted = [row for row in rows if row.owner_id in owners]
+    rows = _not_yet_raised(wanted, lambda row: f"{row.owner_id}:event:{row.pk}")
     ids = [row.payload.get("id") for row in rows if row.kind == "order" and isinstance(row.payload, dict)]
     orders = selectors.orders_by_id(pk for pk in ids if isinstance(pk, int))
-    return _each(rows, lambda row: _copy_alert(row) if row.kind == "copy_event" else _order_alert(row, orders))
+
+    def alert_for(row):
+        return _copy_alert(row) if row.kind == "copy_event" else _order_alert(row, orders)
+
+    return _alert_each_row(rows, alert_for)
 
 
 def _order_alert(row, orders: dict):
@@ -157,7 +162,7 @@ def _order_alert(row, orders: dict):
     status = payload.get("status")
     if order is None or status not in ("filled", "rejected", "failed"):
         return None
-    what = _order_what(order)
+    what = _order_description(order)
     where = f"account {_account_label(order.account)}"
     data = {"order": order.pk, "account": order.account_id, "status": status, "source": order.source}
     if status == "filled":
@@ -197,8 +202,9 @@ def _copy_alert(row):
 
 def _account_alerts(rows) -> tuple[int, dict[int, str]]:
     owners = owners_with_preferences({row.owner_id for row in rows})
-    rows = _fresh([row for row in rows if row.owner_id in owners], lambda row: f"{row.owner_id}:account:{row.pk}")
-    return _each([row for row in rows if row.status in ("online", "offline", "error")], _account_alert)
+    wanted = [row for row in rows if row.owner_id in owners]
+    rows = _not_yet_raised(wanted, lambda row: f"{row.owner_id}:account:{row.pk}")
+    return _alert_each_row([row for row in rows if row.status in ("online", "offline", "error")], _account_alert)
 
 
 def _account_alert(row):
@@ -224,7 +230,7 @@ def _signal_alerts(rows) -> tuple[int, dict[int, str]]:
     rejected = [row for row in rows if row.status == "refused"]
     owners = owners_with_preferences({row.owner_id for row in rejected})
     wanted = [row for row in rejected if row.owner_id in owners]
-    return _each(_fresh(wanted, lambda row: f"{row.owner_id}:signal:{row.pk}"), _signal_alert)
+    return _alert_each_row(_not_yet_raised(wanted, lambda row: f"{row.owner_id}:signal:{row.pk}"), _signal_alert)
 
 
 def _signal_alert(row):
@@ -244,7 +250,7 @@ def _signal_alert(row):
 
 def _host_alerts() -> int:
     hosts = selectors.offline_hosts(since=timezone.now() - timedelta(days=1))
-    return _all([lambda host=host: _host_alert(host) for host in hosts])
+    return _run_every_step([lambda host=host: _host_alert(host) for host in hosts])
 
 
 def _host_alert(host) -> int:
@@ -290,22 +296,23 @@ def _error_rate_alert() -> int:
 
 def dispatch() -> int:
     """Raise the alerts of everything recorded since the last run; returns how many."""
-    return _all([
-        lambda: _source("event", selectors.events_after, "created_at", _order_alerts, selectors.event_horizon_id),
-        lambda: _source("account_event", selectors.account_events_after, "created_at", _account_alerts),
-        lambda: _source("signal", selectors.rejected_signals_after, "received_at", _signal_alerts),
+    events, accounts, signals = selectors.events_after, selectors.account_events_after, selectors.rejected_signals_after
+    return _run_every_step([
+        lambda: _raise_past_cursor("event", events, "created_at", _order_alerts, selectors.event_horizon_id),
+        lambda: _raise_past_cursor("account_event", accounts, "created_at", _account_alerts),
+        lambda: _raise_past_cursor("signal", signals, "received_at", _signal_alerts),
     ])  # fmt: skip
 
 
 def service_checks() -> int:
-    """Hosts offline and the error rate: once a minute (the schedule), not on every kick."""
-    return _all([_host_alerts, _error_rate_alert])
+    """Hosts offline and the error rate: once a minute (the schedule), not on every wake-up."""
+    return _run_every_step([_host_alerts, _error_rate_alert])
 
 
 def every_minute() -> int:
     """The minute schedule: the dispatcher's catch-up, the service checks and the deliveries
     due for a retry; each runs even when one before it fails."""
-    return _all([dispatch, service_checks, deliveries_retry_due])
+    return _run_every_step([dispatch, service_checks, deliveries_retry_due])
 
 
 def daily_summaries() -> int:

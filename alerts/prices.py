@@ -12,7 +12,7 @@ log = logging.getLogger(__name__)
 Condition = PriceAlert.Condition
 
 
-def _met(alert: PriceAlert, previous: Decimal | None, price: Decimal) -> bool:
+def _condition_met(alert: PriceAlert, previous: Decimal | None, price: Decimal) -> bool:
     if alert.condition == Condition.ABOVE:
         return price > alert.price
     if alert.condition == Condition.BELOW:
@@ -49,7 +49,7 @@ def price_alerts_check(*, account, driver, this_round: dict, **kwargs) -> int:
         since = (now - alert.triggered_at).total_seconds() if alert.triggered_at else None
         cooling = since is not None and since < alert.cooldown_minutes * 60
         fields = ["last_price"]
-        if _met(alert, previous, price) and not cooling:
+        if _condition_met(alert, previous, price) and not cooling:
             alert.triggered_at = now
             alert.active = alert.repeat
             fields += ["triggered_at", "active"]

@@ -11,13 +11,13 @@ from django.core.mail import EmailMessage
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
-from django_q.tasks import async_task
 
 from mt5saas.crypto import decrypt, encrypt
 from mt5saas.events import publish_to_user
 
 from . import messages, net
 from .models import DEFAULT_EMAIL_KINDS, TRADER_KINDS, Alert, Delivery, Endpoint, Kind, Preference, PriceAlert
+from .queue import delivery_enqueue
 
 log = logging.getLogger(__name__)
 Status = Delivery.Status
@@ -258,11 +258,7 @@ def _deliveries_create(alert: Alert, preference: Preference | None) -> None:
             )
     created = Delivery.objects.bulk_create(rows)
     ids = [row.pk for row in created]
-    transaction.on_commit(lambda: [_enqueue(pk) for pk in ids])
-
-
-def _enqueue(delivery_id: int) -> None:
-    async_task("alerts.tasks.deliver", delivery_id, task_name=f"alert-delivery-{delivery_id}")
+    transaction.on_commit(lambda: [delivery_enqueue(pk) for pk in ids])
 
 
 def operator_alert(*, title: str, text: str, source: str = "", coalesce_key: str = "") -> Alert | None:
@@ -341,7 +337,7 @@ def deliveries_retry_due() -> int:
     due = Delivery.objects.filter(Q(status=Status.FAILED, next_attempt_at__lte=now) | lost)
     ids = list(due.values_list("pk", flat=True)[:500])
     for pk in ids:
-        _enqueue(pk)
+        delivery_enqueue(pk)
     return len(ids)
 
 
@@ -352,7 +348,7 @@ def delivery_retry(*, delivery: Delivery) -> Delivery:
         raise AlertsError("Only a failed delivery can be retried.")
     Delivery.objects.filter(pk=delivery.pk).update(status=Status.FAILED, next_attempt_at=timezone.now())
     delivery.refresh_from_db()
-    transaction.on_commit(lambda: _enqueue(delivery.pk))
+    transaction.on_commit(lambda: delivery_enqueue(delivery.pk))
     return delivery
 
 

@@ -1,259 +1,59 @@
-"""Every benchmark area in one run: a table per area, JSON and a PNG chart, and the change
-since the previous run.
+"""Every benchmark area, or one.
 
-    python -m bench [--quick] [--scaled] [--only webhook,copy,live,terminal]
-    make bench [BENCH_ARGS="--quick --scaled"]
+    python -m bench [--quick] [--scaled] [--only webhook,copy,live,terminal]   # bench/runner.py
+    python -m bench AREA [options]   # one area in this process, with its detailed tables
 
-Each area is its own script (bench/webhook.py, bench/copytrade.py, bench/live.py,
-bench/terminal.py; each still runs on its own and prints its detailed tables) started here as
-a process of its own, one after the other: the machine has few cores and a bench that shares
-them with another measures neither. The embedded defaults by default; --scaled runs the
-webhook and copy areas on PostgreSQL + Redis with two daphne processes on two ports and two
-qclusters (the live area always has its Redis row, the terminal area needs no service).
-
-Every row has median, p95, p99, throughput and peak memory, and each area has its baseline
-row from the same run (bare GET /health on the same server, the bare MetaTrader5 call):
-"x base" is the row's median over the baseline's. Results go to bench/results/ (not
-tracked): bench-<stack>-<time>.json, the chart bench-<stack>-<time>.png, and each script's
-own output as .log; "Δ" columns compare with the newest earlier JSON of the same stack and size.
+An area's process sets Django up once, with the area's environment (its throwaway database
+and keys, bench/areas.py), and only then imports the area's module, which imports the
+project's apps at its top.
 """
 
-import argparse
-import json
+import importlib
 import os
-import platform
-import re
-import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
+import django
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "bench" / "results"
-REDIS = "redis://127.0.0.1:6379/0"
-PROGRESS = re.compile(r"^progress (?P<label>.*): (?P<done>\d+)/(?P<total>\d+)$")
+from bench.areas import AREAS_BY_NAME, Area
+from bench.runner import run_all
 
 
-@dataclass
-class Area:
-    name: str
-    script: str
-    steps: int  # progress lines the script prints in a full run, roughly: the bar's length
-
-    def command(self, args: argparse.Namespace) -> list[str]:
-        command = [sys.executable, f"bench/{self.script}"]
-        if self.name in ("webhook", "copy"):
-            command += ["--redis-url", args.redis_url]
-            command += ["--scaled"] if args.scaled else []
-            command += ["--quick", "--agent-interval", "2", "--accounts", "14"] if args.quick else []
-        if self.name == "copy" and args.quick:
-            command.append("--no-watcher")  # its 12 s warm-up alone is a tenth of the budget
-        if self.name == "live":
-            command += ["--redis-url", args.redis_url]
-            command += ["--events", "60", "--clients", "100", "--users", "20"] if args.quick else []
-        if self.name == "terminal" and args.quick:
-            command += ["--orders", "40"]
-        return command
+@contextmanager
+def area_directory(area: Area, keep: bool) -> Iterator[Path]:
+    """The area's temp dir (its database, the service's logs), removed afterwards unless kept."""
+    prefix = f"mt5saas-bench-{area.name}-"
+    if keep:
+        directory = tempfile.mkdtemp(prefix=prefix)
+        print(f"kept: {directory}", file=sys.stderr)
+        yield Path(directory)
+        return
+    with tempfile.TemporaryDirectory(prefix=prefix) as directory:
+        yield Path(directory)
 
 
-AREAS = [
-    Area("webhook", "webhook.py", 8),
-    Area("copy", "copytrade.py", 4),
-    Area("live", "live.py", 1),
-    Area("terminal", "terminal.py", 4),
-]
-
-
-def run_area(area: Area, args, rows_path: Path, log_path: Path, progress: Progress, task) -> tuple[int, float]:
-    """Runs one script; its progress lines move the bar, everything else goes to its log."""
-    env = {**os.environ, "BENCH_PROGRESS": "1", "BENCH_ROWS": str(rows_path), "PYTHONUNBUFFERED": "1"}
-    env["BENCH_SQLITE_TEMPLATE"] = str(rows_path.with_name("migrated.sqlite3"))
+def run_area(area: Area, argv: list[str]) -> int:
+    args = area.parser().parse_args(argv)
     started = time.perf_counter()
-    steps_done: dict[str, float] = {}
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            area.command(args), cwd=ROOT, env=env, stdout=log, stderr=subprocess.PIPE, text=True, bufsize=1
-        )
-        for line in process.stderr:
-            if match := PROGRESS.match(line.strip()):
-                label = match["label"]
-                steps_done[label] = int(match["done"]) / max(1, int(match["total"]))
-                progress.update(
-                    task,
-                    completed=min(sum(steps_done.values()), area.steps - 0.01),
-                    description=f"{area.name}: {label}",
-                )
-            else:
-                log.write(line)
-        code = process.wait()
-    return code, time.perf_counter() - started
-
-
-def previous_run(stack: str, quick: bool, before: str) -> dict | None:
-    """The newest earlier result of the same stack and size."""
-    for path in sorted(RESULTS.glob(f"bench-{stack}-*.json"), reverse=True):
-        if path.stem >= before:
-            continue
-        try:
-            data = json.loads(path.read_text())
-        except ValueError:
-            continue
-        if data.get("quick") == quick:
-            return {**data, "path": str(path.relative_to(ROOT))}
-    return None
-
-
-def fmt(value: float | None, digits: int = 2) -> str:
-    return "—" if value is None else f"{value:.{digits}f}"
-
-
-def change(now: float | None, before: float | None) -> str:
-    if now is None or not before:
-        return "—"
-    ratio = now / before - 1
-    colour = "red" if ratio > 0.1 else "green" if ratio < -0.1 else "white"
-    return f"[{colour}]{ratio:+.0%}[/{colour}]"
-
-
-def print_tables(console: Console, areas: list[dict], previous: dict | None) -> None:
-    before = {}
-    for area in (previous or {}).get("areas", []):
-        for row in area["rows"]:
-            before[(area["area"], row["name"])] = row
-    for area in areas:
-        table = Table(title=area["title"], title_justify="left", show_lines=False)
-        for column in ("row", "n", "median ms", "p95 ms", "p99 ms", "per s", "peak MB", "x base", "Δ median", "Δ p99"):
-            table.add_column(column, justify="left" if column == "row" else "right")
-        base = next((r for r in area["rows"] if r["baseline"] and r["median_ms"]), None)
-        for row in area["rows"]:
-            old = before.get((area["area"], row["name"]), {})
-            times = base and row["median_ms"] and not row["baseline"]
-            table.add_row(
-                ("[dim]baseline:[/dim] " if row["baseline"] else "") + row["name"],
-                str(row["n"]),
-                fmt(row["median_ms"]),
-                fmt(row["p95_ms"]),
-                fmt(row["p99_ms"]),
-                fmt(row["per_second"], 1),
-                fmt(row["peak_mb"], 1),
-                f"{row['median_ms'] / base['median_ms']:.1f}x" if times else "—",
-                change(row["median_ms"], old.get("median_ms")),
-                change(row["p99_ms"], old.get("p99_ms")),
-            )
-        console.print(table)
-        notes = [f"{r['name']}: {r['note']}" for r in area["rows"] if r.get("note")]
-        for note in notes:
-            console.print(f"  [dim]{note}[/dim]")
-
-
-def chart(areas: list[dict], previous: dict | None, path: Path, title: str) -> None:
-    """Median and p99 of every row (log scale), with the previous run's p99 as a mark."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    before = {(a["area"], r["name"]): r for a in (previous or {}).get("areas", []) for r in a["rows"]}
-    timed = [(a, [r for r in a["rows"] if r["median_ms"]]) for a in areas]
-    timed = [(a, rows) for a, rows in timed if rows]
-    heights = [max(1.6, 0.38 * len(rows) + 0.9) for _, rows in timed]
-    figure, axes = plt.subplots(len(timed), 1, figsize=(11, sum(heights)), gridspec_kw={"height_ratios": heights})
-    axes = [axes] if len(timed) == 1 else list(axes)
-    for axis, (area, rows) in zip(axes, timed, strict=True):
-        names = [("▸ " if r["baseline"] else "") + r["name"][:60] for r in rows]
-        y = range(len(rows))
-        axis.barh([i + 0.2 for i in y], [r["p99_ms"] for r in rows], height=0.4, label="p99", color="#e0a030")
-        axis.barh([i - 0.2 for i in y], [r["median_ms"] for r in rows], height=0.4, label="median", color="#3070c0")
-        old = [(i, before.get((area["area"], r["name"]), {}).get("p99_ms")) for i, r in enumerate(rows)]
-        old = [(i, value) for i, value in old if value]
-        if old:
-            marks = {"marker": "|", "s": 200, "color": "black", "label": "previous p99"}
-            axis.scatter([v for _, v in old], [i + 0.2 for i, _ in old], **marks)
-        axis.set_yticks(list(y), names, fontsize=8)
-        axis.invert_yaxis()
-        axis.set_xscale("log")
-        axis.set_xlabel("ms (log)", fontsize=8)
-        axis.set_title(area["title"], fontsize=9, loc="left")
-        axis.legend(fontsize=7, loc="lower right")
-    figure.suptitle(title, fontsize=10)
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    with area_directory(area, args.keep) as directory:
+        env = area.environment(args, directory)
+        os.environ.update(env)
+        django.setup()
+        # Imported once Django is set up: the area's module imports the project's models.
+        module = importlib.import_module(f"bench.{area.module}")
+        module.run(args, directory, env)
+    print(f"({time.perf_counter() - started:.0f} s)")
+    return 0
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer samples: under two minutes on the embedded stack")
-    parser.add_argument("--scaled", action="store_true", help="PostgreSQL + Redis, 2 daphne, 2 qclusters")
-    parser.add_argument("--redis-url", default=REDIS, help=f"Redis database for the scaled stack (default {REDIS})")
-    parser.add_argument("--only", default="", help="comma list of areas: " + ",".join(a.name for a in AREAS))
-    args = parser.parse_args()
-    chosen = [a for a in AREAS if not args.only or a.name in args.only.split(",")]
-    stack = "postgres-redis" if args.scaled else "sqlite"
-    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    console = Console()
-    if not console.is_terminal:
-        console = Console(width=150)  # a log or a pipe: room for every column
-    load_before = os.getloadavg()
-    started = time.perf_counter()
-    failed, durations, areas = [], {}, []
-    with tempfile.TemporaryDirectory(prefix="mt5saas-bench-") as directory:
-        rows_path = Path(directory) / "rows.json"
-        columns = (TextColumn("{task.description:<48}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-        with Progress(*columns, console=console, transient=False) as progress:
-            overall = progress.add_task("all areas", total=len(chosen))
-            for area in chosen:
-                task = progress.add_task(f"{area.name}: starting", total=area.steps)
-                log = RESULTS / f"bench-{stack}-{stamp}-{area.name}.log"
-                code, seconds = run_area(area, args, rows_path, log, progress, task)
-                durations[area.name] = round(seconds, 1)
-                progress.update(
-                    task, completed=area.steps, description=f"{area.name}: {'done' if not code else 'FAILED'}"
-                )
-                progress.advance(overall)
-                if code:
-                    failed.append(area.name)
-                    console.print(f"[red]{area.name} failed (exit {code}); its output: {log.relative_to(ROOT)}[/red]")
-        if rows_path.exists():
-            areas = json.loads(rows_path.read_text())
-    previous = previous_run(stack, args.quick, f"bench-{stack}-{stamp}")
-    load_after = os.getloadavg()
-    title = (
-        f"mt5saas bench, {'quick, ' if args.quick else ''}"
-        f"{'PostgreSQL + Redis, 2 daphne, 2 qclusters' if args.scaled else 'embedded defaults'}; "
-        f"python {platform.python_version()}, {os.cpu_count()} CPUs, load {load_before[0]:.1f} → {load_after[0]:.1f}"
-    )
-    console.print(f"\n[bold]{title}[/bold]")
-    if previous:
-        console.print(f"Δ: against {previous['path']} ({previous['when']})")
-    print_tables(console, areas, previous)
-    result = {
-        "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "stack": stack,
-        "quick": args.quick,
-        "python": platform.python_version(),
-        "cpus": os.cpu_count(),
-        "load_average": {"before": load_before, "after": load_after},
-        "seconds": durations,
-        "failed": failed,
-        "areas": areas,
-    }
-    path = RESULTS / f"bench-{stack}-{stamp}.json"
-    path.write_text(json.dumps(result, indent=2))
-    if areas:
-        chart(areas, previous, path.with_suffix(".png"), title)
-    total = time.perf_counter() - started
-    console.print(f"\nresults: {path.relative_to(ROOT)}, chart {path.with_suffix('.png').relative_to(ROOT)}")
-    console.print(f"({total:.0f} s in all: " + ", ".join(f"{k} {v:.0f} s" for k, v in durations.items()) + ")")
-    return 1 if failed else 0
+    if len(sys.argv) > 1 and sys.argv[1] in AREAS_BY_NAME:
+        return run_area(AREAS_BY_NAME[sys.argv[1]], sys.argv[2:])
+    return run_all(sys.argv[1:])
 
 
 if __name__ == "__main__":

@@ -1,9 +1,9 @@
 """Copy trading: master event received → slave filled for 1, 10 and 50 slaves, and the
 host-side watcher's detection time.
 
-    python bench/copytrade.py [--quick] [--scaled]
+    python -m bench copy [--quick] [--scaled]
 
-Starts the service as bench/webhook.py does (one daphne, one qcluster, the simulated host's
+Starts the service as the webhook area does (bench/stack.py: one daphne, one qcluster, the simulated host's
 agent, DEBUG=0, a throwaway database: SQLite by default, PostgreSQL + Redis with --scaled),
 with one trader and 100 simulated accounts. Account 1 is the master; pairs to accounts 2..51
 are created, and for each row only N of them are on.
@@ -21,30 +21,29 @@ detection is from the deal's time on the terminal to the copy event the host age
 Tables on stdout, JSON in bench/results/ (not tracked).
 """
 
-# ruff: noqa: E402 - the standard library's "copy" must be reachable before anything is imported
-import os
-import sys
-
-# Run as a script, this file's folder comes first on sys.path, and "copy" there is this file,
-# not the standard library module that dataclasses and Django import.
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirname(os.path.abspath(__file__))]
-
-import argparse
 import json
+import os
 import random
 import secrets
 import statistics
-import tempfile
+import sys
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from django.db import connections
 
 from bench import rows as bench_rows
-from bench.webhook import REDIS, Client, health_times, progress, service_stack, stack_rss, stats
+from bench.measure import Client, health_times, progress, stats
+from bench.stack import service_stack, stack_rss
+from copytrading.models import CopyEvent, CopyPair
+from copytrading.services import pair_create
+from terminals.drivers.base import OrderRequest, OrderType, TradeAction
+from terminals.gateway import simulated_driver
+from terminals.models import Order, TradingAccount
+
+ROOT = Path(__file__).resolve().parents[1]
 
 SLAVES = (1, 10, 50)
 GAP = 0.2
@@ -73,14 +72,6 @@ class FanoutRow:
     unfilled: dict[str, int] = field(default_factory=dict)
 
 
-def django_setup(env: dict[str, str]) -> None:
-    """This process reads the service's database through the ORM, with the service's settings."""
-    os.environ.update(env)
-    import django
-
-    django.setup()
-
-
 def post_event(client: Client, key: str, body: dict) -> tuple[dict, float]:
     data = json.dumps({"api_key": key, **body}).encode()
     status, reply, elapsed = client.send("POST", "/api/copy/trade", data)
@@ -90,8 +81,6 @@ def post_event(client: Client, key: str, body: dict) -> tuple[dict, float]:
 
 
 def wait_final(event_id: int, count: int, started: float, timeout: float = 60) -> float:
-    from terminals.models import Order
-
     while True:
         orders = Order.objects.filter(copy_execution__event_id=event_id)
         if orders.filter(status__in=Order.FINAL).count() >= count:
@@ -102,9 +91,6 @@ def wait_final(event_id: int, count: int, started: float, timeout: float = 60) -
 
 
 def bench_fanout(port: int, master, key: str, sizes: Sizes) -> list[FanoutRow]:
-    from copytrading.models import CopyPair
-    from terminals.models import Order
-
     client = Client(port)
     rows = []
     pairs = list(CopyPair.objects.filter(master=master).order_by("pk"))
@@ -151,11 +137,6 @@ def bench_fanout(port: int, master, key: str, sizes: Sizes) -> list[FanoutRow]:
 def bench_watcher(master, rounds: int) -> list[float]:
     """Trades made on the master terminal itself; detection = deal time → copy event stored.
     `master` must be one no EA posted for: the watcher stands aside for those for a day."""
-    from copytrading.models import CopyEvent
-    from terminals.drivers.base import OrderRequest, OrderType, TradeAction
-    from terminals.gateway import simulated_driver
-    from terminals.models import Order
-
     time.sleep(12)  # two rounds of the agent: it starts watching this master
     detections = []
     for r in range(rounds):
@@ -260,14 +241,13 @@ def export_rows(mode: str, baseline: list[float], rows: list[FanoutRow], watcher
     bench_rows.export("copy", f"Copy trading, {mode}", out)
 
 
-def run(args, directory: Path) -> None:
+def run(args, directory: Path, env: dict[str, str]) -> None:
+    """This process reads the service's database through the ORM, with the stack's settings."""
     sizes = QUICK if args.quick else FULL
-    with service_stack(args, directory) as stack:
-        django_setup(stack.env)
+    if args.no_watcher:
+        sizes.watcher = 0
+    with service_stack(args, directory, env) as stack:
         try:
-            from copytrading.services import pair_create
-            from terminals.models import TradingAccount
-
             demo_ids = [a["id"] for a in stack.demo["accounts"]]
             # Every round opens and closes on every slave: a full run trades more an hour than
             # the default guard allows, and a refused order would be timed as a fast one.
@@ -298,28 +278,5 @@ def run(args, directory: Path) -> None:
             saved.write_text(json.dumps(body, indent=2, default=str))
             print(f"\nresults: {saved.relative_to(ROOT)}")
         finally:
-            from django.db import connections
-
             connections.close_all()  # before a PostgreSQL database is dropped
 
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer rounds: about two minutes")
-    parser.add_argument("--scaled", action="store_true", help="PostgreSQL + Redis instead of the embedded defaults")
-    parser.add_argument("--redis-url", default=REDIS, help=f"with --scaled (default {REDIS})")
-    parser.add_argument("--database-prefix", default="bench", help="with --scaled: prefix of the throwaway database")
-    parser.add_argument("--agent-interval", type=float, default=5.0, help="host agent heartbeat, s (default 5)")
-    parser.add_argument("--accounts", type=int, default=100, help="simulated accounts (default 100; 53 for every row)")
-    parser.add_argument("--no-watcher", action="store_true", help="leave out the watcher row (its 12 s warm-up)")
-    args = parser.parse_args()
-    if args.no_watcher:
-        QUICK.watcher = FULL.watcher = 0
-    started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="mt5saas-bench-copy-") as directory:
-        run(args, Path(directory))
-    print(f"({time.perf_counter() - started:.0f} s)")
-
-
-if __name__ == "__main__":
-    main()

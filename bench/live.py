@@ -1,6 +1,6 @@
 """Live events: publish → client receipt, and fan-out to 1,000 SSE clients of 100 users.
 
-    python bench/live.py [--events 300] [--clients 1000] [--users 100]
+    python -m bench live [--events 300] [--clients 1000] [--users 100]
 
 Rows (loopback only, a throwaway SQLite database in a temp dir):
 - one process: the ASGI application, the in-memory channel layer, the publisher and an SSE
@@ -13,24 +13,28 @@ Rows (loopback only, a throwaway SQLite database in a temp dir):
   them. Asserts that no client receives another trader's event.
 """
 
-import argparse
 import asyncio
+import http.client
 import json
-import math
 import os
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import psutil
+import redis
+from asgiref.sync import sync_to_async
+from django.test import override_settings
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from bench import rows as bench_rows
+from bench.rows import percentile
+from mt5saas.asgi import application
+from mt5saas.events import events_flush, publish_many
+from tests.servers import manage, service_env, start_daphne, stop
+
 MB = 1024 * 1024
-REDIS = "redis://127.0.0.1:6379/0"
 USERS_SCRIPT = (
     "import json; from accounts.models import User; from accounts.services import api_token_create; "
     "users = [User.objects.get_or_create(username=f'live{{n}}', defaults={{'email': f'live{{n}}@bench.test'}})[0] "
@@ -39,16 +43,10 @@ USERS_SCRIPT = (
 )
 
 
-def percentile(ordered: list[float], q: float) -> float:
-    return ordered[min(len(ordered) - 1, math.ceil(q / 100 * len(ordered)) - 1)]
-
-
 EXPORTED: list[dict] = []  # the rows, for `python -m bench`
 
 
 def row(name: str, times: list[float], seconds: float, peak_mb: float, note: str = "", baseline: bool = False) -> None:
-    from bench import rows as bench_rows
-
     EXPORTED.append(
         bench_rows.row(
             name, times, per_second=len(times) / seconds, peak_bytes=int(peak_mb * MB), baseline=baseline, note=note
@@ -89,28 +87,13 @@ async def open_sse(port: int, key: str) -> tuple[asyncio.StreamReader, asyncio.S
 # --- setup ----------------------------------------------------------------------------------
 
 
-def setup_django(directory: Path, redis_url: str) -> dict[str, str]:
-    from tests.servers import manage, service_env
-
-    env = service_env(
-        DATABASE_URL=f"sqlite:///{directory / 'live.sqlite3'}?init_command=PRAGMA+journal_mode%3DWAL%3B&"
-        "transaction_mode=IMMEDIATE&timeout=20",
-        REDIS_URL="",
-        LIVE_EVENTS_KEEP="100000",
-    )
+def migrate(env: dict[str, str]) -> None:
     done = manage("migrate", "--noinput", env=env)
     if done.returncode:
         raise SystemExit(done.stderr)
-    os.environ.update({k: v for k, v in env.items() if k != "REDIS_URL"})
-    import django
-
-    django.setup()
-    return env
 
 
 def make_users(env: dict[str, str], count: int) -> list[tuple[int, str]]:
-    from tests.servers import manage
-
     done = manage("shell", "-c", USERS_SCRIPT.format(count=count), env=env)
     if done.returncode:
         raise SystemExit(done.stderr)
@@ -121,11 +104,6 @@ def make_users(env: dict[str, str], count: int) -> list[tuple[int, str]]:
 
 
 async def one_process(user_id: int, key: str, count: int) -> tuple[list[float], float]:
-    from asgiref.sync import sync_to_async
-
-    from mt5saas.asgi import application
-    from mt5saas.events import publish_many
-
     inbox, outbox = asyncio.Queue(), asyncio.Queue()
     scope = {
         "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
@@ -155,10 +133,6 @@ async def one_process(user_id: int, key: str, count: int) -> tuple[list[float], 
 
 
 async def through_redis(port: int, user_id: int, key: str, count: int) -> tuple[list[float], float]:
-    from asgiref.sync import sync_to_async
-
-    from mt5saas.events import events_flush, publish_many
-
     reader, writer = await open_sse(port, key)
     got: asyncio.Queue = asyncio.Queue()
     reading = asyncio.ensure_future(read_events(reader, got.put_nowait))
@@ -182,10 +156,6 @@ async def through_redis(port: int, user_id: int, key: str, count: int) -> tuple[
 
 
 async def fanout(port: int, daphne: psutil.Process, users: list[tuple[int, str]], clients: int, rounds: int):
-    from asgiref.sync import sync_to_async
-
-    from mt5saas.events import publish_many
-
     before = daphne.memory_info().rss
     owner_of: list[int] = []
     received: list[list[dict]] = [[] for _ in range(clients)]
@@ -238,79 +208,64 @@ async def fanout(port: int, daphne: psutil.Process, users: list[tuple[int, str]]
     return latencies, seconds, (connected - before) / clients, peak
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=300)
-    parser.add_argument("--clients", type=int, default=1000)
-    parser.add_argument("--users", type=int, default=100)
-    parser.add_argument("--rounds", type=int, default=3, help="events per user in the fan-out")
-    parser.add_argument("--redis-url", default=REDIS, help=f"for the row through Redis (default {REDIS})")
-    args = parser.parse_args()
-    from tests.servers import service_env, start_daphne, stop
-
-    with tempfile.TemporaryDirectory(prefix="mt5saas-live-") as name:
-        directory = Path(name)
-        env = setup_django(directory, args.redis_url)
-        users = make_users(env, args.users)
-        me = psutil.Process()
-        print(
-            f"\nLive events bench: python {sys.version.split()[0]}, {os.cpu_count()} CPUs; publish → SSE client receipt"
-        )
-        header = f"{'':<34} {'n':>6} {'median ms':>9} {'p95 ms':>8} {'p99 ms':>8} {'events/s':>9} {'peak MB':>9}  note"
-        print(header + "\n" + "-" * len(header))
-        times, seconds = asyncio.run(one_process(*users[0], args.events))
-        row("one process (in-memory layer)", times, seconds, me.memory_info().rss / MB, "this process")
-
-        redis_up = False
-        try:
-            import redis
-
-            redis_up = redis.Redis.from_url(args.redis_url, socket_timeout=1).ping()
-        except Exception:  # noqa: BLE001 - no Redis: the row says so
-            redis_up = False
-        if redis_up:
-            from django.test import override_settings
-
-            hosts = [args.redis_url]
-            layers = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": hosts}}}
-            daphne, base = start_daphne({**env, "REDIS_URL": args.redis_url}, directory / "daphne-redis.log")
-            try:
-                with override_settings(CHANNEL_LAYERS=layers):
-                    times, seconds = asyncio.run(through_redis(urlsplit(base).port, *users[0], args.events))
-                rss = psutil.Process(daphne.pid).memory_info().rss / MB
-                row("through Redis (daphne process)", times, seconds, rss, "peak MB: daphne")
-            finally:
-                stop(daphne)
-        else:
-            print(f"{'through Redis':<34} skipped: nothing answers at {args.redis_url}")
-
-        daphne, base = start_daphne(service_env(**{**env, "REDIS_URL": ""}), directory / "daphne-fanout.log")
-        try:
-            process = psutil.Process(daphne.pid)
-            times, seconds = health_times(urlsplit(base).port, 200)
-            row("GET /health, fan-out daphne", times, seconds, process.memory_info().rss / MB,
-                "503 (no qcluster here): the same path and checks", baseline=True)  # fmt: skip
-            latencies, seconds, per_connection, peak = asyncio.run(
-                fanout(urlsplit(base).port, process, users, args.clients, args.rounds)
-            )
-            row(
-                f"fan-out: {args.clients} clients, {args.users} users",
-                latencies,
-                seconds,
-                peak / MB,
-                f"daphne, relay-delivered; {per_connection / 1024:.1f} KiB per connection; no cross-user event",
-            )
-        finally:
-            stop(daphne)
-    from bench import rows as bench_rows
-
+def run(args, directory: Path, env: dict[str, str]) -> None:
+    migrate(env)
+    users = make_users(env, args.users)
+    print(f"\nLive events bench: python {sys.version.split()[0]}, {os.cpu_count()} CPUs; publish → SSE client receipt")
+    header = f"{'':<34} {'n':>6} {'median ms':>9} {'p95 ms':>8} {'p99 ms':>8} {'events/s':>9} {'peak MB':>9}  note"
+    print(header + "\n" + "-" * len(header))
+    times, seconds = asyncio.run(one_process(*users[0], args.events))
+    row("one process (in-memory layer)", times, seconds, psutil.Process().memory_info().rss / MB, "this process")
+    redis_row(args, directory, env, users[0])
+    fanout_rows(args, directory, env, users)
     bench_rows.export("live", "Live events: publish → SSE client receipt", EXPORTED)
+
+
+def redis_answers(url: str) -> bool:
+    try:
+        return redis.Redis.from_url(url, socket_timeout=1).ping()
+    except Exception:  # noqa: BLE001 - no Redis: the row says so
+        return False
+
+
+def redis_row(args, directory: Path, env: dict[str, str], user: tuple[int, str]) -> None:
+    """A daphne process on the Redis channel layer, this process publishing through Redis."""
+    if not redis_answers(args.redis_url):
+        print(f"{'through Redis':<34} skipped: nothing answers at {args.redis_url}")
+        return
+    layers = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [args.redis_url]}}}
+    daphne, base = start_daphne({**env, "REDIS_URL": args.redis_url}, directory / "daphne-redis.log")
+    try:
+        with override_settings(CHANNEL_LAYERS=layers):
+            times, seconds = asyncio.run(through_redis(urlsplit(base).port, *user, args.events))
+        rss = psutil.Process(daphne.pid).memory_info().rss / MB
+        row("through Redis (daphne process)", times, seconds, rss, "peak MB: daphne")
+    finally:
+        stop(daphne)
+
+
+def fanout_rows(args, directory: Path, env: dict[str, str], users: list[tuple[int, str]]) -> None:
+    """One daphne process (in-memory layer): its bare /health, then the fan-out its relay delivers."""
+    daphne, base = start_daphne(service_env(**{**env, "REDIS_URL": ""}), directory / "daphne-fanout.log")
+    try:
+        process, port = psutil.Process(daphne.pid), urlsplit(base).port
+        times, seconds = health_times(port, 200)
+        row("GET /health, fan-out daphne", times, seconds, process.memory_info().rss / MB,
+            "503 (no qcluster here): the same path and checks", baseline=True)  # fmt: skip
+        latencies, seconds, per_connection, peak = asyncio.run(fanout(port, process, users, args.clients, args.rounds))
+        row(
+            f"fan-out: {args.clients} clients, {args.users} users",
+            latencies,
+            seconds,
+            peak / MB,
+            f"daphne, relay-delivered; {per_connection / 1024:.1f} KiB per connection; no cross-user event",
+        )
+    finally:
+        stop(daphne)
 
 
 def health_times(port: int, count: int) -> tuple[list[float], float]:
     """Bare GET /health on one keep-alive connection, whatever it answers."""
-    import http.client
-
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     times = []
     started = time.perf_counter()
@@ -322,6 +277,3 @@ def health_times(port: int, count: int) -> tuple[list[float], float]:
     connection.close()
     return times[10:], time.perf_counter() - started
 
-
-if __name__ == "__main__":
-    main()

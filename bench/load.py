@@ -3,14 +3,14 @@
     python bench/load.py [--minutes 10] [--rate 1000] [--traders 100] [--accounts 10]
     python bench/load.py --ramp [--step-seconds 30]   # the highest rate before p99 passes 100 ms
 
-The scaled stack of bench/webhook.py (a fresh PostgreSQL database, Redis as broker, channel
-layer and cache, two daphne processes on two ports, two qclusters, the simulated host's
-agent), with --traders traders of --accounts simulated accounts each, every trader with its
-own webhook token. Signals are sent open-loop: signal i is due at start + i / rate, whether
-or not the earlier ones were answered, by a pool of senders on keep-alive connections spread
-over both daphne processes; a signal goes to one account of its trader in turn (--fanout N:
-to N of them). The acknowledgement time is counted from the moment a signal was due, so a
-server that falls behind shows it (no coordinated omission).
+The scaled stack of the webhook area (bench/stack.py: a fresh PostgreSQL database, Redis as
+broker, channel layer and cache, two daphne processes on two ports, two qclusters, the
+simulated host's agent), with --traders traders of --accounts simulated accounts each, every
+trader with its own webhook token. Signals are sent open-loop: signal i is due at start +
+i / rate, whether or not the earlier ones were answered, by a pool of senders on keep-alive
+connections spread over both daphne processes; a signal goes to one account of its trader in
+turn (--fanout N: to N of them). The acknowledgement time is counted from the moment a signal
+was due, so a server that falls behind shows it (no coordinated omission).
 
 Every --window seconds one line: acknowledgement p50/p99, signals sent, errors (anything but
 202, or no answer), orders waiting (queued or sending), orders finished per second. At the
@@ -34,8 +34,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.measure import Client, Database  # noqa: E402
 from bench.rows import percentile  # noqa: E402
-from bench.webhook import REDIS, Client, Database, checked, service_stack  # noqa: E402
+from bench.stack import REDIS, checked, service_stack, stack_environment  # noqa: E402
 from tests.servers import manage  # noqa: E402
 
 SENDERS = 16
@@ -215,7 +216,7 @@ def make_traders(env: dict[str, str], traders: int, accounts: int) -> list[tuple
 
 def run(args, directory: Path) -> dict:
     args.scaled, args.accounts = True, 1  # the stack's own demo trader is not used here
-    with service_stack(args, directory) as stack:
+    with service_stack(args, directory, stack_environment(args, directory)) as stack:
         started = time.perf_counter()
         traders = make_traders(stack.env, args.traders, args.accounts_each)
         print(

@@ -1,6 +1,6 @@
 """Order latency and memory of the MetaTrader5 path: bare module call, driver, session process.
 
-    python bench/terminal.py [--orders N] [--quick]
+    python -m bench terminal [--orders N] [--quick]
 
 Runs on Linux against the fake MetaTrader5 module (tests/fakes), whose engine is the
 simulated paper broker on a throwaway SQLite database, so the absolute times are the paper
@@ -10,25 +10,27 @@ sends market orders for 0.01 BTCUSD (it trades at any hour), alternating buy and
 netting paper account so the broker's state stays one position deep. Loopback only.
 """
 
-import argparse
-import math
 import os
 import platform
 import statistics
-import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
+from django.core.management import call_command
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-# Project modules are imported inside functions, after django.setup(): session processes
-# (multiprocessing "spawn") re-import this file before they set Django up themselves.
+from bench import rows as bench_rows
+from bench.measure import progress
+from bench.rows import percentile
+from mt5saas.crypto import encrypt
+from terminals.drivers.base import OrderRequest, TradeAction
+from terminals.models import SimAccount
+from terminals.sessions.directory import SessionDirectory, directory_session
+from terminals.sessions.protocol import SessionSpec
+from terminals.sessions.registry import SessionRegistry, start_session
+from tests.fakes.mt5_env import FAKES, fake_mt5, mt5_driver
 
 SERVER = "SimBroker-Demo"
 PASSWORD = "bench-pass"
@@ -45,36 +47,11 @@ class Row:
     peak_rss: int  # of the process that runs the MetaTrader5 module
 
 
-def setup(database: Path) -> None:
-    # Inherited by the session processes, so they open the same throwaway database.
-    os.environ.update(DJANGO_SETTINGS_MODULE="mt5saas.settings", DEBUG="1", DATABASE_URL=f"sqlite:///{database}")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
-
-
 def netting(login: int) -> None:
-    from terminals.models import SimAccount
-
     SimAccount.objects.filter(server=SERVER, login=login).update(hedging=False)
 
 
-def percentile(ordered: list[float], q: float) -> float:
-    """Nearest rank."""
-    return ordered[min(len(ordered) - 1, math.ceil(q / 100 * len(ordered)) - 1)]
-
-
-def progress(label: str, done: int, total: int) -> None:
-    if os.environ.get("BENCH_PROGRESS"):
-        print(f"progress {label}: {done}/{total}", file=sys.stderr, flush=True)
-    elif sys.stderr.isatty():
-        print(f"\r{label}: {done}/{total}", end="" if done < total else "\n", file=sys.stderr, flush=True)
-
-
-def run(name: str, send: Callable[[int], int], orders: int, rss: Callable[[], int]) -> Row:
+def timed_row(name: str, send: Callable[[int], int], orders: int, rss: Callable[[], int]) -> Row:
     """send(i) places order i and returns its retcode."""
     for i in range(WARMUP):
         send(i)
@@ -95,8 +72,6 @@ def run(name: str, send: Callable[[int], int], orders: int, rss: Callable[[], in
 
 
 def bench_bare(orders: int) -> Row:
-    from tests.fakes.mt5_env import fake_mt5
-
     mt5 = fake_mt5()
     mt5._reset()
     assert mt5.initialize(login=9001, password=PASSWORD, server=SERVER), mt5.last_error()
@@ -115,21 +90,17 @@ def bench_bare(orders: int) -> Row:
         }
         return mt5.order_send(request).retcode
 
-    return run("MetaTrader5.order_send (bare)", send, orders, rss_of(os.getpid()))
+    return timed_row("MetaTrader5.order_send (bare)", send, orders, rss_of(os.getpid()))
 
 
 def order(i: int):
-    from terminals.drivers.base import OrderRequest, TradeAction
-
     return OrderRequest(action=TradeAction.DEAL, symbol="BTCUSD", type=i % 2, volume=0.01, comment=f"bench-{i}")
 
 
 def bench_driver(orders: int) -> Row:
-    from tests.fakes.mt5_env import mt5_driver
-
     driver = mt5_driver(login=9002, password=PASSWORD, server=SERVER)
     netting(9002)
-    return run(
+    return timed_row(
         "MetaTrader5Driver.order_send", lambda i: driver.order_send(order(i)).retcode, orders, rss_of(os.getpid())
     )
 
@@ -140,10 +111,6 @@ def rss_of(pid: int) -> Callable[[], int]:
 
 
 def session_spec(login: int):
-    from mt5saas.crypto import encrypt
-    from terminals.sessions.protocol import SessionSpec
-    from tests.fakes.mt5_env import FAKES
-
     return SessionSpec(
         driver="terminals.drivers.mt5.MetaTrader5Driver",
         login=login,
@@ -155,13 +122,11 @@ def session_spec(login: int):
 
 def bench_session(orders: int) -> tuple[Row, int]:
     """The row, and the session's RSS right after it attached."""
-    from terminals.sessions.registry import start_session
-
     session = start_session(session_spec(9003))
     try:
         attached = psutil.Process(session.pid).memory_info().rss
         netting(9003)
-        row = run(
+        row = timed_row(
             "SessionClient → session → driver",
             lambda i: session.client.order_send(order(i)).retcode,
             orders,
@@ -176,9 +141,6 @@ def bench_directory(orders: int) -> Row:
     """As a qcluster worker reaches an MT5 account: each drain asks the host agent's session
     directory for the session (a loopback handshake) and sends through it; here every order
     is its own drain, the worst case."""
-    from terminals.sessions.directory import SessionDirectory, directory_session
-    from terminals.sessions.registry import SessionRegistry
-
     queue = f"bench-{os.getpid()}"  # the directory's address file in var/ is this run's own
     registry = SessionRegistry(lambda account_id: session_spec(9004))
     with SessionDirectory(registry, queue):
@@ -193,15 +155,13 @@ def bench_directory(orders: int) -> Row:
                 finally:
                     client.shutdown()
 
-            return run("worker: directory → session → driver", send, orders, rss_of(registry.session(1).pid))
+            return timed_row("worker: directory → session → driver", send, orders, rss_of(registry.session(1).pid))
         finally:
             registry.stop_all()
 
 
 def five_sessions() -> tuple[int, int]:
     """Total RSS and USS of five attached sessions (USS: pages no other process shares)."""
-    from terminals.sessions.registry import start_session
-
     sessions = [start_session(session_spec(9100 + n)) for n in range(5)]
     try:
         for session in sessions:
@@ -239,34 +199,22 @@ def report(rows: list[Row], orders: int, attached: int, five: tuple[int, int]) -
     print(f"  this bench process, for comparison  {psutil.Process().memory_info().rss / MB:7.1f} MB RSS")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--orders", type=int, default=500, help="timed orders per row (default 500)")
-    parser.add_argument("--quick", action="store_true", help="100 orders per row")
-    args = parser.parse_args()
+def run(args, directory: Path, env: dict[str, str]) -> None:
+    """`env` names a throwaway database in `directory`: the session processes inherit it."""
     orders = 100 if args.quick else args.orders
-    with tempfile.TemporaryDirectory(prefix="mt5saas-bench-") as directory:
-        setup(Path(directory) / "bench.sqlite3")
-        rows = [bench_bare(orders), bench_driver(orders)]
-        session_row, attached = bench_session(orders)
-        rows.append(session_row)
-        rows.append(bench_directory(orders))
-        five = five_sessions()
-        report(rows, orders, attached, five)
-        from bench import rows as bench_rows
-
-        bench_rows.export(
-            "terminal",
-            "MetaTrader5 order path (fake module on the paper broker); baseline: the bare module call",
-            [
-                bench_rows.row(
-                    r.name, r.times_ms, per_second=orders / r.seconds, peak_bytes=r.peak_rss, baseline=i == 0
-                )
-                for i, r in enumerate(rows)
-            ]
-            + [bench_rows.row("5 session processes attached (memory)", [], peak_bytes=five[0], note="RSS, summed")],
-        )
-
-
-if __name__ == "__main__":
-    main()
+    call_command("migrate", verbosity=0)
+    rows = [bench_bare(orders), bench_driver(orders)]
+    session_row, attached = bench_session(orders)
+    rows.append(session_row)
+    rows.append(bench_directory(orders))
+    five = five_sessions()
+    report(rows, orders, attached, five)
+    bench_rows.export(
+        "terminal",
+        "MetaTrader5 order path (fake module on the paper broker); baseline: the bare module call",
+        [
+            bench_rows.row(r.name, r.times_ms, per_second=orders / r.seconds, peak_bytes=r.peak_rss, baseline=i == 0)
+            for i, r in enumerate(rows)
+        ]
+        + [bench_rows.row("5 session processes attached (memory)", [], peak_bytes=five[0], note="RSS, summed")],
+    )

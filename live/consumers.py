@@ -77,7 +77,7 @@ class EventsConsumer(AsyncWebsocketConsumer):
         self.closing = asyncio.ensure_future(self.close(code=OVERFLOW_CLOSE_CODE))
 
     async def event_publish(self, message: dict) -> None:
-        """{"type": "event.publish"} from mt5saas.events (or the relay)."""
+        """{"type": "event.publish"} from live.broadcast (or the relay)."""
         if self.subscription is not None:
             self.subscription.offer(message)
 

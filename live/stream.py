@@ -15,14 +15,14 @@ from django.db import DatabaseError
 from rest_framework import exceptions
 
 from mt5saas.authentication import ApiTokenAuthentication
-from mt5saas.events import STAFF_GROUP, layer_events, user_group
 
 from . import selectors
+from .broadcast import STAFF_GROUP, layer_events, layer_message, user_group
 
 log = logging.getLogger(__name__)
 
 OVERFLOW = object()  # queued after the last message a connection may hold
-_ID = re.compile(r"[0-9]{1,18}")  # fits a BigAutoField
+_EVENT_ID = re.compile(r"[0-9]{1,18}")  # fits a BigAutoField
 
 
 class Refused(Exception):
@@ -38,7 +38,7 @@ def parse_since(*values: str | None) -> int:
     for value in values:
         if value is None or value == "":
             continue
-        if not _ID.fullmatch(value.strip()):
+        if not _EVENT_ID.fullmatch(value.strip()):
             raise Refused(400, "The event id must be a whole number.")
         return int(value)
     return 0
@@ -182,7 +182,7 @@ class Subscription:
             )
             for row in rows:
                 cursor = row.pk
-                data = self.frame(_message(row))
+                data = self.frame(_stored_message(row))
                 if data is not None:
                     yield data
             if len(rows) < 500:
@@ -204,8 +204,8 @@ class Subscription:
                 return data
 
 
-def _message(row) -> dict:
-    return {"type": "event.publish", "id": row.pk, "owner": row.owner_id, "payload": {"type": row.kind, **row.payload}}
+def _stored_message(row) -> dict:
+    return layer_message(event_id=row.pk, owner_id=row.owner_id, kind=row.kind, payload=row.payload)
 
 
 # --- the relay: other processes' events into this process's in-memory layer ---------------
@@ -261,7 +261,7 @@ class Relay:
                 self.cursor = max(self.cursor, row.pk)
                 if not self.relayed.add(row.pk):
                     continue
-                message = _message(row)
+                message = _stored_message(row)
                 await layer.group_send(user_group(row.owner_id), message)
                 await layer.group_send(STAFF_GROUP, message)
 

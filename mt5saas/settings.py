@@ -15,6 +15,7 @@ import environ
 from cryptography.fernet import Fernet
 from django.core.management.utils import get_random_secret_key
 
+from mt5saas import backing_services
 from mt5saas import env as readers
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -178,89 +179,12 @@ TEMPLATES = [
     },
 ]
 
-# --- Database -----------------------------------------------------------------
-# SQLite: WAL + IMMEDIATE let daphne and the qcluster write without "database is locked".
-DATABASES = {
-    "default": {
-        "ENGINE": "django.db.backends.sqlite3",
-        "NAME": VAR_DIR / "db.sqlite3",
-        "OPTIONS": {
-            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-            "transaction_mode": "IMMEDIATE",
-            "timeout": 20,
-        },
-    }
-}
-if env.str("DATABASE_URL", default=""):
-    sqlite_options = DATABASES["default"]["OPTIONS"]
-    DATABASES["default"] = env.db_url("DATABASE_URL")
-    if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
-        # Another SQLite file, the same needs: WAL, IMMEDIATE and patience for the other writer.
-        DATABASES["default"]["OPTIONS"] = {**sqlite_options, **DATABASES["default"].get("OPTIONS", {})}
-# Long-lived processes (qcluster workers, the host agent) keep their connection. The ASGI
-# server runs each request's code on a thread of its own, where a kept connection dies with
-# the thread: there PostgreSQL connections come from a pool (mt5saas/asgi.py sets DATABASE_POOL).
-DATABASES["default"].update(CONN_MAX_AGE=600, CONN_HEALTH_CHECKS=True)
-if DATABASES["default"]["ENGINE"].endswith("postgresql") and env.bool("DATABASE_POOL", default=False):
-    DATABASES["default"]["OPTIONS"] = {
-        **DATABASES["default"].get("OPTIONS", {}),
-        # A request waits at most `timeout` for a connection: a database that is down is a
-        # quick 503 (and /health says so), not a hung request.
-        "pool": {"min_size": 2, "max_size": env.int("DATABASE_POOL_SIZE", default=20), "timeout": 2},
-    }
-    # With health checks on, Django has the pool check each connection it hands out: after a
-    # database restart no request gets a dead one.
-    DATABASES["default"].update(CONN_MAX_AGE=0, CONN_HEALTH_CHECKS=True)
-
-# --- Redis or in-process --------------------------------------------------------
+# --- Database, channel layer, cache, task broker -------------------------------------
+DATABASES = backing_services.databases(env, sqlite_path=VAR_DIR / "db.sqlite3")
 REDIS_URL = env.str("REDIS_URL", default="")
-if REDIS_URL:
-    CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
-        }
-    }
-    CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL},
-    }
-    CACHES["shared"] = CACHES["default"]
-    q_broker = {"redis": REDIS_URL, "broker_class": "mt5saas.queues.RedisBroker"}
-else:
-    # Single process only; fine for `make run`.
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-    CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
-        # Seen by every process (daphne, qcluster): cluster stats for /health. Its table is
-        # made by migration mt5saas.0001.
-        "shared": {
-            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
-            "LOCATION": "mt5saas_shared_cache",
-        },
-    }
-    # The ORM broker looks for tasks every `poll` seconds when idle (django-q2's default 0.2 s
-    # is most of a signal's way to its terminal); 50 indexed reads a second cost little.
-    q_broker = {"orm": "default", "poll": 0.02}
-
-# retry > timeout, or a slow task is handed out a second time.
-Q_CLUSTER = {
-    "name": "mt5saas",
-    "workers": env.int("Q_WORKERS", default=2),
-    "timeout": 60,
-    "retry": 90,
-    "max_attempts": 1,
-    "ack_failures": True,
-    "cache": "shared",
-    "label": "Task queue",
-    # One queue per Windows host: `Q_CLUSTER_NAME=<queue> manage.py qcluster` reads the queue
-    # named after the host, and async_task(..., cluster=<queue>) sends work there. A host
-    # needs no entry here unless its worker differs from the defaults above (django-q2
-    # requires the key whenever Q_CLUSTER_NAME is set).
-    "ALT_CLUSTERS": {},
-    # Workers stay daemonic (they die with their cluster): MT5 terminal sessions are the
-    # host agent's children, never a worker's (terminals/sessions/).
-    **q_broker,
-}
+CHANNEL_LAYERS = backing_services.channel_layers(REDIS_URL)
+CACHES = backing_services.caches(REDIS_URL)
+Q_CLUSTER = backing_services.q_cluster(env, REDIS_URL)
 
 # Seconds an EA bridge terminal gets to log in when an account is added (restart with the
 # start-up configuration, log in, the EA reports connected).
@@ -279,9 +203,9 @@ LIVE_RESUME_LOOKBACK_S = 30.0
 
 # Alerts (docs/alerts.md). Operator emails (startup, host offline, error-rate spikes) go to ALERT_EMAIL.
 ALERT_EMAIL = readers.alert_email()
-# 0: no dispatcher kick after publishing (the minute schedule alone raises alerts).
+# 0: no dispatcher wake-up after publishing (the minute schedule alone raises alerts).
 ALERTS_KICK = env_bool("ALERTS_KICK", True)
-# A kick waits this long for more events: at most one dispatch per process per period.
+# A wake-up waits this long for more events: at most one dispatch per process per period.
 ALERTS_KICK_DELAY_S = 1.0
 # The dispatcher's cursor moves only past rows older than this (transactions commit out of id order).
 ALERTS_DISPATCH_GRACE_S = 60

@@ -76,7 +76,7 @@ from .prepare import (
     stops_check,
     volume_normalize,
 )
-from .symbols import READ, SymbolError, symbol_mappings_read, symbol_normalize, symbol_resolve
+from .symbols import MAPPING_NOT_READ, SymbolError, symbol_mappings_read, symbol_normalize, symbol_resolve
 
 log = logging.getLogger(__name__)
 
@@ -511,12 +511,12 @@ class _Known:
         return known
 
     def mapping(self, order: Order):
-        """The account's mapping of the order's symbol, None if it has none; READ for a symbol
-        that does not normalise (symbol_resolve says why)."""
+        """The account's mapping of the order's symbol, None if it has none; MAPPING_NOT_READ for
+        a symbol that does not normalise (symbol_resolve says why)."""
         try:
             return self.mappings.get((order.account_id, symbol_normalize(order.requested_symbol)))
         except SymbolError:
-            return READ
+            return MAPPING_NOT_READ
 
 
 # --- one order -------------------------------------------------------------------------
@@ -1012,7 +1012,7 @@ def _prepare(order: Order, driver: Driver, known: "_Known | None" = None) -> lis
 
 
 def _resolve(order: Order, driver: Driver, known: "_Known | None" = None) -> str:
-    mapping = known.mapping(order) if known is not None else READ
+    mapping = known.mapping(order) if known is not None else MAPPING_NOT_READ
     try:
         symbol = symbol_resolve(
             account=order.account, requested=order.requested_symbol, available=driver.symbols(), mapping=mapping

@@ -8,11 +8,11 @@ from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.utils import timezone
 
+from live.broadcast import layer_message, user_group
 from live.models import Event
 from live.selectors import event_resume_cursor
 from live.services import events_store
-from live.stream import _message
-from mt5saas.events import publish_many, publish_to_user, user_group
+from mt5saas.events import publish_many, publish_to_user
 from tests.factories import UserFactory
 from tests.live.conftest import SSE, run, session_cookie, token_for
 
@@ -160,7 +160,8 @@ def test_an_event_committed_after_the_last_id_arrives_live_though_its_id_is_lowe
     # Older than the look-back: only the live message (sent when its transaction commits)
     # can bring it, as for a transaction that commits after the catch-up has read.
     Event.objects.filter(pk=late).update(created_at=timezone.now() - timedelta(seconds=120))
-    message = _message(Event.objects.get(pk=late))
+    row = Event.objects.get(pk=late)
+    message = layer_message(event_id=row.pk, owner_id=row.owner_id, kind=row.kind, payload=row.payload)
 
     cookie_trader = session_cookie(trader)
 

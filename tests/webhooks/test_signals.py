@@ -10,7 +10,7 @@ from django_q.brokers import get_broker
 from django_q.signing import SignedPackage
 
 from accounts.services import webhook_token_reveal
-from mt5saas.events import user_group
+from live.broadcast import user_group
 from terminals.execution import account_drain
 from terminals.gateway import simulated_driver
 from terminals.models import Order
@@ -228,7 +228,7 @@ def test_closes_and_close_all(hook, paper):
 
 @pytest.mark.django_db(transaction=True)
 def test_the_signal_and_its_orders_reach_the_owners_live_stream(hook, paper, alice):
-    from tests.mt5saas.test_events import listen, received
+    from tests.live.test_broadcast import listen, received
 
     channel = listen(user_group(alice.pk))
     body = hook({"action": "buy", "symbol": "BTCUSD", "volume": 0.01}).json()

@@ -1,11 +1,11 @@
-"""Starts the dispatcher within about a second of an alertable event, without slowing the
+"""Wakes the dispatcher within about a second of an alertable event, without slowing the
 process that published it.
 
-The publisher's only cost is note_published(): a few dict and set operations after its
-commit. A daemon thread of the process (one per process, made again after a fork) wakes,
-waits ALERTS_KICK_DELAY_S for more, asks the database whether any of those owners has alert
-preferences and, if one does, enqueues alerts.tasks.dispatch. The minute schedule covers
-whatever a kick misses (a process that dies, ALERTS_KICK=0).
+The publisher's only cost is events_published() (an mt5saas.events subscriber): a few dict
+and set operations after its commit. A daemon thread of the process (one per process, made
+again after a fork) wakes, waits ALERTS_KICK_DELAY_S for more, asks the database whether any
+of those owners has alert preferences and, if one does, enqueues the dispatcher. The minute
+schedule covers whatever a wake-up misses (a process that dies, ALERTS_KICK=0).
 """
 
 import logging
@@ -15,17 +15,22 @@ import threading
 from django.conf import settings
 from django.db import connections
 
+from mt5saas.events import PublishedEvent
+
+from . import queue
+from .services import owners_with_preferences
+
 log = logging.getLogger(__name__)
 
 FINAL_ORDER = frozenset({"filled", "rejected", "failed"})
 
 
-class _Kicker:
+class _WakeUpThread:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.owners: set[int] = set()
         self.wake = threading.Event()
-        threading.Thread(target=self._run, name="alerts-kick", daemon=True).start()
+        threading.Thread(target=self._run, name="alerts-wakeup", daemon=True).start()
 
     def note(self, owner_id: int) -> None:
         with self.lock:
@@ -41,35 +46,27 @@ class _Kicker:
                 owners, self.owners = self.owners, set()
                 self.wake.clear()
             try:
-                self._kick(owners)
+                if owners_with_preferences(owners):
+                    queue.dispatch_enqueue()
             except Exception:  # logged; the minute schedule catches up
                 log.warning("alerts: starting the dispatcher failed", exc_info=True)
             finally:
                 connections.close_all()  # a thread of its own: its connection is not reused
 
-    @staticmethod
-    def _kick(owners: set[int]) -> None:
-        from django_q.tasks import async_task
 
-        from .services import owners_with_preferences
-
-        if owners_with_preferences(owners):
-            async_task("alerts.tasks.dispatch", task_name="alerts-dispatch")
-
-
-_kicker: _Kicker | None = None
-_kicker_pid = 0
-_kicker_lock = threading.Lock()
+_thread: _WakeUpThread | None = None
+_thread_pid = 0
+_thread_lock = threading.Lock()
 # Accounts publish on every heartbeat; only a change of status is worth a dispatch.
 _account_status: dict[int, str] = {}
 
 
-def _process_kicker() -> _Kicker:
-    global _kicker, _kicker_pid
-    with _kicker_lock:
-        if _kicker is None or _kicker_pid != os.getpid():
-            _kicker, _kicker_pid = _Kicker(), os.getpid()
-        return _kicker
+def _process_thread() -> _WakeUpThread:
+    global _thread, _thread_pid
+    with _thread_lock:
+        if _thread is None or _thread_pid != os.getpid():
+            _thread, _thread_pid = _WakeUpThread(), os.getpid()
+        return _thread
 
 
 def _alertable(kind: str, payload: dict) -> bool:
@@ -87,9 +84,9 @@ def _alertable(kind: str, payload: dict) -> bool:
     return False
 
 
-def note_published(user_id: int, events: list[tuple[str, dict]]) -> None:
-    """mt5saas.events.after_publish hook, called after the publisher's commit."""
+def events_published(user_id: int, events: list[PublishedEvent]) -> None:
+    """mt5saas.events subscriber, called after the publisher's commit."""
     if not settings.ALERTS_KICK:
         return
-    if [kind for kind, payload in events if _alertable(kind, payload)]:  # each event updates the status map
-        _process_kicker().note(user_id)
+    if [event for event in events if _alertable(event.kind, event.payload)]:  # each one updates the status map
+        _process_thread().note(user_id)

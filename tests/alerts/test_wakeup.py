@@ -9,6 +9,7 @@ from django.db import OperationalError
 from django.test import Client
 
 from accounts.services import webhook_token_reveal
+from alerts import queue
 from alerts.models import Alert, Kind
 from live.models import Event
 from mt5saas.events import publish_to_user
@@ -24,26 +25,24 @@ def wait_for_alert(owner, timeout: float = 10) -> Alert | None:
         try:
             if (alert := Alert.objects.filter(owner=owner).first()) is not None:
                 return alert
-        except OperationalError:  # SQLite's shared cache: the kick's thread is writing
+        except OperationalError:  # SQLite's shared cache: the wake-up thread is writing
             pass
         time.sleep(0.1)
     return None
 
 
 @pytest.fixture
-def kicked(settings, sync_queue, monkeypatch) -> threading.Event:
-    """Kicks on; set once a kick's dispatch is done. It runs on the kicker's thread: a test
-    waits for it before it ends (and the database is emptied under that thread)."""
-    from alerts import kick
-
+def woken(settings, sync_queue, monkeypatch) -> threading.Event:
+    """Wake-ups on; set once a wake-up's dispatch is done. It runs on the wake-up thread: a
+    test waits for it before it ends (and the database is emptied under that thread)."""
     settings.ALERTS_KICK = True
-    done, real_kick = threading.Event(), kick._Kicker._kick
-    monkeypatch.setattr(kick._Kicker, "_kick", staticmethod(lambda owners: (real_kick(owners), done.set())))
+    done, real_enqueue = threading.Event(), queue.dispatch_enqueue
+    monkeypatch.setattr(queue, "dispatch_enqueue", lambda: (real_enqueue(), done.set()))
     return done
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_filled_order_starts_the_dispatcher_without_waiting_for_the_schedule(kicked):
+def test_a_filled_order_starts_the_dispatcher_without_waiting_for_the_schedule(woken):
     trader = UserFactory()
     prefer(trader, Kind.ORDER_FILLED, in_app=True)
     order = OrderFactory(owner=trader, account__owner=trader, status="filled")
@@ -52,11 +51,11 @@ def test_a_filled_order_starts_the_dispatcher_without_waiting_for_the_schedule(k
 
     alert = wait_for_alert(trader)
     assert alert is not None and alert.kind == Kind.ORDER_FILLED
-    assert kicked.wait(10)
+    assert woken.wait(10)
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_refused_signal_reaches_the_live_stream_and_starts_the_dispatcher(kicked):
+def test_a_refused_signal_reaches_the_live_stream_and_starts_the_dispatcher(woken):
     trader = UserFactory()
     prefer(trader, Kind.SIGNAL_REJECTED, in_app=True)
     body = {"token": webhook_token_reveal(user=trader), "action": "jump", "symbol": "XAUUSD"}
@@ -66,7 +65,7 @@ def test_a_refused_signal_reaches_the_live_stream_and_starts_the_dispatcher(kick
     assert response.status_code == 400
     alert = wait_for_alert(trader)
     assert alert is not None and alert.kind == Kind.SIGNAL_REJECTED
-    assert kicked.wait(10)
+    assert woken.wait(10)
     (event,) = Event.objects.filter(owner=trader, kind="signal")
     assert event.payload["status"] == "refused" and "action" in event.payload["errors"]
     assert body["token"] not in json.dumps(event.payload)

@@ -5,7 +5,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from mt5saas.numbers import NumberError, NumberProblem, decimal_parse
-from terminals.symbols import SymbolError, symbol_clean
+from terminals.errors import SymbolError
+from terminals.selectors import symbol_clean
 
 from .errors import CopyRefused
 from .models import CopyEvent

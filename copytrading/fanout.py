@@ -14,7 +14,7 @@ from mt5saas.db import rows_update
 from mt5saas.display import lots_text
 from terminals.models import Order, TradingAccount
 from terminals.prepare import close_fraction
-from terminals.symbols import symbol_mappings_read
+from terminals.selectors import symbol_mappings_read
 
 from . import hooks
 from .events import MasterEvent

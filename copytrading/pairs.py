@@ -8,8 +8,9 @@ from django.db import transaction
 
 from audit.services import audit_rotation
 from mt5saas.crypto import decrypt, encrypt, secret_digest, secret_digests
+from terminals.errors import SymbolError
 from terminals.models import TradingAccount
-from terminals.symbols import SymbolError, symbol_normalize
+from terminals.selectors import symbol_normalize
 
 from .errors import CopyConflict, CopyForbidden, CopyKeyUnknown, CopyRefused
 from .models import CopyExecution, CopyLink, CopyPair

@@ -8,10 +8,12 @@ from decimal import ROUND_FLOOR, Decimal
 from django.utils import timezone
 
 from mt5saas.display import lots_text
+from terminals.errors import SymbolError
 from terminals.execution import queued_stamp
 from terminals.models import Order, SymbolMapping
 from terminals.prepare import close_share
-from terminals.symbols import SymbolError, symbol_normalize, symbol_resolve
+from terminals.selectors import symbol_normalize
+from terminals.services import symbol_resolve
 
 from .events import LOT, MAX_LOTS, MasterEvent
 from .models import CopyEvent, CopyExecution, CopyLink, CopyPair

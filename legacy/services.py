@@ -40,10 +40,10 @@ from accounts.services import TokenRefused, webhook_token_adopt
 from copytrading.errors import CopyError
 from copytrading.models import CopyEvent, CopyExecution, CopyPair
 from copytrading.services import pair_by_key, pair_create
-from terminals.errors import AccountError
+from terminals.errors import AccountError, SymbolError
 from terminals.models import TradingAccount
-from terminals.services import account_import
-from terminals.symbols import SymbolError, symbol_mapping_set, symbol_normalize
+from terminals.selectors import symbol_normalize
+from terminals.services import account_import, symbol_mapping_set
 
 HISTORY_KEEP = 1000  # the bot kept this many copy events
 MAX_FILE_BYTES = 50 * 1024 * 1024

@@ -13,6 +13,9 @@ from .models import Order, TerminalHost, TradingAccount
 from .retcodes import retcode_text as retcode_text  # an order's retcode in words, for every app that shows one
 from .symbols import intake_accounts as intake_accounts  # a signal's target accounts with their symbol mappings
 from .symbols import mapping_of as mapping_of
+from .symbols import symbol_clean as symbol_clean  # a requested symbol as the trader meant it
+from .symbols import symbol_mappings_read as symbol_mappings_read
+from .symbols import symbol_normalize as symbol_normalize
 
 # The newest finished orders of a window whose latency percentiles are computed in Python:
 # exact below this many, and the cost of a page bounded above it on any database.

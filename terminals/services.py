@@ -27,10 +27,12 @@ from .hosts import (
 )
 from .registration import account_connect, account_import, demo_accounts
 from .selectors import order_list
-from .symbols import SymbolError, symbol_resolve  # a write: an automatic answer is stored as a learned mapping
+from .symbols import (  # symbol_resolve stores an automatic answer as a learned mapping
+    symbol_mapping_set,
+    symbol_resolve,
+)
 
 __all__ = [
-    "SymbolError",
     "account_connect",
     "account_delete",
     "account_ea_report",
@@ -53,6 +55,7 @@ __all__ = [
     "order_history_clear",
     "simulated_host",
     "symbol_mapping_add",
+    "symbol_mapping_set",
     "symbol_resolve",
 ]
 

@@ -12,11 +12,11 @@ from collections.abc import Iterable, Sequence
 
 from rapidfuzz import fuzz, process
 
+from .errors import SymbolAmbiguous, SymbolError, SymbolInvalid, SymbolMappingBroken, SymbolNotFound
 from .models import SymbolMapping, TradingAccount
 
 # SymbolMapping.requested and .broker_symbol are CharField(max_length=40).
 MAX_SYMBOL_LENGTH = 40
-SHOWN_CANDIDATES = 5
 # WRatio on names stripped of case and separators: "EURUSD"/"EURUSDM" scores 92, while
 # neighbours like XAUUSD/XAGUSD or GBPUSD/GBPAUD score 83 and must never match.
 FUZZY_THRESHOLD = 90
@@ -56,76 +56,6 @@ _BARE_MIN_NAME = 4
 _REQUESTED_CORE = re.compile(r"(?:[^A-Z0-9/ ]{1,2})?([A-Z0-9]{3,}?)(?:[^A-Z0-9/ ]{1,2}[A-Z0-9]{0,6})?")
 _PLAIN = re.compile(r"[A-Z0-9]+")
 _SEPARATORS = re.compile(r"[^A-Z0-9]")
-
-
-class SymbolError(ValueError):
-    """A requested symbol has no single symbol on an account; str() is a sentence for the trader."""
-
-    def __init__(self, requested: str, candidates: Sequence[str] = ()) -> None:
-        self.requested = requested
-        self.candidates = list(candidates)
-        super().__init__(self.describe())
-
-    def describe(self) -> str:
-        return f"{self.requested} cannot be traded on this account"
-
-    # From the attributes, not args: a pickled error (a task result) reads the same after loading.
-    def __str__(self) -> str:
-        return self.describe()
-
-    def _shown_candidates(self) -> str:
-        shown = ", ".join(self.candidates[:SHOWN_CANDIDATES])
-        if (more := len(self.candidates) - SHOWN_CANDIDATES) > 0:
-            shown += f" and {more} more"
-        return shown
-
-
-class SymbolInvalid(SymbolError):
-    """The requested text cannot be a symbol at all (empty, too long, control characters)."""
-
-    def __init__(self, requested: str, reason: str = "") -> None:
-        self.reason = reason
-        super().__init__(requested)
-
-    def describe(self) -> str:
-        return self.reason
-
-
-class SymbolNotFound(SymbolError):
-    def describe(self) -> str:
-        if not self.candidates:
-            return (
-                f"{self.requested} is not offered on this account and no similar symbol was found; add a custom mapping"
-            )
-        return (
-            f"{self.requested} is not offered on this account; similar symbols: {self._shown_candidates()}; "
-            "add a custom mapping"
-        )
-
-
-class SymbolMappingBroken(SymbolNotFound):
-    """The trader's custom mapping names a symbol the terminal does not list."""
-
-    def __init__(self, requested: str, candidates: Sequence[str] = (), broker_symbol: str = "") -> None:
-        self.broker_symbol = broker_symbol
-        super().__init__(requested, candidates)
-
-    def describe(self) -> str:
-        sentence = (
-            f"The custom mapping sends {self.requested} to {self.broker_symbol}, which this account does not offer; "
-            "fix or delete the mapping"
-        )
-        if self.candidates:
-            sentence += f" (similar symbols: {self._shown_candidates()})"
-        return sentence
-
-
-class SymbolAmbiguous(SymbolError):
-    def describe(self) -> str:
-        return (
-            f"{self.requested} matches several symbols on this account: {self._shown_candidates()}; "
-            "add a custom mapping"
-        )
 
 
 def _excerpt(value: str) -> str:

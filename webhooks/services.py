@@ -12,10 +12,11 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from mt5saas.events import publish_many
+from terminals.errors import SymbolError
 from terminals.execution import order_event, orders_enqueue, queued_stamp
 from terminals.models import Order, TradingAccount
 from terminals.selectors import account_current, intake_accounts, mapping_of
-from terminals.services import SymbolError, order_history_clear, symbol_resolve
+from terminals.services import order_history_clear, symbol_resolve
 
 from .answers import Answer, error_answer
 from .errors import SignalBusy, SignalRefused

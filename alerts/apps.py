@@ -10,7 +10,7 @@ class AlertsConfig(AppConfig):
         from django.db.models.signals import post_save
 
         from mt5saas import events
-        from terminals.agent import account_read, round_done
+        from terminals.signals import account_read, round_done
 
         from . import kick, prices, services
 

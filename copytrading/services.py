@@ -3,7 +3,7 @@
 A master event (from POST /api/copy/trade, the host-side watcher, or a copy that filled on
 a slave that is itself a master) is stored once, by (master, kind, order id, sequence), and
 in the same transaction becomes one order per active pair of that master, through the
-order pipeline every other order takes (terminals.execution: ordering, at most once, risk
+order pipeline every other order takes (terminals.orders: ordering, at most once, risk
 guards, volume normalised to the slave symbol's step/min/max, retcodes in words).
 
 A netting master has one position per symbol: a deal_add of an order it still has open (a
@@ -30,9 +30,10 @@ from audit.services import audit_rotation
 from mt5saas.crypto import decrypt, encrypt, secret_digest, secret_digests
 from mt5saas.db import rows_update
 from mt5saas.events import publish_each, publish_many
-from terminals.execution import order_event, orders_enqueue, queued_stamp
 from terminals.models import Order, SymbolMapping, TradingAccount
-from terminals.prepare import close_fraction, close_share
+from terminals.orders.prepare import close_fraction, close_share
+from terminals.orders.queue import orders_enqueue, queued_stamp
+from terminals.selectors import order_event
 from terminals.symbols import SymbolError, symbol_clean, symbol_mappings_read, symbol_normalize, symbol_resolve
 
 from .models import CopyEvent, CopyExecution, CopyLink, CopyPair
@@ -746,7 +747,7 @@ def _text(value: Decimal | None) -> str | None:
 
 
 def copy_orders_finished(sender, *, orders: list[Order], **kwargs) -> None:
-    """terminals.execution.orders_finished: record copied orders' outcomes on their
+    """terminals.signals.orders_finished: record copied orders' outcomes on their
     executions and links, and pass fills on to slaves that are masters themselves.
 
     One transaction, claimed by each execution's `pending` state (its row locked on

@@ -305,7 +305,7 @@ def _remember(*, account: TradingAccount, requested: str, symbol: str, mapping: 
         SymbolMapping.objects.filter(pk=mapping.pk).update(broker_symbol=symbol)
 
 
-READ = object()  # symbol_resolve's default: read the account's mapping for the name itself
+MAPPING_NOT_READ = object()  # symbol_resolve's default: it reads the account's mapping of the name itself
 
 
 # The webhook's read of its target accounts, written out: the ORM spends ten times as long
@@ -346,9 +346,9 @@ def intake_accounts(*, owner_id: int, requested: str, references: Sequence[str] 
 
 
 def mapping_of(account: TradingAccount) -> SymbolMapping | object | None:
-    """The mapping intake_accounts() read with the account (None: it has none), or READ."""
+    """The mapping intake_accounts() read with the account (None: it has none), or MAPPING_NOT_READ."""
     if not hasattr(account, "mapping_pk"):
-        return READ
+        return MAPPING_NOT_READ
     if account.mapping_pk is None:
         return None
     return SymbolMapping(
@@ -361,7 +361,11 @@ def mapping_of(account: TradingAccount) -> SymbolMapping | object | None:
 
 
 def symbol_resolve(
-    *, account: TradingAccount, requested: str, available: Sequence[str], mapping: SymbolMapping | object | None = READ
+    *,
+    account: TradingAccount,
+    requested: str,
+    available: Sequence[str],
+    mapping: SymbolMapping | object | None = MAPPING_NOT_READ,
 ) -> str:
     """The broker's spelling of `requested` among `available` (the terminal's symbol list).
 
@@ -376,7 +380,7 @@ def symbol_resolve(
     """
     requested = symbol_normalize(requested)
     listed = {symbol: symbol.upper() for symbol in available if isinstance(symbol, str) and symbol}
-    if mapping is READ:
+    if mapping is MAPPING_NOT_READ:
         mapping = SymbolMapping.objects.filter(account=account, requested=requested).first()
     elif mapping is not None:
         mapping.requested = requested

@@ -1,7 +1,7 @@
 """Signals in: validate, pick the target accounts, map symbols, store and queue (docs/webhook.md).
 
 The reply comes before any terminal is touched: orders are queued, and each account's
-drain executes them (terminals.execution).
+drain executes them (terminals.orders).
 """
 
 from dataclasses import asdict
@@ -11,10 +11,10 @@ from decimal import Decimal
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from mt5saas.events import publish_many
-from terminals.execution import order_event, orders_enqueue, queued_stamp
+from mt5saas.events import publish_many, publish_to_user
 from terminals.models import Order, TradingAccount
-from terminals.selectors import account_current
+from terminals.orders.queue import orders_enqueue, queued_stamp
+from terminals.selectors import account_current, order_event
 from terminals.symbols import SymbolError, intake_accounts, mapping_of, symbol_resolve
 
 from .models import Signal
@@ -258,3 +258,19 @@ def signal_refuse(
     except IntegrityError:
         return _repeat(user, key) or (status, body)
     return status, body
+
+
+def signal_outcomes_record(sender, *, orders: list[Order], **kwargs) -> None:
+    """terminals.signals.orders_finished and placed_orders_ended: a signal none of whose orders
+    filled is marked so (the Alerts app tells the trader). Inside the transaction that records
+    the orders' states."""
+    for signal_id in dict.fromkeys(order.signal_id for order in orders if order.signal_id is not None):
+        _signal_outcome_record(next(order for order in orders if order.signal_id == signal_id))
+
+
+def _signal_outcome_record(order: Order) -> None:
+    siblings = Order.objects.filter(signal_id=order.signal_id)
+    if siblings.exclude(status__in=Order.FINAL).exists() or siblings.filter(status=Order.Status.FILLED).exists():
+        return
+    if Signal.objects.filter(pk=order.signal_id, status=Signal.Status.ACCEPTED).update(status=Signal.Status.UNFILLED):
+        publish_to_user(order.owner_id, "signal", {"id": order.signal_id, "status": Signal.Status.UNFILLED})

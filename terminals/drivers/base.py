@@ -231,5 +231,11 @@ class Driver(ABC):
     @abstractmethod
     def order_send(self, request: OrderRequest) -> OrderResult: ...
 
+    @classmethod
+    def order_send_many(cls, sends: list[tuple["Driver", OrderRequest]]) -> list[OrderResult]:
+        """order_send of several terminals of this class, one request each, answers in the same
+        order. A driver whose terminals can take them in one call overrides this."""
+        return [driver.order_send(request) for driver, request in sends]
+
     @abstractmethod
     def shutdown(self) -> None: ...

@@ -12,7 +12,7 @@ from accounts.services import webhook_token_reveal
 from alerts.models import Alert, Kind
 from live.models import Event
 from mt5saas.events import publish_to_user
-from terminals.execution import order_event
+from terminals.selectors import order_event
 from tests.factories import OrderFactory, UserFactory
 
 from .helpers import prefer

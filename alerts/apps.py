@@ -3,6 +3,7 @@ from django.conf import settings
 from django.db.models.signals import post_save
 
 from mt5saas import events
+from terminals.signals import account_read, round_done
 
 
 class AlertsConfig(AppConfig):
@@ -10,9 +11,6 @@ class AlertsConfig(AppConfig):
     name = "alerts"
 
     def ready(self) -> None:
-        # Imported here: these modules read models, which load after the app configs.
-        from terminals.agent import account_read, round_done
-
         from . import prices, services, wakeup
 
         # Price alerts are checked against the quotes of each account the host agent reads.

@@ -25,7 +25,7 @@ def _condition_met(alert: PriceAlert, previous: Decimal | None, price: Decimal) 
 
 
 def price_alerts_check(*, account, driver, this_round: dict, **kwargs) -> int:
-    """terminals.agent.account_read receiver: one tick per symbol with an active alert on the
+    """terminals.signals.account_read receiver: one tick per symbol with an active alert on the
     account; returns how many alerts triggered. A repeating alert waits its cool-down, a
     one-off one is switched off when it triggers."""
     if "alerts.accounts" not in this_round:  # read once a round: most accounts have none

@@ -6,8 +6,7 @@ class CopytradingConfig(AppConfig):
     name = "copytrading"
 
     def ready(self) -> None:
-        from terminals.agent import account_read, round_done
-        from terminals.execution import orders_finished
+        from terminals.signals import account_read, orders_finished, round_done
 
         from . import services, watcher
 

@@ -13,8 +13,8 @@ from django.utils import timezone
 from mt5saas.db import rows_update
 from mt5saas.display import lots_text
 from terminals.models import Order, TradingAccount
-from terminals.prepare import close_fraction
 from terminals.selectors import symbol_mappings_read
+from terminals.services import close_fraction
 
 from . import hooks
 from .events import MasterEvent

@@ -9,8 +9,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from mt5saas.events import publish_many
-from terminals.execution import order_event, orders_enqueue
 from terminals.models import TradingAccount
+from terminals.selectors import order_event
+from terminals.services import orders_enqueue
 
 from . import hooks
 from .events import MasterEvent

@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 
 def copy_orders_finished(sender, *, orders: list[Order], **kwargs) -> None:
-    """terminals.execution.orders_finished: record copied orders' outcomes on their
+    """terminals.signals.orders_finished: record copied orders' outcomes on their
     executions and links, and pass fills on to slaves that are masters themselves.
 
     One transaction, claimed by each execution's `pending` state (its row locked on

@@ -1,6 +1,6 @@
 """The order a slave is sent for a master event: the pair's volume rule, its symbol on the slave,
 and the open, close or modify of the linked position. Orders then run as every other order does
-(terminals.execution: ordering, at most once, risk guards, volume normalised to the slave
+(terminals.orders: ordering, at most once, risk guards, volume normalised to the slave
 symbol's step/min/max, retcodes in words)."""
 
 from decimal import ROUND_FLOOR, Decimal
@@ -9,11 +9,9 @@ from django.utils import timezone
 
 from mt5saas.display import lots_text
 from terminals.errors import SymbolError
-from terminals.execution import queued_stamp
 from terminals.models import Order, SymbolMapping
-from terminals.prepare import close_share
 from terminals.selectors import symbol_normalize
-from terminals.services import symbol_resolve
+from terminals.services import close_share, queued_stamp, symbol_resolve
 
 from .events import LOT, MAX_LOTS, MasterEvent
 from .models import CopyEvent, CopyExecution, CopyLink, CopyPair

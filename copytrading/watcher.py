@@ -141,5 +141,5 @@ def _price(value: float) -> Decimal | None:
 
 
 def outcomes_sweep(sender, *, host, accounts, **kwargs) -> None:
-    """terminals.agent.round_done: copy outcomes a dead worker left unrecorded."""
+    """terminals.signals.round_done: copy outcomes a dead worker left unrecorded."""
     copy_outcomes_sweep(accounts=accounts)

@@ -18,7 +18,7 @@ class ServiceUnavailableMiddleware:
     """503 with Retry-After when a backing service is unreachable. Senders that resend on a
     5xx (TradingView, master EAs) then send again, which is right: what failed this way did
     not commit (work handed on after a commit never fails the request, see
-    terminals.execution.orders_enqueue), and signal ids and deal tickets make a resend of
+    terminals.orders.queue.orders_enqueue), and signal ids and deal tickets make a resend of
     what did commit place nothing twice."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:

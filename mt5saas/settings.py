@@ -190,6 +190,11 @@ Q_CLUSTER = backing_services.q_cluster(env, REDIS_URL)
 # start-up configuration, log in, the EA reports connected).
 EA_LOGIN_TIMEOUT_S = env.float("EA_LOGIN_TIMEOUT_S", default=45.0)
 
+# The folder of the drain lock files on SQLite (terminals/orders/locks.py), one per account;
+# empty: beside the database file. An in-memory database has none unless this is set: its
+# drains rely on the lease alone.
+ORDER_DRAIN_LOCK_DIR = env.str("ORDER_DRAIN_LOCK_DIR", default="")
+
 # Live events kept for catch-up (Last-Event-ID, ?since=): each user's newest N, none older than D days.
 LIVE_EVENTS_KEEP = env.int("LIVE_EVENTS_KEEP", default=1000)
 LIVE_EVENTS_DAYS = env.int("LIVE_EVENTS_DAYS", default=7)

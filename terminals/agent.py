@@ -4,8 +4,8 @@ Every interval it writes the host's heartbeat (CPU, memory, terminals running), 
 each assigned account's terminal (balance, equity, margin, profit; online/offline
 transitions recorded and published), retries a failing terminal with exponential
 backoff up to a cap, marks hosts whose heartbeat is three intervals late offline, and
-executes the orders the queue left behind (terminals.execution.orders_sweep) and follows
-placed pending orders to their fill or end (terminals.pending).
+executes the orders the queue left behind (terminals.orders.queue.orders_sweep) and follows
+placed pending orders to their fill or end (terminals.orders.placed).
 
 On a Windows host the agent also owns the host's terminal sessions (terminals.sessions):
 it starts them for itself and for the host's workers, which ask its SessionDirectory, and
@@ -22,17 +22,16 @@ import psutil
 from django.conf import settings
 from django.db import close_old_connections
 from django.db.models import QuerySet
-from django.dispatch import Signal
 from django.utils import timezone
 
 from mt5saas.crypto import decrypt
 
+from .drivers import read_at_once
 from .drivers.base import AccountInfo, Driver, TerminalError
 from .drivers.ea_bridge import EABridgeDriver
-from .execution import orders_sweep
 from .models import TerminalHost, TradingAccount
-from .paper.book import read_together
-from .pending import accounts_with_placed_orders, pending_orders_settle
+from .orders.placed import accounts_with_placed_orders, pending_orders_settle
+from .orders.queue import orders_sweep
 from .services import (
     account_ea_report,
     account_heartbeat,
@@ -44,19 +43,10 @@ from .services import (
 )
 from .sessions.protocol import SessionSpec
 from .sessions.registry import SessionRegistry, account_session_spec
+from .signals import account_read, round_done
 from .tasks import ea_bridge_log_in
 
 log = logging.getLogger(__name__)
-
-# Sent each round for every account whose terminal answered, with `account`, the open
-# `driver` and `this_round`, a dict that lives for one round: a receiver keeps there what it
-# reads once for all accounts (which ones it has anything to do for), not once per account.
-# The copy trading watcher reads a master's new deals here, so a trade made on the terminal
-# itself is copied within one round. Receivers are isolated from the heartbeat.
-account_read = Signal()
-# Sent at the end of each round with `host` and `accounts` (the host's accounts), for work
-# that must happen even when no task is delivered (the copy outcomes of a worker that died).
-round_done = Signal()
 
 AUTH_FAILED = -6
 NOT_FOUND = -7
@@ -118,8 +108,7 @@ class HostAgent:
         online, this_round = 0, {}
         for start in range(0, len(accounts), CHUNK):
             chunk, readings = accounts[start : start + CHUNK], []
-            paper = [(a.server, a.login) for a in chunk if a.kind == TradingAccount.Kind.SIMULATED]
-            with read_together(paper):
+            with read_at_once(chunk):
                 for account in chunk:
                     try:
                         if (info := self._account_tick(account, this_round)) is not None:

@@ -220,7 +220,7 @@ class Order(OwnedModel):
     set in a committed transaction before the terminal is called: an order found in
     `sending` later may have reached the broker and is reconciled, never sent again blind.
     A pending (limit/stop) order the terminal took is `placed` until the host agent sees it
-    fill or leave the terminal's pending orders (terminals.pending).
+    fill or leave the terminal's pending orders (terminals/orders/placed.py).
     """
 
     class Status(models.TextChoices):

@@ -49,6 +49,25 @@ def order_list(*, user, filters: Mapping[str, Any]) -> QuerySet[Order]:
     return orders.order_by("-created_at", "-pk")
 
 
+def order_event(order: Order) -> dict:
+    """An order as its live event shows it."""
+    return {
+        "id": order.pk,
+        "signal": order.signal_id,
+        "account": order.account_id,
+        "status": order.status,
+        "reason": order.status_reason,
+        "retcode": order.retcode,
+        "retcode_text": retcode_text(order.retcode),
+        "ticket": order.ticket,
+        "fill_price": str(order.fill_price) if order.fill_price is not None else None,
+        "created_at": order.created_at.isoformat(),
+        "queued_at": order.queued_at.isoformat() if order.queued_at else None,
+        "sent_at": order.sent_at.isoformat() if order.sent_at else None,
+        "done_at": order.done_at.isoformat() if order.done_at else None,
+    }
+
+
 def host_list() -> QuerySet[TerminalHost]:
     return TerminalHost.objects.with_load().order_by("name")
 

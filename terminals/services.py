@@ -25,6 +25,8 @@ from .hosts import (
     hosts_mark_stale,
     simulated_host,
 )
+from .orders.prepare import close_fraction, close_share  # a partial close's share, for copies
+from .orders.queue import orders_enqueue, queued_stamp
 from .registration import account_connect, account_import, demo_accounts
 from .selectors import order_list
 from .symbols import (  # symbol_resolve stores an automatic answer as a learned mapping
@@ -48,11 +50,15 @@ __all__ = [
     "account_update",
     "accounts_assign_waiting",
     "accounts_heartbeat",
+    "close_fraction",
+    "close_share",
     "demo_accounts",
     "host_pick",
     "host_register",
     "hosts_mark_stale",
     "order_history_clear",
+    "orders_enqueue",
+    "queued_stamp",
     "simulated_host",
     "symbol_mapping_add",
     "symbol_mapping_set",

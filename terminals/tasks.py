@@ -25,6 +25,7 @@ from .drivers.base import TerminalError
 from .drivers.ea_bridge import EABridgeDriver
 from .gateway import READS, driver_read
 from .models import TradingAccount
+from .orders import drain
 from .services import account_instance_removed
 
 EXPIRED = -10005  # MT5's RES_E_INTERNAL_FAIL_TIMEOUT: the caller's wait is over
@@ -149,14 +150,10 @@ def instance_remove(account_id: int) -> str:
 
 
 def account_drain(account_id: int) -> int:
-    """Execute the account's waiting orders (see terminals.execution)."""
-    from .execution import account_drain as drain
-
-    return drain(account_id)
+    """Execute the account's waiting orders (see terminals.orders.drain)."""
+    return drain.account_drain(account_id)
 
 
 def accounts_drain(account_ids: list[int]) -> int:
     """Execute the waiting orders of several accounts, one account after the other (a fan-out's share)."""
-    from .execution import accounts_drain as drain
-
-    return drain(account_ids)
+    return drain.accounts_drain(account_ids)

@@ -1,7 +1,7 @@
 """Signals in: validate, pick the target accounts, map symbols, store and queue (docs/webhook.md).
 
 The reply comes before any terminal is touched: orders are queued, and each account's
-drain executes them (terminals.execution).
+drain executes them (terminals.orders).
 """
 
 from dataclasses import asdict, dataclass
@@ -11,12 +11,11 @@ from decimal import Decimal
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from mt5saas.events import publish_many
+from mt5saas.events import publish_many, publish_to_user
 from terminals.errors import SymbolError
-from terminals.execution import order_event, orders_enqueue, queued_stamp
 from terminals.models import Order, TradingAccount
-from terminals.selectors import account_current, intake_accounts, mapping_of
-from terminals.services import order_history_clear, symbol_resolve
+from terminals.selectors import account_current, intake_accounts, mapping_of, order_event
+from terminals.services import order_history_clear, orders_enqueue, queued_stamp, symbol_resolve
 
 from .answers import Answer, error_answer
 from .errors import SignalBusy, SignalRefused
@@ -271,3 +270,19 @@ def history_hide(*, user) -> tuple[int, int]:
     orders = order_history_clear(user=user, filters={})
     refused = Signal.objects.owned_by(user).filter(status=Signal.Status.REFUSED, hidden_at__isnull=True)
     return orders, refused.update(hidden_at=timezone.now())
+
+
+def signal_outcomes_record(sender, *, orders: list[Order], **kwargs) -> None:
+    """terminals.signals.orders_finished and placed_orders_ended: a signal none of whose orders
+    filled is marked so (the Alerts app tells the trader). Inside the transaction that records
+    the orders' states."""
+    for signal_id in dict.fromkeys(order.signal_id for order in orders if order.signal_id is not None):
+        _signal_outcome_record(next(order for order in orders if order.signal_id == signal_id))
+
+
+def _signal_outcome_record(order: Order) -> None:
+    siblings = Order.objects.filter(signal_id=order.signal_id)
+    if siblings.exclude(status__in=Order.FINAL).exists() or siblings.filter(status=Order.Status.FILLED).exists():
+        return
+    if Signal.objects.filter(pk=order.signal_id, status=Signal.Status.ACCEPTED).update(status=Signal.Status.UNFILLED):
+        publish_to_user(order.owner_id, "signal", {"id": order.signal_id, "status": Signal.Status.UNFILLED})

@@ -5,7 +5,7 @@ terminal session process imports it first), so what reads models is imported whe
 """
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -43,6 +43,24 @@ def instance_root() -> Path:
     if not root:
         raise TerminalError(-7, "The host has no instance root: register_host --instance-root …")
     return Path(root)
+
+
+def terminal_in_database(kind: str) -> bool:
+    """Whether terminals of this kind keep their state in this database (the paper broker): any
+    worker reaches them, what a worker that died mid-call left unfinished was rolled back with
+    it, and orders of many of them go out in one transaction (Driver.order_send_many)."""
+    return kind == "simulated"
+
+
+@contextmanager
+def read_at_once(accounts: Iterable) -> Iterator[None]:
+    """The terminals of these accounts read at once where their kind allows (the paper broker:
+    three queries for all of them); a driver opened inside for one of them takes that reading
+    for its log-in and its first account_info()."""
+    from terminals.paper.book import read_together  # it imports models: not before Django is set up
+
+    with read_together((account.server, account.login) for account in accounts if terminal_in_database(account.kind)):
+        yield
 
 
 def driver_for_login(*, kind: str, login: str) -> Driver:

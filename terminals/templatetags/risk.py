@@ -2,7 +2,7 @@ from decimal import Decimal
 
 from django import template
 
-from terminals.prepare import percent_text
+from terminals.orders.prepare import percent_text
 
 register = template.Library()
 

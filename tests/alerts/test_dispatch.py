@@ -8,7 +8,7 @@ from django.utils import timezone
 from alerts import dispatch
 from alerts.models import Alert, Cursor, Kind
 from live.models import Event
-from terminals.execution import order_event
+from terminals.selectors import order_event
 from tests.factories import OrderFactory, UserFactory
 
 from .helpers import prefer

@@ -15,8 +15,8 @@ from copytrading.services import pair_create
 from live.models import Event
 from terminals.agent import HostAgent
 from terminals.drivers import open_driver
-from terminals.execution import account_drain
 from terminals.models import TerminalHost
+from terminals.orders.drain import account_drain
 from terminals.services import account_connect, account_heartbeat, hosts_mark_stale
 from tests.factories import TradingAccountFactory, UserFactory
 

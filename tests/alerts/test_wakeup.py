@@ -13,7 +13,7 @@ from alerts import queue
 from alerts.models import Alert, Kind
 from live.models import Event
 from mt5saas.events import publish_to_user
-from terminals.execution import order_event
+from terminals.selectors import order_event
 from tests.factories import OrderFactory, UserFactory
 
 from .helpers import prefer

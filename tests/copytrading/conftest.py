@@ -6,8 +6,8 @@ from django.dispatch import Signal
 from django.test import Client
 
 from terminals import gateway
-from terminals.execution import accounts_drain
 from terminals.models import Order, TradingAccount
+from terminals.orders.drain import accounts_drain
 from terminals.services import account_connect
 from tests.terminals.clocks import Clock, paper_terminals_on
 

@@ -16,8 +16,8 @@ from copytrading.models import CopyEvent, CopyExecution, CopyLink, CopyPair
 from copytrading.selectors import master_open_volume
 from copytrading.services import MasterEvent, copy_event_receive, pair_create
 from terminals.drivers.base import OrderType
-from terminals.execution import accounts_drain
 from terminals.models import Order, TradingAccount
+from terminals.orders.drain import accounts_drain
 from tests.copytrading.conftest import drain_all, positions
 from tests.copytrading.test_netting import netting
 from tests.copytrading.test_watcher import by_hand

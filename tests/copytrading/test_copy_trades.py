@@ -352,7 +352,7 @@ def test_a_slave_whose_bookkeeping_fails_keeps_none_of_the_others_of_its_round_w
 
 @pytest.mark.django_db
 def test_an_outcome_the_worker_died_before_recording_is_recorded_and_cascaded_once(paper, trade):
-    from terminals.execution import orders_finished
+    from terminals.signals import orders_finished
 
     a, b, c = paper("A"), paper("B"), paper("C")
     _, key = pair(a, b)

@@ -10,9 +10,10 @@ from django.utils import timezone
 from django_q.conf import Conf
 
 from accounts.services import webhook_token_reveal
+from mt5saas import queues
 from mt5saas.queues import RedisBroker
-from terminals import execution
 from terminals.models import Order, TradingAccount
+from terminals.orders.queue import NEVER_QUEUED, STALE_QUEUED, orders_sweep
 from terminals.services import account_connect
 from tests.servers import free_port
 from webhooks.models import Signal
@@ -53,7 +54,7 @@ def test_signal_committed_while_the_queue_is_down_is_202_and_the_sweep_runs_it_s
     # A broker outside the database (Redis): tasks are handed over after the orders commit.
     settings.Q_CLUSTER = {key: value for key, value in settings.Q_CLUSTER.items() if key not in ("orm", "poll")}
     monkeypatch.setattr(Conf, "REDIS", dead_redis)
-    monkeypatch.setattr(execution, "queue_broker", lambda queue: RedisBroker(list_key=queue))
+    monkeypatch.setattr(queues, "queue_broker", lambda queue: RedisBroker(list_key=queue))
     token = webhook_token_reveal(user=alice)
 
     response = Client().post(f"/webhook/{token}", BUY, content_type="text/plain")
@@ -64,11 +65,11 @@ def test_signal_committed_while_the_queue_is_down_is_202_and_the_sweep_runs_it_s
     order = Order.objects.get(pk=response.json()["orders"][0]["id"])
     assert order.status == "queued" and order.queued_at is None
     accounts = TradingAccount.objects.filter(pk=paper.pk)
-    assert execution.orders_sweep(accounts=accounts) == 0  # just stored: the queue may still take it
+    assert orders_sweep(accounts=accounts) == 0  # just stored: the queue may still take it
 
-    Order.objects.filter(pk=order.pk).update(created_at=timezone.now() - execution.NEVER_QUEUED - timedelta(seconds=1))
-    assert execution.NEVER_QUEUED < execution.STALE_QUEUED
-    assert execution.orders_sweep(accounts=accounts) == 1
+    Order.objects.filter(pk=order.pk).update(created_at=timezone.now() - NEVER_QUEUED - timedelta(seconds=1))
+    assert NEVER_QUEUED < STALE_QUEUED
+    assert orders_sweep(accounts=accounts) == 1
     order.refresh_from_db()
     assert order.status == "filled"
 

@@ -6,17 +6,20 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.utils import timezone
 
-from terminals import execution
 from terminals.drivers.base import TerminalError
-from terminals.execution import MAX_CHECKS, SETTLE, account_drain, order_execute, orders_sweep
 from terminals.gateway import simulated_driver
 from terminals.models import Order, SimAccount, TradingAccount
+from terminals.orders import MAGIC
+from terminals.orders.drain import MAX_CHECKS, SETTLE, account_drain, order_execute
+from terminals.orders.locks import LEASE, drain_lock_path
+from terminals.orders.queue import orders_sweep
 from terminals.paper.driver import SimulatedDriver
 from terminals.services import account_connect
 from tests.factories import OrderFactory
+from tests.terminals.interruptions import connection_drops, recording_final_states
 
 
 @pytest.fixture
@@ -34,10 +37,10 @@ def positions(account):
 
 
 @pytest.fixture
-def drain_locks(tmp_path, monkeypatch):
+def drain_locks(tmp_path, settings):
     """Drain locks on SQLite too: the suite's in-memory database has no file to lock beside it."""
     if connection.vendor == "sqlite":
-        monkeypatch.setattr(execution, "_lock_path", lambda account_id: tmp_path / f"{account_id}.lock")
+        settings.ORDER_DRAIN_LOCK_DIR = str(tmp_path)
 
 
 @contextmanager
@@ -50,12 +53,12 @@ def drain_running_elsewhere(account):
         params = connection.settings_dict
         server = {"host": params["HOST"] or "127.0.0.1", "port": params["PORT"] or 5432, "user": params["USER"]}
         with psycopg.connect(dbname=params["NAME"], password=params["PASSWORD"] or None, **server) as other:
-            other.execute("SELECT pg_advisory_lock(%s::int4, %s::int4)", [execution.MAGIC, account.pk])
+            other.execute("SELECT pg_advisory_lock(%s::int4, %s::int4)", [MAGIC, account.pk])
             yield
         return
     import fcntl
 
-    path = execution._lock_path(account.pk)
+    path = drain_lock_path(account.pk)
     path.parent.mkdir(exist_ok=True)
     with path.open("a") as held:
         fcntl.flock(held, fcntl.LOCK_EX)
@@ -111,7 +114,7 @@ def test_the_lease_of_a_drain_that_died_is_taken_over_at_once(account, drain_loc
     interrupted = order(account, side="buy", volume=Decimal("0.01"))
     behind = order(account, side="buy", volume=Decimal("0.02"))
     Order.objects.filter(pk=interrupted.pk).update(status="sending", sent_at=timezone.now())
-    TradingAccount.objects.filter(pk=account.pk).update(drain_until=timezone.now() + execution.LEASE)
+    TradingAccount.objects.filter(pk=account.pk).update(drain_until=timezone.now() + LEASE)
 
     assert account_drain(account.pk) == 2
 
@@ -140,12 +143,10 @@ def test_a_drain_that_died_without_its_lock_leaves_the_lease_to_expire(account):
 def test_an_order_left_sending_is_reconciled_not_sent_again(account):
     """The worker died after the terminal placed the order but before recording it."""
     interrupted = order(account, side="buy", volume=Decimal("0.03"))
-    driver = simulated_driver(account)
-    from terminals.execution import _guards, _open_request
-
-    _guards(interrupted, driver)
-    driver.order_send(_open_request(interrupted, driver))  # reached the broker…
-    Order.objects.filter(pk=interrupted.pk).update(status="sending")  # …and nothing was recorded
+    with connection_drops(recording_final_states), pytest.raises(DatabaseError):
+        account_drain(account.pk)  # reached the broker…
+    assert Order.objects.get(pk=interrupted.pk).status == "sending"  # …and nothing was recorded
+    assert len(positions(account)) == 1
 
     account_drain(account.pk)
 

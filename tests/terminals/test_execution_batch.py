@@ -6,19 +6,22 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.db import DatabaseError, connection, transaction
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_q.brokers import get_broker
 from django_q.signing import SignedPackage
 
-from terminals import execution, gateway
-from terminals.execution import BATCH, accounts_drain, drain_batches, orders_enqueue, orders_finished, orders_sweep
+from terminals import gateway
 from terminals.models import Order, TradingAccount
+from terminals.orders.drain import accounts_drain
+from terminals.orders.queue import BATCH, drain_batches, orders_enqueue, orders_sweep
 from terminals.paper.driver import SimulatedDriver
 from terminals.services import account_connect
+from terminals.signals import orders_finished
 from terminals.symbols import symbol_mapping_set
 from tests.terminals.clocks import Clock, paper_terminals_on
+from tests.terminals.interruptions import connection_drops, paper_terminals_writing_deals, recording_final_states
 from tests.terminals.test_execution import drain_locks, drain_running_elsewhere, order, positions  # noqa: F401
 
 
@@ -177,41 +180,19 @@ def test_a_round_keeps_each_accounts_guards(accounts, drain_locks):  # noqa: F81
 
 @pytest.mark.parametrize("cut, found", [("terminals", 0), ("records", 5)])
 @pytest.mark.django_db
-def test_a_round_cut_short_leaves_nothing_lost_or_sent_twice(cut, found, accounts, drain_locks, monkeypatch):  # noqa: F811
+def test_a_round_cut_short_leaves_nothing_lost_or_sent_twice(cut, found, accounts, drain_locks):  # noqa: F811
     """Cut as the paper terminals write (one transaction: none of them took its order), or
     after they took the orders and before their states were recorded (each is found there)."""
     waiting = [order(a, side="buy", volume=Decimal("0.01")) for a in accounts]
     interrupted = order(accounts[0], side="buy", volume=Decimal("0.02"))  # after the first, left `sending`
     Order.objects.filter(pk=interrupted.pk).update(status="sending", sent_at=timezone.now(), attempts=1)
-    died = []
-
-    def once(real, *, after: bool):
-        def call(*args, **kwargs):
-            if died:
-                return real(*args, **kwargs)
-            died.append(True)
-            if after:
-                real(*args, **kwargs)
-            raise DatabaseError("the connection dropped")  # as a worker dying mid-round leaves it
-
-        return call
 
     if cut == "terminals":
-        send = SimulatedDriver.order_send_many
-
-        def written_then_dropped(sends):
-            # The paper terminals' one transaction, cut once they wrote: rolled back, none took its order.
-            if died:
-                return send(sends)
-            died.append(True)
-            with transaction.atomic():
-                send(sends)
-                raise DatabaseError("the connection dropped")
-
-        monkeypatch.setattr(SimulatedDriver, "order_send_many", staticmethod(written_then_dropped))
+        drop = connection_drops(paper_terminals_writing_deals, after=True)
     else:
-        monkeypatch.setattr(execution, "_finish_together", once(execution._finish_together, after=False))
-    accounts_drain([a.pk for a in accounts])
+        drop = connection_drops(recording_final_states)
+    with drop as died:
+        accounts_drain([a.pk for a in accounts])
     orders_sweep(accounts=TradingAccount.objects.all())
 
     statuses = {o.pk: o for o in Order.objects.filter(pk__in=[o.pk for o in [*waiting, interrupted]])}
@@ -250,12 +231,11 @@ def test_a_round_sends_its_market_orders_at_the_quote_of_the_send_not_of_their_p
     monkeypatch,
 ):
     clock = paper_terminals_on(Clock(), monkeypatch)
-    real_requests = execution._requests
+    symbols = SimulatedDriver.symbols
 
-    def slow_preparation(order, driver, known):
-        prepared = real_requests(order, driver, known)
-        clock.at += 60_000  # a long round: the market moves past the deviation before the send
-        return prepared
+    def slow_preparation(driver):
+        clock.at += 60_000  # a long round: the market moves past the deviation as each order is prepared
+        return symbols(driver)
 
     calls, send = [], SimulatedDriver.order_send_many
 
@@ -263,7 +243,7 @@ def test_a_round_sends_its_market_orders_at_the_quote_of_the_send_not_of_their_p
         calls.append(len(sends))
         return send(sends)
 
-    monkeypatch.setattr(execution, "_requests", slow_preparation)
+    monkeypatch.setattr(SimulatedDriver, "symbols", slow_preparation)
     monkeypatch.setattr(SimulatedDriver, "order_send_many", staticmethod(counted))
     waiting = [order(a, side="buy", volume=Decimal("0.01")) for a in accounts]
 

@@ -6,10 +6,12 @@ from decimal import Decimal
 import pytest
 
 from terminals.drivers.base import OrderRequest, OrderType, TradeAction
-from terminals.execution import MAGIC, account_drain, orders_finished
 from terminals.gateway import simulated_driver
 from terminals.models import Order, TradingAccount
+from terminals.orders import MAGIC
+from terminals.orders.drain import account_drain
 from terminals.services import account_connect
+from terminals.signals import orders_finished
 from tests.factories import OrderFactory
 
 

@@ -5,6 +5,7 @@ import json
 from decimal import Decimal
 
 import pytest
+from django.db import DatabaseError
 from django.test import Client
 
 from accounts.services import webhook_token_reveal
@@ -12,12 +13,13 @@ from live.models import Event
 from terminals.agent import HostAgent
 from terminals.drivers import open_driver
 from terminals.drivers.base import OrderRequest, TradeAction
-from terminals.execution import account_drain
 from terminals.gateway import simulated_driver
 from terminals.models import Order
+from terminals.orders.drain import account_drain
 from terminals.paper.market import SERVERS, now_msc, quote
 from terminals.services import account_connect, simulated_host
 from tests.terminals.clocks import Clock, paper_terminals_on
+from tests.terminals.interruptions import connection_drops, recording_final_states
 from webhooks.models import Signal
 
 SECOND = 1000
@@ -117,18 +119,16 @@ def test_a_placed_order_removed_on_the_terminal_becomes_cancelled_and_its_signal
 @pytest.mark.django_db
 def test_a_pending_order_left_sending_and_found_waiting_on_the_terminal_is_placed(alice, account, clock):
     """The worker died after the terminal took the pending order but before recording it."""
-    from terminals.execution import _guards, _open_request
     from tests.terminals.test_execution import order
 
     side, price, _ = reachable_limit(SERVERS[account.server]["BTCUSD"], clock.at)
     interrupted = order(account, side=side, volume=Decimal("0.01"))
     Order.objects.filter(pk=interrupted.pk).update(symbol="BTCUSD", requested_symbol="BTCUSD", order_type="limit",
                                                    price=Decimal(str(price)))  # fmt: skip
-    interrupted.refresh_from_db()
     driver = simulated_driver(account)
-    _guards(interrupted, driver)
-    driver.order_send(_open_request(interrupted, driver))  # reached the broker…
-    Order.objects.filter(pk=interrupted.pk).update(status="sending")  # …and nothing was recorded
+    with connection_drops(recording_final_states), pytest.raises(DatabaseError):
+        account_drain(account.pk)  # reached the broker…
+    assert Order.objects.get(pk=interrupted.pk).status == "sending"  # …and nothing was recorded
 
     account_drain(account.pk)
 

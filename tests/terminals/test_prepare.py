@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 
 from terminals.drivers.base import Filling, SymbolFillingFlag, SymbolInfo
-from terminals.prepare import (
+from terminals.orders.prepare import (
     PreparationError,
     filling_choose,
     pips_to_price_distance,

@@ -8,8 +8,8 @@ from html import unescape
 
 import pytest
 
-from terminals.execution import account_drain
 from terminals.models import Order
+from terminals.orders.drain import account_drain
 from terminals.services import account_connect
 from tests.factories import OrderFactory, TradingAccountFactory
 

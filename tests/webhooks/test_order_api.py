@@ -1,8 +1,8 @@
 import pytest
 
 from accounts.services import api_token_create
-from terminals.execution import account_drain
 from terminals.models import Order
+from terminals.orders.drain import account_drain
 from terminals.services import account_connect
 
 FIELDS = {

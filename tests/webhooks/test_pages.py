@@ -2,8 +2,8 @@ import json
 
 import pytest
 
-from terminals.execution import account_drain
 from terminals.models import Order
+from terminals.orders.drain import account_drain
 from terminals.services import account_connect
 
 

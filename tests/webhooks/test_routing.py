@@ -7,9 +7,9 @@ import pytest
 from django.test import Client
 
 from accounts.services import api_token_create, webhook_token_reveal
-from terminals.execution import account_drain
 from terminals.gateway import simulated_driver
 from terminals.models import Order
+from terminals.orders.drain import account_drain
 from terminals.services import account_connect, account_set_status, account_switch
 from webhooks.models import Signal
 

@@ -11,9 +11,9 @@ from django_q.signing import SignedPackage
 
 from accounts.services import webhook_token_reveal
 from live.broadcast import user_group
-from terminals.execution import account_drain
 from terminals.gateway import simulated_driver
 from terminals.models import Order
+from terminals.orders.drain import account_drain
 from terminals.services import account_connect, account_delete, account_set_status
 from tests.factories import TradingAccountFactory
 from webhooks.models import Signal

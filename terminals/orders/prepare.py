@@ -9,7 +9,7 @@ lots on a 0.01 step is exactly 7 steps, not 6.9999….
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 from typing import Literal
 
-from .drivers.base import Filling, SymbolFillingFlag, SymbolInfo
+from ..drivers.base import Filling, SymbolFillingFlag, SymbolInfo
 
 Number = Decimal | float | int
 Side = Literal["buy", "sell"]

@@ -12,11 +12,11 @@ from django.utils import timezone
 
 from mt5saas.db import rows_update
 from mt5saas.display import price_text
-from mt5saas.events import publish_each
 
-from .drivers.base import Driver
-from .execution import order_event, signal_outcome_record
-from .models import Order, TradingAccount
+from ..drivers.base import Driver
+from ..models import Order, TradingAccount
+from ..signals import placed_orders_ended
+from .record import announce, publish_orders
 
 Status = Order.Status
 SETTLE_FIELDS = ["status", "status_reason", "fill_price", "filled_volume"]
@@ -59,14 +59,14 @@ def pending_orders_settle(*, account: TradingAccount, driver: Driver) -> list[Or
         else:
             order.status = Status.CANCELLED
             order.status_reason = "The pending order left the terminal unfilled: cancelled or expired."
-    return _record(gone)
+    return _record_ends(gone)
 
 
-def _record(orders: list[Order]) -> list[Order]:
+def _record_ends(orders: list[Order]) -> list[Order]:
     with transaction.atomic():
         # Only rows still placed: two rounds that raced record each end once.
         changed = [o for o in orders if rows_update([o], SETTLE_FIELDS, where="status = %s", params=[Status.PLACED])]
-        publish_each((order.owner_id, "order", order_event(order)) for order in changed)
-        for signal_id in dict.fromkeys(order.signal_id for order in changed if order.signal_id is not None):
-            signal_outcome_record(next(order for order in changed if order.signal_id == signal_id))
+        publish_orders(changed)
+        if changed:
+            announce(placed_orders_ended, changed)
     return changed

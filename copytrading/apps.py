@@ -1,13 +1,13 @@
 from django.apps import AppConfig
 
+from terminals.signals import account_read, orders_finished, round_done
+
 
 class CopytradingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "copytrading"
 
     def ready(self) -> None:
-        from terminals.signals import account_read, orders_finished, round_done
-
         from . import services, watcher
 
         # A copied order's outcome updates its execution, links the slave position and

@@ -11,7 +11,7 @@ from terminals import orders_api as terminals_orders_api
 from terminals import pool as terminals_pool
 from webhooks import api as webhooks_api
 
-from . import views
+from . import dashboard, views
 from .api import OptionalSlashRouter
 from .health import health
 
@@ -45,7 +45,7 @@ order_detail = OrderViewSet.as_view({"get": "retrieve"})
 to_login = RedirectView.as_view(url="/login", query_string=True)
 
 urlpatterns = [
-    path("", views.dashboard, name="dashboard"),
+    path("", dashboard.dashboard, name="dashboard"),
     path("", include("terminals.urls")),
     path("", include("copytrading.page_urls")),
     path("", include("alerts.urls")),

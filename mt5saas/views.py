@@ -1,22 +1,9 @@
 """Project-level pages and the error handlers."""
 
-from django.contrib.auth.decorators import login_required
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.templatetags.static import static
-
-from accounts.selectors import webhook_url
-from accounts.services import webhook_token_reveal
-
-
-@login_required
-def dashboard(request: HttpRequest) -> HttpResponse:
-    from terminals.selectors import account_list
-
-    token = webhook_token_reveal(user=request.user)
-    context = {"webhook_url": webhook_url(token=token, request=request), "accounts": account_list(user=request.user)}
-    return render(request, "dashboard.html", context)
 
 
 def favicon(request: HttpRequest) -> HttpResponse:

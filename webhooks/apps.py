@@ -1,13 +1,13 @@
 from django.apps import AppConfig
 
+from terminals.signals import orders_finished, placed_orders_ended
+
 
 class WebhooksConfig(AppConfig):
     name = "webhooks"
     verbose_name = "TradingView webhooks"
 
     def ready(self) -> None:
-        from terminals.signals import orders_finished, placed_orders_ended
-
         from . import services
 
         # A signal none of whose orders filled is marked unfilled, with the orders' final states.

@@ -176,12 +176,12 @@ def receive(request: HttpRequest, token: str = "") -> JsonResponse:
                 status, reply = _receive_once(user, body, payload)
             else:
                 status, reply = _receive(user, payload)
-        return _Reply(reply, status=status, held=held)
+        return HeldReply(reply, status=status, held=held)
     except WebhookError as error:
         return error.response()
 
 
-class _Reply(JsonResponse):
+class HeldReply(JsonResponse):
     """The webhook's reply; the signal's live events are sent once it has been written."""
 
     def __init__(self, data: dict, *, status: int, held: HeldEvents) -> None:

@@ -154,14 +154,14 @@ def test_an_error_in_the_held_block_releases_at_once(commit):
 
 
 def test_the_webhook_sends_its_events_after_its_reply_and_if_the_reply_is_dropped(commit):
-    from webhooks.views import _Reply
+    from webhooks.views import HeldReply
 
     # A channel timed out on is not read again (a Redis layer's channel is bound to its loop).
     early, sent, dropped = listen(user_group(7)), listen(user_group(7)), listen(user_group(8))
     for user_id in (7, 8):
         with events_held() as held, commit():
             publish_to_user(user_id, "signal", {"id": user_id})
-        reply = _Reply({"signal": user_id}, status=202, held=held)
+        reply = HeldReply({"signal": user_id}, status=202, held=held)
         if user_id == 7:
             assert received(early, 1, timeout=0.2) == [None]
             # What the server does once the reply is written (without request_finished closing

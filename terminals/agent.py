@@ -13,6 +13,7 @@ stops those of accounts no longer served here.
 """
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -193,9 +194,12 @@ class HostAgent:
         ea_bridge_log_in(account.login, password, account.server, deadline=deadline, account_id=account.pk)
         account_update(account=account, logged_in_host=self.host)
 
-    def run(self, *, rounds: int | None = None) -> None:
+    def run(self, *, rounds: int | None = None, stop: threading.Event | None = None) -> None:
+        """Rounds every interval until `rounds` are done or `stop` is set; a round under way
+        when it is set is finished first, so the agent stops between rounds, never inside one."""
+        stop = stop or threading.Event()
         done = 0
-        while rounds is None or done < rounds:
+        while (rounds is None or done < rounds) and not stop.is_set():
             started = time.monotonic()
             # A long-lived process: drop connections the database closed or that outlived CONN_MAX_AGE.
             close_old_connections()
@@ -205,4 +209,4 @@ class HostAgent:
                 # A database hiccup must not end the agent: log it and try next round.
                 log.exception("host agent round failed")
             done += 1
-            time.sleep(max(0.0, self.interval.total_seconds() - (time.monotonic() - started)))
+            stop.wait(max(0.0, self.interval.total_seconds() - (time.monotonic() - started)))

@@ -2,6 +2,8 @@
 
 import io
 import itertools
+import threading
+import time
 from datetime import timedelta
 from decimal import Decimal
 
@@ -296,3 +298,29 @@ def test_the_agent_caches_the_terminals_symbol_names(alice):
 
     account.refresh_from_db()
     assert "GOLD" in account.symbols and "US30.cash" in account.symbols
+
+
+@pytest.mark.django_db
+def test_a_stop_asked_during_a_round_ends_the_agent_after_that_round(alice):
+    # SIGTERM sets the stop: the round under way writes all it reads, and the agent does not
+    # wait out its interval (an hour here) before it leaves.
+    account = paper_account(alice)
+    TradingAccount.objects.filter(pk=account.pk).update(heartbeat_at=None)
+    stop = threading.Event()
+    rounds: list[int] = []
+
+    def stop_mid_round(sender, **kwargs) -> None:
+        rounds.append(1)
+        stop.set()
+
+    account_read.connect(stop_mid_round)
+    try:
+        agent = HostAgent(host=simulated_host(), open_driver=open_driver, interval=timedelta(hours=1))
+        started = time.monotonic()
+        agent.run(stop=stop)
+    finally:
+        account_read.disconnect(stop_mid_round)
+
+    assert rounds == [1] and time.monotonic() - started < 60
+    account.refresh_from_db()
+    assert account.heartbeat_at is not None

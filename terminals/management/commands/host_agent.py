@@ -1,6 +1,7 @@
 import contextlib
 import os
 import signal
+import threading
 from datetime import timedelta
 from functools import partial
 
@@ -46,7 +47,9 @@ class Command(BaseCommand):
             # The one owner of this host's terminal sessions; its workers ask the directory.
             sessions = SessionRegistry(partial(host_session_spec, host))
         agent = HostAgent(host=host, open_driver=open_driver, interval=timedelta(seconds=interval), sessions=sessions)
-        signal.signal(signal.SIGTERM, _stop)
+        stop = threading.Event()
+        # SIGTERM (a service manager stopping us) ends the agent between rounds.
+        signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
         self.stdout.write(f"host agent for {host.name} (queue {host.queue_name}), every {interval:g} s")
         with contextlib.ExitStack() as stack:
             if sessions is not None:
@@ -54,10 +57,8 @@ class Command(BaseCommand):
                 stack.enter_context(owning_sessions(sessions))
                 stack.enter_context(SessionDirectory(sessions, host.queue_name))
             try:
-                agent.run(rounds=rounds)
-            except KeyboardInterrupt:
+                agent.run(rounds=rounds, stop=stop)
+            except KeyboardInterrupt:  # Ctrl-C
+                stop.set()
+            if stop.is_set():
                 self.stdout.write("host agent stopped")
-
-
-def _stop(signum, frame) -> None:
-    raise KeyboardInterrupt

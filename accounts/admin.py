@@ -10,7 +10,7 @@ from knox.models import AuthToken
 from audit.admin import TraderDataAdmin
 
 from .models import User, WebhookToken
-from .services import CannotDisableSelf, user_set_active, webhook_token_rotate
+from .services import CannotChangeSuperuser, CannotDisableSelf, user_set_active, webhook_token_rotate
 
 
 @admin.register(User)
@@ -31,20 +31,21 @@ class UserAdmin(TraderDataAdmin, DjangoUserAdmin):
 
     @admin.action(description="Enable selected users")
     def enable_users(self, request, queryset) -> None:
-        for user in queryset:
-            user_set_active(user=user, active=True, by=request.user)
-        self.message_user(request, f"Enabled {queryset.count()} user(s).")
+        self.message_user(request, f"Enabled {self._set_active(request, queryset, True)} user(s).")
 
     @admin.action(description="Disable selected users (sign-in, webhook and API refused)")
     def disable_users(self, request, queryset) -> None:
+        self.message_user(request, f"Disabled {self._set_active(request, queryset, False)} user(s).")
+
+    def _set_active(self, request, queryset, active: bool) -> int:
         done = 0
         for user in queryset:
             try:
-                user_set_active(user=user, active=False, by=request.user)
+                user_set_active(user=user, active=active, by=request.user)
                 done += 1
-            except CannotDisableSelf as exc:
-                self.message_user(request, str(exc), messages.WARNING)
-        self.message_user(request, f"Disabled {done} user(s).")
+            except (CannotDisableSelf, CannotChangeSuperuser) as exc:
+                self.message_user(request, f"{user}: {exc}", messages.WARNING)
+        return done
 
 
 class NoAddMixin:

@@ -1,4 +1,3 @@
-import time
 import zoneinfo
 from contextlib import suppress
 from urllib.parse import urlencode
@@ -9,6 +8,8 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.utils import timezone
+
+from mt5saas.staff import staff_signin_fresh
 
 from .services import TimeZoneUnknown, user_set_time_zone
 
@@ -30,12 +31,8 @@ class ProviderNotConfiguredMiddleware:
         return redirect("/login")
 
 
-SIGNED_IN_AT = "signed_in_at"
-
-
 def signed_in_recently(request: HttpRequest) -> bool:
-    signed_in_at = request.session.get(SIGNED_IN_AT)
-    return isinstance(signed_in_at, int | float) and time.time() - signed_in_at < settings.ADMIN_REAUTH_SECONDS
+    return staff_signin_fresh(request)
 
 
 class RecentSignInForAdminMiddleware:

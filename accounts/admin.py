@@ -29,6 +29,21 @@ class UserAdmin(TraderDataAdmin, DjangoUserAdmin):
     ]
     add_fieldsets = [(None, {"classes": ["wide"], "fields": ["username", "email", "password1", "password2"]})]
 
+    # Only a superuser changes a superuser or makes one: change_user alone must not reach root.
+    def has_change_permission(self, request, obj=None) -> bool:
+        return super().has_change_permission(request, obj) and not self._superuser_guarded(request, obj)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return super().has_delete_permission(request, obj) and not self._superuser_guarded(request, obj)
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = list(super().get_readonly_fields(request, obj))
+        return readonly if request.user.is_superuser else [*readonly, "is_superuser"]
+
+    @staticmethod
+    def _superuser_guarded(request, obj) -> bool:
+        return obj is not None and obj.is_superuser and not request.user.is_superuser
+
     @admin.action(description="Enable selected users")
     def enable_users(self, request, queryset) -> None:
         self.message_user(request, f"Enabled {self._set_active(request, queryset, True)} user(s).")

@@ -165,3 +165,31 @@ def test_every_staff_view_names_the_model_whose_permissions_it_asks():
 
     assert len(staff_views) >= 5
     assert [view.__name__ for view in staff_views if not hasattr(view, "staff_model")] == []
+
+
+def test_in_the_admin_only_a_superuser_changes_a_superuser_or_makes_one(client, root):
+    changer = staff("changer", "view_user", "change_user", "delete_user")
+    client.post("/login", {"username": "changer", "password": PASSWORD})
+    form = {
+        "username": "renamed",
+        "name": "",
+        "email": "changer@example.com",
+        "picture_url": "",
+        "is_active": "on",
+        "is_staff": "on",
+        "is_superuser": "on",
+        "date_joined_0": "2026-01-01",
+        "date_joined_1": "00:00:00",
+    }
+
+    page = client.get(f"/admin/accounts/user/{root.pk}/change/")
+    changed = client.post(f"/admin/accounts/user/{root.pk}/change/", form)
+    deleted = client.post(f"/admin/accounts/user/{root.pk}/delete/", {"post": "yes"})
+    promoted = client.post(f"/admin/accounts/user/{changer.pk}/change/", {**form, "username": "changer"})
+
+    root.refresh_from_db()
+    changer.refresh_from_db()
+    assert page.status_code == 200 and 'name="username"' not in page.text  # read only
+    assert changed.status_code == 403 and root.username == "root"
+    assert deleted.status_code == 403 and root.is_active
+    assert promoted.status_code == 302 and not changer.is_superuser

@@ -129,15 +129,20 @@ class Client:
         self.connection.close()
 
 
-def health_times(port: int, count: int) -> list[float]:
-    """Bare GET /health on one keep-alive connection: the same-run baseline of a bench."""
+def health_times(
+    port: int, count: int, *, label: str = "GET /health (baseline)", memory: "Memory | None" = None
+) -> list[float]:
+    """Bare GET /health on one keep-alive connection: the same-run baseline of a bench. With
+    `memory` (a Memory), its watch begins once the connection is warm."""
     client = Client(port)
     for _ in range(WARMUP):
         client.health()
+    if memory is not None:
+        memory.begin()
     times = []
     for i in range(count):
         times.append(client.health())
-        progress("GET /health (baseline)", i + 1, count)
+        progress(label, i + 1, count)
     client.close()
     return times
 

@@ -9,7 +9,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 
-from bench.measure import WARMUP, Client, Database, Memory, Usage, ms, progress, wait_idle
+from bench.measure import WARMUP, Client, Database, Memory, Usage, health_times, ms, progress, wait_idle
 
 SYMBOL, VOLUME = "BTCUSD", 0.01
 SENDERS = 8
@@ -48,15 +48,7 @@ class Signals:
 
 
 def bench_health(port: int, count: int, memory: Memory) -> Row:
-    client = Client(port)
-    for _ in range(WARMUP):
-        client.health()
-    memory.begin()
-    times = []
-    for i in range(count):
-        times.append(client.health())
-        progress("GET /health", i + 1, count)
-    client.close()
+    times = health_times(port, count, label="GET /health", memory=memory)
     return Row("GET /health, server idle", times, count / (sum(times) / 1000), memory.end())
 
 

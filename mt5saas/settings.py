@@ -129,6 +129,7 @@ INSTALLED_APPS = [
     "terminals",
     "webhooks",
     "copytrading",
+    "journal",
     "live",
     "legacy",
     "alerts",

@@ -61,6 +61,40 @@ class DealEntry(IntEnum):  # DEAL_ENTRY_*
     OUT_BY = 3
 
 
+class DealType(IntEnum):  # DEAL_TYPE_*: trades are BUY and SELL; the rest move money
+    BUY = 0
+    SELL = 1
+    BALANCE = 2
+    CREDIT = 3
+    CHARGE = 4
+    CORRECTION = 5
+    BONUS = 6
+    COMMISSION = 7
+    COMMISSION_DAILY = 8
+    COMMISSION_MONTHLY = 9
+    COMMISSION_AGENT_DAILY = 10
+    COMMISSION_AGENT_MONTHLY = 11
+    INTEREST = 12
+    BUY_CANCELED = 13
+    SELL_CANCELED = 14
+    DIVIDEND = 15
+    DIVIDEND_FRANKED = 16
+    TAX = 17
+
+
+class DealReason(IntEnum):  # DEAL_REASON_*: who or what made the deal
+    CLIENT = 0  # by hand in the desktop terminal
+    MOBILE = 1
+    WEB = 2
+    EXPERT = 3  # a program: an EA, a script, or the MetaTrader5 Python library (our orders)
+    SL = 4
+    TP = 5
+    SO = 6  # stop out
+    ROLLOVER = 7
+    VMARGIN = 8
+    SPLIT = 9
+
+
 @dataclass(frozen=True)
 class AccountInfo:
     login: int
@@ -137,6 +171,10 @@ class PendingOrder:
 
 @dataclass(frozen=True)
 class Deal:
+    """One deal of the account's history, as MT5's history_deals_get gives it: trades (type BUY
+    or SELL) and money movements (BALANCE, CREDIT, BONUS, …: symbol "", volume 0, the amount
+    in profit). Readers that want trades alone keep types BUY and SELL."""
+
     ticket: int
     order: int
     position_id: int
@@ -149,6 +187,10 @@ class Deal:
     magic: int
     comment: str
     time_msc: int
+    reason: int = DealReason.CLIENT
+    commission: float = 0.0
+    swap: float = 0.0
+    fee: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -222,7 +264,8 @@ class Driver(ABC):
     def orders(self, *, symbol: str | None = None) -> list[PendingOrder]: ...
 
     @abstractmethod
-    def deals(self, *, since: datetime, until: datetime) -> list[Deal]: ...
+    def deals(self, *, since: datetime, until: datetime) -> list[Deal]:
+        """Every deal with since <= time <= until, money movements included, oldest first."""
 
     @abstractmethod
     def order_check(self, request: OrderRequest) -> OrderResult:

@@ -164,10 +164,12 @@ class SimulatedDriver(Driver):
         ]
 
     def deals(self, *, since: datetime, until: datetime) -> list[Deal]:
-        account = self._settle().account
+        self._connected()
         window = int(since.timestamp() * 1000), int(until.timestamp() * 1000)
-        rows = None if self._traded else deals_together(account.pk, *window)
+        # In a host round the account was settled by this driver's account_info() a moment ago.
+        rows = None if self._traded else deals_together(self.account_id, *window)
         if rows is None:
+            account = self._settle().account
             rows = account.deals.filter(time_msc__gte=window[0], time_msc__lte=window[1]).order_by("pk")
         return [
             Deal(

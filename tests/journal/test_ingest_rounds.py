@@ -15,6 +15,7 @@ from journal.models import Deal, DealCursor, Source, Trade
 from live.models import Event
 from terminals.agent import HostAgent
 from terminals.drivers import open_driver
+from terminals.drivers.base import OrderRequest, OrderType, TradeAction
 from terminals.gateway import simulated_driver
 from terminals.models import Order, SimAccount, SimDeal
 from terminals.orders.drain import account_drain
@@ -49,10 +50,21 @@ def test_a_filled_alert_becomes_a_deal_and_an_open_trade_of_its_signal(alice):
     agent().tick()
 
     [deal] = Deal.objects.filter(account=account)
-    assert (deal.order_id, deal.source, deal.kind, deal.side, deal.entry) == (order.pk, Source.WEBHOOK, "buy", "buy", "in")
+    assert (deal.order_id, deal.source, deal.kind, deal.side, deal.entry) == (
+        order.pk,
+        Source.WEBHOOK,
+        "buy",
+        "buy",
+        "in",
+    )
     assert deal.comment == order.client_id and str(deal.volume) == "0.0200"
     [trade] = Trade.objects.filter(account=account)
-    assert (trade.status, trade.signal_id, trade.strategy, trade.order_id) == ("open", signal.pk, "tv-breakout", order.pk)
+    assert (trade.status, trade.signal_id, trade.strategy, trade.order_id) == (
+        "open",
+        signal.pk,
+        "tv-breakout",
+        order.pk,
+    )
     assert trade.open_price == deal.price and trade.source == Source.WEBHOOK
     [event] = Event.objects.filter(kind="deal")
     assert (event.owner_id, event.payload["ticket"], event.payload["order"]) == (alice.pk, deal.ticket, order.pk)
@@ -67,7 +79,7 @@ def test_a_close_by_alert_closes_the_trade_with_its_profit_net_of_costs(alice):
 
     agent().tick()
 
-    opening, closing = Deal.objects.filter(account=account).order_by("ticket")
+    _, closing = Deal.objects.filter(account=account).order_by("ticket")
     [trade] = Trade.objects.filter(account=account)
     assert (trade.status, trade.closed_volume, trade.close_price) == ("closed", trade.volume, closing.price)
     assert trade.gross_profit == closing.profit and trade.profit == closing.profit + closing.commission
@@ -80,8 +92,6 @@ def test_a_close_by_alert_closes_the_trade_with_its_profit_net_of_costs(alice):
 @pytest.mark.django_db
 def test_a_hand_trade_on_the_terminal_is_outside_the_service(alice):
     account = paper_account(alice)
-    from terminals.drivers.base import OrderRequest, OrderType, TradeAction
-
     driver = simulated_driver(account)
     driver.order_send(OrderRequest(action=TradeAction.DEAL, symbol="BTCUSD", volume=0.01, type=OrderType.SELL))
 

@@ -63,12 +63,16 @@ def deal_from(account: TradingAccount, found: DriverDeal) -> Deal:
     stored under a safe value and logged, never dropped."""
     kind = KINDS.get(found.type)
     if kind is None:
-        log.warning("account %s deal %s: unknown deal type %s, stored as %s", account.pk, found.ticket, found.type, UNKNOWN_KIND)
+        log.warning(
+            "account %s deal %s: unknown deal type %s, stored as %s", account.pk, found.ticket, found.type, UNKNOWN_KIND
+        )
         kind = UNKNOWN_KIND
     reason = REASONS.get(found.reason)
     if reason is None:
         # Nobody of ours asked for it: "client" (by hand) is the reading that claims nothing.
-        log.warning("account %s deal %s: unknown deal reason %s, stored as client", account.pk, found.ticket, found.reason)
+        log.warning(
+            "account %s deal %s: unknown deal reason %s, stored as client", account.pk, found.ticket, found.reason
+        )
         reason = Deal.Reason.CLIENT
     trade = kind in (Deal.Kind.BUY, Deal.Kind.SELL)
     return Deal(
@@ -100,7 +104,9 @@ def _new_only(batches: list[tuple[TradingAccount, list[DriverDeal]]]) -> list[De
         if (account_id, ticket) in stored:
             continue
         if ticket in elsewhere:
-            log.warning("deal ticket %s of account %s is also stored for account %s", ticket, account_id, elsewhere[ticket])
+            log.warning(
+                "deal ticket %s of account %s is also stored for account %s", ticket, account_id, elsewhere[ticket]
+            )
         new.append(deal_from(account, found))
     return new
 

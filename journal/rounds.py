@@ -8,7 +8,7 @@ in a round asks for the same window and the paper broker answers them all in one
 
 import logging
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from django.conf import settings
 from django.db import transaction

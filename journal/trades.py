@@ -153,8 +153,11 @@ def _write(replays: list[Replay], stored: dict, digits: dict, pairs: dict) -> tu
                 created.append(trade)
             else:
                 trade.pk = old.pk
-                if all(getattr(old, f"{f}_id" if f in ("order", "signal", "copy_pair") else f) ==
-                       getattr(trade, f"{f}_id" if f in ("order", "signal", "copy_pair") else f) for f in FIELDS):
+                if all(
+                    getattr(old, f"{f}_id" if f in ("order", "signal", "copy_pair") else f)
+                    == getattr(trade, f"{f}_id" if f in ("order", "signal", "copy_pair") else f)
+                    for f in FIELDS
+                ):
                     continue  # fmt: skip
                 updated.append(trade)
             if trade.status == Trade.Status.CLOSED and (old is None or old.status != Trade.Status.CLOSED):

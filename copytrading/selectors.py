@@ -1,5 +1,6 @@
 """Reads of copy trading."""
 
+from collections.abc import Iterable
 from decimal import Decimal
 
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Sum
@@ -68,3 +69,10 @@ def event_never_opened(row: CopyEvent) -> bool:
         return False
     opens = CopyEvent.objects.filter(master_id=row.master_id, order_id=row.order_id, kind=CopyEvent.Kind.DEAL_ADD)
     return not opens.exists()
+
+
+def pairs_of_orders(*, order_ids: Iterable[int]) -> dict[int, int]:
+    """{terminals order id: copy pair id} of these orders that are copies (one query); a copy
+    whose pair was deleted is left out."""
+    rows = CopyExecution.objects.filter(order_id__in=list(order_ids), pair__isnull=False)
+    return dict(rows.values_list("order_id", "pair_id"))

@@ -1,6 +1,15 @@
 from django.apps import AppConfig
 
+from terminals.signals import account_read, accounts_read_chunk
+
 
 class JournalConfig(AppConfig):
     name = "journal"
     verbose_name = "Trade journal"
+
+    def ready(self) -> None:
+        from . import rounds
+
+        # Deals are read while each terminal is open and stored once its chunk of the round is read.
+        account_read.connect(rounds.deals_collect, dispatch_uid="journal.deals_collect")
+        accounts_read_chunk.connect(rounds.deals_flush, dispatch_uid="journal.deals_flush")

@@ -90,6 +90,8 @@ class Deal(OwnedModel):
             models.Index(fields=["owner", "-time"]),
             models.Index(fields=["account", "-time"]),
             models.Index(fields=["account", "position"]),
+            # A ticket stored for another account too is logged: found without a scan.
+            models.Index(fields=["ticket"]),
         ]
 
     def __str__(self) -> str:
@@ -158,6 +160,9 @@ class DealCursor(models.Model):
     time_msc = models.BigIntegerField(default=0)
     last_ticket = models.BigIntegerField(default=0)
     read_at = models.DateTimeField(null=True, blank=True)
+    # {ticket: time_msc} of the deals stored inside the overlap: a round that reads them again
+    # knows them without asking the database.
+    recent = models.JSONField(default=dict, blank=True)
 
     def __str__(self) -> str:
         return f"deal cursor {self.account_id} {self.time_msc}"

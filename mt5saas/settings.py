@@ -199,6 +199,11 @@ ORDER_DRAIN_LOCK_DIR = env.str("ORDER_DRAIN_LOCK_DIR", default="")
 # Live events kept for catch-up (Last-Event-ID, ?since=): each user's newest N, none older than D days.
 LIVE_EVENTS_KEEP = env.int("LIVE_EVENTS_KEEP", default=1000)
 LIVE_EVENTS_DAYS = env.int("LIVE_EVENTS_DAYS", default=7)
+
+# Trade journal: how far back an account's first deal read goes, and how far each later read
+# goes back before its cursor (brokers book deals late or stamp them in their own time zone).
+JOURNAL_HISTORY_DAYS = env.int("JOURNAL_HISTORY_DAYS", default=90)
+JOURNAL_DEALS_OVERLAP_S = env.int("JOURNAL_DEALS_OVERLAP_S", default=2 * 3600)
 # A stream ends after this long and the client resumes from its last event id. daphne buffers
 # whatever a client does not read; this bounds that buffer to one stream's worth of events.
 LIVE_STREAM_MAX_S = env.float("LIVE_STREAM_MAX_S", default=600.0)

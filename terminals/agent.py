@@ -44,7 +44,7 @@ from .services import (
 )
 from .sessions.protocol import SessionSpec
 from .sessions.registry import SessionRegistry, account_session_spec
-from .signals import account_read, round_done
+from .signals import account_read, accounts_read_chunk, round_done
 from .tasks import ea_bridge_log_in
 
 log = logging.getLogger(__name__)
@@ -122,6 +122,12 @@ class HostAgent:
                 online += len(readings)
             except Exception:
                 log.exception("the heartbeats of %s account(s) could not be recorded", len(readings))
+            read = [account for account, _ in readings]
+            for receiver, outcome in accounts_read_chunk.send_robust(
+                sender=HostAgent, accounts=read, this_round=this_round
+            ):
+                if isinstance(outcome, Exception):
+                    log.error("%s failed for a chunk of %s account(s)", receiver, len(read), exc_info=outcome)
         self._host_heartbeat(terminals_running=online)
         if finished := orders_sweep(accounts=TradingAccount.objects.filter(host=self.host)):
             log.warning("%s order(s) left behind by the queue were executed by the host agent", finished)

@@ -21,6 +21,11 @@ placed_orders_ended = Signal()
 # once per account. The copy trading watcher reads a master's new deals here, so a trade made
 # on the terminal itself is copied within one round. Receivers are isolated from the heartbeat.
 account_read = Signal()
+# Sent by the host agent after each chunk of a round's accounts (terminals.agent.CHUNK) was read
+# and its heartbeats recorded, with `accounts` (those whose terminals answered) and the round's
+# `this_round`: what receivers of account_read gathered for them is written here in a few
+# statements for the whole chunk. Receivers are isolated from the round.
+accounts_read_chunk = Signal()
 # Sent by the host agent at the end of each round with `host` and `accounts` (the host's
 # accounts), for work that must happen even when no task is delivered (the copy outcomes of a
 # worker that died).

@@ -65,6 +65,10 @@ class Writes:
 
 
 _read_together: ContextVar[dict[tuple[str, int], Book] | None] = ContextVar("read_together", default=None)
+# Deals of the accounts read together, by window: {"accounts": their keys, (since, until): {account: deals}}.
+_deals_together: ContextVar[dict | None] = ContextVar("deals_together", default=None)
+# A window longer than this (an account's first read) is read for its account alone.
+DEALS_TOGETHER_MAX_MS = 3 * 24 * 3600 * 1000
 
 
 @contextmanager
@@ -78,12 +82,32 @@ def read_together(logins: Iterable[tuple[str, int | str]]) -> Iterator[None]:
     rows = SimAccount.objects.filter(server__in={s for s, _ in wanted}, login__in={login for _, login in wanted})
     found = books([a for a in rows if (a.server, a.login) in wanted])
     token = _read_together.set({(b.account.server, b.account.login): b for b in found.values()})
+    deals_token = _deals_together.set({"accounts": set(found)})
     try:
         yield
     finally:
         _read_together.reset(token)
+        _deals_together.reset(deals_token)
 
 
 def readings_together() -> dict[tuple[str, int], Book]:
     """The books read_together read and no driver has taken yet, by (server, login); empty outside it."""
     return _read_together.get() or {}
+
+
+def deals_together(account_id: int, since_ms: int, until_ms: int) -> list[SimDeal] | None:
+    """The account's deals in the window, oldest first, read for every account of read_together
+    at the first ask of that window (the host agent's round asks the same window of all its
+    accounts: one query instead of one each); None outside read_together or for a long window."""
+    together = _deals_together.get()
+    if together is None or account_id not in together["accounts"] or until_ms - since_ms > DEALS_TOGETHER_MAX_MS:
+        return None
+    window = (since_ms, until_ms)
+    if window not in together:
+        rows = SimDeal.objects.filter(
+            account_id__in=together["accounts"], time_msc__gte=since_ms, time_msc__lte=until_ms
+        ).order_by("pk")
+        together[window] = {}
+        for row in rows:
+            together[window].setdefault(row.account_id, []).append(row)
+    return together[window].get(account_id, [])

@@ -26,7 +26,7 @@ from terminals.drivers.base import (
 )
 
 from . import market as paper_market
-from .book import Book, Writes, books, books_locked, readings_together
+from .book import Book, Writes, books, books_locked, deals_together, readings_together
 from .market import SERVERS, Market, quote
 from .models import SimAccount, SimPosition
 from .trade import due, fill_due, trade_together
@@ -56,6 +56,7 @@ class SimulatedDriver(Driver):
         self.account_id: int | None = None
         self.server: str | None = None
         self._reading: Book | None = None  # from read_together, for the first account_info()
+        self._traded = False  # this driver changed its account: its deals are read afresh
 
     # --- session ---------------------------------------------------------------
 
@@ -163,10 +164,13 @@ class SimulatedDriver(Driver):
         ]
 
     def deals(self, *, since: datetime, until: datetime) -> list[Deal]:
-        account = self._settle().account
-        rows = account.deals.filter(
-            time_msc__gte=int(since.timestamp() * 1000), time_msc__lte=int(until.timestamp() * 1000)
-        )
+        self._connected()
+        window = int(since.timestamp() * 1000), int(until.timestamp() * 1000)
+        # In a host round the account was settled by this driver's account_info() a moment ago.
+        rows = None if self._traded else deals_together(self.account_id, *window)
+        if rows is None:
+            account = self._settle().account
+            rows = account.deals.filter(time_msc__gte=window[0], time_msc__lte=window[1]).order_by("pk")
         return [
             Deal(
                 ticket=row.pk,
@@ -182,7 +186,7 @@ class SimulatedDriver(Driver):
                 comment=row.comment,
                 time_msc=row.time_msc,
             )
-            for row in rows.order_by("pk")
+            for row in rows
         ]
 
     def _position(self, row: SimPosition) -> Position:
@@ -217,6 +221,7 @@ class SimulatedDriver(Driver):
             reading = books([account])[account.pk]
         if not any(due(reading, at, market)):
             return reading
+        self._traded = True
         with transaction.atomic():
             book = books_locked([self.account_id])[self.account_id]
             writes = Writes()
@@ -243,6 +248,7 @@ class SimulatedDriver(Driver):
         for driver, _ in sends:
             driver._connected()
             driver._reading = None  # what was read together is out of date once this driver trades
+            driver._traded = True
         if len({driver.account_id for driver, _ in sends}) < len(sends):
             raise ValueError("one request per account")
         with transaction.atomic():

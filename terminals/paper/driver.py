@@ -28,7 +28,8 @@ from terminals.drivers.base import (
 from . import market as paper_market
 from .book import Book, Writes, books, books_locked, readings_together
 from .market import SERVERS, Market, quote
-from .models import SimAccount, SimPosition
+from .models import SimAccount, SimDeal, SimPosition
+from .stopout import stop_out_due
 from .trade import due, fill_due, trade_together
 from .validation import AUTH_FAILED, validate
 
@@ -167,23 +168,7 @@ class SimulatedDriver(Driver):
         rows = account.deals.filter(
             time_msc__gte=int(since.timestamp() * 1000), time_msc__lte=int(until.timestamp() * 1000)
         )
-        return [
-            Deal(
-                ticket=row.pk,
-                order=row.order,
-                position_id=row.position_id,
-                symbol=row.symbol,
-                type=row.type,
-                entry=row.entry,
-                volume=float(row.volume),
-                price=row.price,
-                profit=float(row.profit),
-                magic=row.magic,
-                comment=row.comment,
-                time_msc=row.time_msc,
-            )
-            for row in rows.order_by("pk")
-        ]
+        return [deal_of(row) for row in rows.order_by("pk")]
 
     def _position(self, row: SimPosition) -> Position:
         market = self._market()
@@ -215,7 +200,7 @@ class SimulatedDriver(Driver):
         if reading is None:
             account = account or self._account()
             reading = books([account])[account.pk]
-        if not any(due(reading, at, market)):
+        if not any(due(reading, at, market)) and stop_out_due(reading, market) is None:
             return reading
         with transaction.atomic():
             book = books_locked([self.account_id])[self.account_id]
@@ -248,3 +233,25 @@ class SimulatedDriver(Driver):
         with transaction.atomic():
             locked = books_locked([driver.account_id for driver, _ in sends])
             return trade_together([(locked[driver.account_id], request, driver._market()) for driver, request in sends])
+
+
+def deal_of(row: SimDeal) -> Deal:
+    """A stored deal as MT5's history_deals_get reports it."""
+    return Deal(
+        ticket=row.pk,
+        order=row.order,
+        position_id=row.position_id,
+        symbol=row.symbol,
+        type=row.type,
+        entry=row.entry,
+        volume=float(row.volume),
+        price=row.price,
+        profit=float(row.profit),
+        magic=row.magic,
+        comment=row.comment,
+        time_msc=row.time_msc,
+        reason=row.reason,
+        commission=float(row.commission),
+        swap=float(row.swap),
+        fee=float(row.fee),
+    )

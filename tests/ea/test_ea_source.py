@@ -185,7 +185,8 @@ def test_the_ea_uses_only_functions_of_the_documented_mql5_api_or_its_own():
         "StringGetCharacter", "StringLen", "StringReplace", "StringSplit", "StringSubstr", "StringToCharArray",
         "StringToDouble", "StringToInteger", "StringToLower", "StringTrimRight", "SymbolInfoDouble",
         "SymbolInfoInteger", "SymbolInfoString", "SymbolInfoTick", "SymbolName", "SymbolSelect", "SymbolsTotal",
-        "TerminalInfoInteger", "TerminalInfoString", "TimeCurrent", "TimeGMT", "TimeTradeServer", "WebRequest", "ZeroMemory",
+        "TerminalInfoInteger", "TerminalInfoString", "TimeCurrent", "TimeGMT", "TimeTradeServer", "WebRequest",
+        "ZeroMemory",
     }  # fmt: skip
     keywords = {"if", "for", "while", "switch", "return", "sizeof"}
     code = re.sub(r"'(?:[^'\\]|\\.)'", "0", EA)  # char literals first: '"' is one

@@ -217,3 +217,17 @@ def test_management_commands_deposit_and_trade_by_hand(terminal, capsys):
         call_command("paper_trade", "close", server=SERVER, login=LOGIN, ticket=424242)
     with pytest.raises(CommandError, match="--volume and a --symbol"):
         call_command("paper_trade", "buy", server=SERVER, login=LOGIN, symbol="NOPE", volume=1)
+
+
+def test_a_pending_order_placed_by_hand_fills_with_the_hand_reason(clock, terminal):
+    ask = terminal.tick("BTCUSD").ask
+    placed = hand_trade(
+        server=SERVER, login=LOGIN, reason=DealReason.WEB, clock=clock,
+        request=OrderRequest(action=TradeAction.PENDING, symbol="BTCUSD", type=OrderType.BUY_LIMIT, volume=0.01,
+                             price=ask - 5),
+    )  # fmt: skip
+    while terminal.orders():
+        clock.at += 5_000
+
+    [deal] = terminal.deals(**EVER)
+    assert (deal.order, deal.reason) == (placed.order, DealReason.WEB)

@@ -6,11 +6,11 @@
 //| (tests/ea/test_ea_source.py checks every field name and input).   |
 //+------------------------------------------------------------------+
 #property copyright "mt5saas"
-#property version   "1.01"
+#property version   "1.02"
 #property description "Executes webhook_command_*.json and slave_command_*.json from MQL5\\Files, writes result_<id>.json and status.json, and posts master trades to /api/copy/trade."
 
 #define PROTOCOL_VERSION      1
-#define EA_VERSION            "1.01"
+#define EA_VERSION            "1.02"
 #define COMMENT_LENGTH        31
 #define MAX_COMMAND_BYTES     65536
 #define MAX_ID_LENGTH         64
@@ -23,6 +23,9 @@
 #define TIMER_MS              250
 #define STATUS_EVERY_MS       1000
 #define DEALS_WINDOW_S        86400
+#define DEALS_REQUEST_PREFIX  "deals_request_"
+#define DEALS_REPORT_PREFIX   "deals_"
+#define DEALS_REPORT_MAX      5000
 
 // Return codes the EA answers itself (MT5's TRADE_RETCODE_* values).
 #define RC_DONE               10009
@@ -1094,26 +1097,43 @@ string StatusOrders()
    return "[" + items + "]";
   }
 
+// The trade server's offset from GMT in seconds, to the nearest quarter hour: MT5 keeps deal
+// times in server time, the protocol in UTC.
+long ServerOffsetSeconds()
+  {
+   long offset = (long)(TimeTradeServer() - TimeGMT());
+   return (long)MathRound(offset / 900.0) * 900;
+  }
+
+// One deal as the protocol's deal record (docs/ea-protocol.md, "Deal fields"), its time in UTC.
+string DealRecord(const ulong ticket, const long offset_ms)
+  {
+   return "{" + JInt("ticket", (long)ticket) + "," + JInt("order", HistoryDealGetInteger(ticket, DEAL_ORDER)) + ","
+          + JInt("position_id", HistoryDealGetInteger(ticket, DEAL_POSITION_ID)) + ","
+          + JStr("symbol", HistoryDealGetString(ticket, DEAL_SYMBOL)) + "," + JInt("type", HistoryDealGetInteger(ticket, DEAL_TYPE)) + ","
+          + JInt("entry", HistoryDealGetInteger(ticket, DEAL_ENTRY)) + "," + JNum("volume", HistoryDealGetDouble(ticket, DEAL_VOLUME)) + ","
+          + JNum("price", HistoryDealGetDouble(ticket, DEAL_PRICE)) + "," + JNum("profit", HistoryDealGetDouble(ticket, DEAL_PROFIT)) + ","
+          + JInt("magic", HistoryDealGetInteger(ticket, DEAL_MAGIC)) + "," + JStr("comment", HistoryDealGetString(ticket, DEAL_COMMENT)) + ","
+          + JInt("time_msc", HistoryDealGetInteger(ticket, DEAL_TIME_MSC) - offset_ms) + ","
+          + JInt("reason", HistoryDealGetInteger(ticket, DEAL_REASON)) + ","
+          + JNum("commission", HistoryDealGetDouble(ticket, DEAL_COMMISSION)) + ","
+          + JNum("swap", HistoryDealGetDouble(ticket, DEAL_SWAP)) + "," + JNum("fee", HistoryDealGetDouble(ticket, DEAL_FEE)) + "}";
+  }
+
 string StatusDeals()
   {
    string items = "";
    datetime now = TimeCurrent();
    if(!HistorySelect(now - DEALS_WINDOW_S, now + 3600))
       return "[]";
+   long offset_ms = ServerOffsetSeconds() * 1000;
    int total = HistoryDealsTotal();
    for(int i = 0; i < total; i++)
      {
       ulong ticket = HistoryDealGetTicket(i);
       if(ticket == 0)
          continue;
-      string item = "{" + JInt("ticket", (long)ticket) + "," + JInt("order", HistoryDealGetInteger(ticket, DEAL_ORDER)) + ","
-                    + JInt("position_id", HistoryDealGetInteger(ticket, DEAL_POSITION_ID)) + ","
-                    + JStr("symbol", HistoryDealGetString(ticket, DEAL_SYMBOL)) + "," + JInt("type", HistoryDealGetInteger(ticket, DEAL_TYPE)) + ","
-                    + JInt("entry", HistoryDealGetInteger(ticket, DEAL_ENTRY)) + "," + JNum("volume", HistoryDealGetDouble(ticket, DEAL_VOLUME)) + ","
-                    + JNum("price", HistoryDealGetDouble(ticket, DEAL_PRICE)) + "," + JNum("profit", HistoryDealGetDouble(ticket, DEAL_PROFIT)) + ","
-                    + JInt("magic", HistoryDealGetInteger(ticket, DEAL_MAGIC)) + "," + JStr("comment", HistoryDealGetString(ticket, DEAL_COMMENT)) + ","
-                    + JInt("time_msc", HistoryDealGetInteger(ticket, DEAL_TIME_MSC)) + "}";
-      items += (items == "" ? "" : ",") + item;
+      items += (items == "" ? "" : ",") + DealRecord(ticket, offset_ms);
      }
    return "[" + items + "]";
   }
@@ -1138,6 +1158,119 @@ void StatusWrite()
                  + JInt("master_queue", ArraySize(g_queue)) + "," + JInt("master_dropped", g_dropped) + "}";
    WriteFileAtomically(STATUS_FILE, body, 3);
    g_next_status_ms = GetTickCount64() + STATUS_EVERY_MS;
+  }
+
+//==================== Deals reports ====================
+// The history between two moments, for the host's trade journal: a header line, then one deal
+// record a line, oldest first (docs/ea-protocol.md, "Deals reports").
+int DealsSelect(const long since_msc, const long until_msc, const long offset_ms, ulong &tickets[], string &error)
+  {
+   // HistorySelect takes server time in seconds: a second's margin each side, the exact window below.
+   datetime from = (datetime)((since_msc + offset_ms) / 1000 - 1);
+   datetime to = (datetime)((until_msc + offset_ms) / 1000 + 1);
+   ResetLastError();
+   if(!HistorySelect(from, to))
+     {
+      error = "HistorySelect failed (error " + IntegerToString(GetLastError()) + ")";
+      return 0;
+     }
+   long times[];
+   int n = 0, total = HistoryDealsTotal();
+   ArrayResize(tickets, total);
+   ArrayResize(times, total);
+   for(int i = 0; i < total; i++)
+     {
+      ulong ticket = HistoryDealGetTicket(i);
+      long at = (ticket == 0 ? 0 : HistoryDealGetInteger(ticket, DEAL_TIME_MSC) - offset_ms);
+      if(ticket == 0 || at < since_msc || at > until_msc)
+         continue;
+      int j = n++;   // insertion by (time, ticket): the terminal's order is by time already
+      while(j > 0 && (times[j - 1] > at || (times[j - 1] == at && tickets[j - 1] > ticket)))
+        {
+         times[j] = times[j - 1];
+         tickets[j] = tickets[j - 1];
+         j--;
+        }
+      times[j] = at;
+      tickets[j] = ticket;
+     }
+   ArrayResize(tickets, n);
+   return n;
+  }
+
+// A deals request: claimed by deleting it; answered with a report unless it is unreadable or expired.
+void DealsRequestHandle(const string name, const string request_id)
+  {
+   string text, error;
+   bool readable = ReadTextFile(name, text, error);
+   if(!FileDelete(name))
+      return;   // the host withdrew it first
+   CJsonObject req;
+   long version = 0, account = 0, since_msc = 0, until_msc = 0, limit = 0, expires = 0;
+   string id = "";
+   if(!readable || !ParseJsonObject(text, req, error) || !JsonInteger(req, "version", version, error)
+      || !JsonString(req, "request_id", id, error) || !JsonInteger(req, "account", account, error)
+      || !JsonInteger(req, "since_msc", since_msc, error) || !JsonInteger(req, "until_msc", until_msc, error)
+      || !JsonInteger(req, "limit", limit, error) || !JsonInteger(req, "expires_msc", expires, error))
+     {
+      Log(LOG_WARNING, "deals request " + request_id + " refused: " + error);
+      return;
+     }
+   if(version != PROTOCOL_VERSION || id != request_id || limit < 1 || limit > DEALS_REPORT_MAX || NowMsc() > expires)
+     {
+      Log(LOG_WARNING, "deals request " + request_id + " refused: another version or id, a limit outside 1 to 5000, or expired");
+      return;
+     }
+   string problem = "", lines = "";
+   int count = 0;
+   bool complete = true;
+   long login = AccountInfoInteger(ACCOUNT_LOGIN);
+   if(!TerminalInfoInteger(TERMINAL_CONNECTED))
+      problem = "the terminal is not connected";
+   else if(account != login)
+      problem = "the terminal is logged in to " + IntegerToString(login);
+   else
+     {
+      long offset_ms = ServerOffsetSeconds() * 1000;
+      ulong tickets[];
+      int found = DealsSelect(since_msc, until_msc, offset_ms, tickets, problem);
+      count = (int)MathMin(found, limit);
+      complete = (found <= limit);
+      for(int i = 0; i < count; i++)
+         lines += DealRecord(tickets[i], offset_ms) + "\n";
+     }
+   string header = "{" + JInt("version", PROTOCOL_VERSION) + "," + JStr("request_id", request_id) + "," + JInt("account", login) + ","
+                   + JInt("count", count) + "," + JBool("complete", complete) + "," + JStr("error", problem) + "}\n";
+   if(!WriteFileAtomically(DEALS_REPORT_PREFIX + request_id + ".jsonl", header + lines, 50))
+      Log(LOG_ERROR, "the deals report " + request_id + " could not be written; the host will ask again");
+  }
+
+void DealsRequestsRun()
+  {
+   string found;
+   long search = FileFindFirst(DEALS_REQUEST_PREFIX + "*.json", found);
+   if(search == INVALID_HANDLE)
+      return;
+   string names[];
+   do
+     {
+      int n = StringLen(found);
+      if(StartsWith(found, DEALS_REQUEST_PREFIX) && n > StringLen(DEALS_REQUEST_PREFIX) + 5 && StringSubstr(found, n - 5) == ".json")
+        {
+         ArrayResize(names, ArraySize(names) + 1);
+         names[ArraySize(names) - 1] = found;
+        }
+     }
+   while(FileFindNext(search, found));
+   FileFindClose(search);
+   for(int i = 0; i < ArraySize(names); i++)
+     {
+      string id = StringSubstr(names[i], StringLen(DEALS_REQUEST_PREFIX), StringLen(names[i]) - StringLen(DEALS_REQUEST_PREFIX) - 5);
+      if(IsCommandId(id))
+         DealsRequestHandle(names[i], id);
+      else
+         Log(LOG_WARNING, "ignoring " + names[i] + ": its id is not 1 to 64 of A-Z a-z 0-9 _ -");
+     }
   }
 
 //==================== Master mode ====================
@@ -1490,6 +1623,7 @@ void OnTimer()
       g_next_slave_ms = now + (ulong)Slave_PollingSeconds * 1000;
    if(webhook_due || slave_due)
       CommandsRun(webhook_due, slave_due);
+   DealsRequestsRun();   // every tick: the host waits for its report
    if(EnableMaster)
       MasterRound();
    if(GetTickCount64() >= g_next_status_ms)

@@ -102,6 +102,10 @@ MT5_INSTALL_DIR = env.str("MT5_INSTALL_DIR", default=r"C:\Program Files\MetaTrad
 MT5_PROFILE_SOURCE = env.str("MT5_PROFILE_SOURCE", default="")
 # Where this host's portable instances go: the default of `register_host --instance-root`.
 MT5_INSTANCE_ROOT = readers.aliased("MT5_INSTANCE_ROOT", "INSTANCE_ROOT_PATH")
+# The paper broker's terms per trade server (terminals/paper/terms.py), e.g.
+# {"SimBroker-Demo": {"commission_per_lot": "3.50", "stop_out_level": "50"}}; unset: no
+# commission, stop-out at a 50 % margin level.
+PAPER_SERVER_TERMS: dict[str, dict[str, str]] = {}
 
 INSTALLED_APPS = [
     "daphne",

@@ -30,6 +30,7 @@ from .base import (
     TerminalError,
     Tick,
 )
+from .ea_deals import DealsExchange
 from .ea_journal import JOURNAL_DIR, Journal
 from .ea_protocol import (
     COMMAND_PREFIXES,
@@ -93,6 +94,9 @@ class EABridgeDriver(Driver):
         self.snapshot: EAStatus | None = None
         # Commands the EA took but did not answer in time: their late results are discarded.
         self._unanswered: set[str] = set()
+        self._deals = DealsExchange(
+            self.files_dir, timeout=timeout, poll_interval=poll_interval, clock=clock, wait=wait
+        )
 
     # --- session ---------------------------------------------------------------
 
@@ -253,9 +257,11 @@ class EABridgeDriver(Driver):
         return [o for o in self.status().orders if not symbol or o.symbol == symbol]
 
     def deals(self, *, since: datetime, until: datetime) -> list[Deal]:
-        """Deals in the window, from the snapshot's recent history (at least 24 hours)."""
-        start, end = int(since.timestamp() * 1000), int(until.timestamp() * 1000)
-        return [d for d in self.status().deals if start <= d.time_msc <= end]
+        """Every deal in the window, money movements included, from a deals report of the EA
+        (the whole history, not the snapshot's last day). TerminalError -10002 when a report
+        is refused (nothing of it returned), -10001 when none comes in time."""
+        self.status()  # the EA must be alive and on our account
+        return self._deals.history(self.login, int(since.timestamp() * 1000), int(until.timestamp() * 1000))
 
     # --- trading ---------------------------------------------------------------
 

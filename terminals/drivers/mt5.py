@@ -209,6 +209,7 @@ class MetaTrader5Driver(Driver):
         ]
 
     def deals(self, *, since: datetime, until: datetime) -> list[Deal]:
+        """Every deal, balance and other money movements included: the caller keeps the types it wants."""
         found = self.mt5.history_deals_get(since, until)
         self._check(found, "history_deals_get")
         return [
@@ -225,10 +226,12 @@ class MetaTrader5Driver(Driver):
                 magic=d.magic,
                 comment=d.comment,
                 time_msc=d.time_msc,
+                reason=d.reason,
+                commission=d.commission,
+                swap=d.swap,
+                fee=d.fee,
             )
             for d in found
-            # Balance, credit, commission… deals are money movements, not trades.
-            if d.type in (self.mt5.DEAL_TYPE_BUY, self.mt5.DEAL_TYPE_SELL)
         ]
 
     # --- trading ---------------------------------------------------------------------

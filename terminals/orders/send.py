@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from .. import retcodes
 from ..drivers import order_send_for
-from ..drivers.base import Driver, OrderRequest, OrderResult, OrderType, TerminalError, TradeAction
+from ..drivers.base import DealType, Driver, OrderRequest, OrderResult, OrderType, TerminalError, TradeAction
 from ..models import Order
 from .guards import Refused, RoundLookups
 from .record import Outcome
@@ -178,7 +178,8 @@ def find_on_terminal(driver: Driver, order: Order) -> OrderResult | None:
             return OrderResult(retcode=retcodes.PLACED, order=pending.ticket)
     since = (order.sent_at or order.created_at) - timedelta(minutes=5)
     for deal in driver.deals(since=since, until=timezone.now() + timedelta(minutes=5)):
-        if deal.comment in cids:
+        # Trades only: a balance operation's comment is the broker's, never our client id.
+        if deal.type in (DealType.BUY, DealType.SELL) and deal.comment in cids:
             return OrderResult(
                 retcode=retcodes.DONE, deal=deal.ticket, order=deal.order, price=deal.price, volume=deal.volume
             )

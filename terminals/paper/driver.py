@@ -28,7 +28,8 @@ from terminals.drivers.base import (
 from . import market as paper_market
 from .book import Book, Writes, books, books_locked, deals_together, readings_together
 from .market import SERVERS, Market, quote
-from .models import SimAccount, SimPosition
+from .models import SimAccount, SimDeal, SimPosition
+from .stopout import stop_out_due
 from .trade import due, fill_due, trade_together
 from .validation import AUTH_FAILED, validate
 
@@ -171,23 +172,7 @@ class SimulatedDriver(Driver):
         if rows is None:
             account = self._settle().account
             rows = account.deals.filter(time_msc__gte=window[0], time_msc__lte=window[1]).order_by("pk")
-        return [
-            Deal(
-                ticket=row.pk,
-                order=row.order,
-                position_id=row.position_id,
-                symbol=row.symbol,
-                type=row.type,
-                entry=row.entry,
-                volume=float(row.volume),
-                price=row.price,
-                profit=float(row.profit),
-                magic=row.magic,
-                comment=row.comment,
-                time_msc=row.time_msc,
-            )
-            for row in rows
-        ]
+        return [deal_of(row) for row in rows]
 
     def _position(self, row: SimPosition) -> Position:
         market = self._market()
@@ -219,7 +204,7 @@ class SimulatedDriver(Driver):
         if reading is None:
             account = account or self._account()
             reading = books([account])[account.pk]
-        if not any(due(reading, at, market)):
+        if not any(due(reading, at, market)) and stop_out_due(reading, market) is None:
             return reading
         self._traded = True
         with transaction.atomic():
@@ -254,3 +239,25 @@ class SimulatedDriver(Driver):
         with transaction.atomic():
             locked = books_locked([driver.account_id for driver, _ in sends])
             return trade_together([(locked[driver.account_id], request, driver._market()) for driver, request in sends])
+
+
+def deal_of(row: SimDeal) -> Deal:
+    """A stored deal as MT5's history_deals_get reports it."""
+    return Deal(
+        ticket=row.pk,
+        order=row.order,
+        position_id=row.position_id,
+        symbol=row.symbol,
+        type=row.type,
+        entry=row.entry,
+        volume=float(row.volume),
+        price=row.price,
+        profit=float(row.profit),
+        magic=row.magic,
+        comment=row.comment,
+        time_msc=row.time_msc,
+        reason=row.reason,
+        commission=float(row.commission),
+        swap=float(row.swap),
+        fee=float(row.fee),
+    )

@@ -14,6 +14,7 @@ from decimal import Decimal
 from terminals.drivers.base import OrderType, SymbolFillingFlag, SymbolInfo
 
 from .models import SimPosition
+from .terms import ServerTerms, server_terms
 
 
 @dataclass(frozen=True)
@@ -123,6 +124,9 @@ class Market:
 
     def spec(self, symbol: str) -> SymbolSpec | None:
         return SERVERS[self.server].get(symbol)
+
+    def terms(self) -> ServerTerms:
+        return server_terms(self.server)
 
     def margin(self, symbol: str, volume: float, price: float, leverage: int) -> float:
         info = self.spec(symbol).info

@@ -4,6 +4,8 @@ from decimal import Decimal
 
 from django.db import models
 
+from terminals.drivers.base import DealReason
+
 
 class SimAccount(models.Model):
     server = models.CharField(max_length=100)
@@ -54,12 +56,18 @@ class SimOrder(models.Model):
     comment = models.CharField(max_length=31, blank=True)
     time_setup_msc = models.BigIntegerField()
     active = models.BooleanField(default=True)
+    # ORDER_REASON_*, the same numbers as DEAL_REASON_*: who placed it (a program: our orders).
+    reason = models.PositiveSmallIntegerField(default=DealReason.EXPERT)
 
     def __str__(self) -> str:
         return f"order {self.pk}"
 
 
 class SimDeal(models.Model):
+    """A deal as MT5's history_deals_get gives it: trades (type BUY, SELL) and money movements
+    (BALANCE: symbol "", volume 0, the amount in profit). Money in the account's currency; the
+    commission is charged on the deal, negative, as MT5 books it."""
+
     account = models.ForeignKey(SimAccount, on_delete=models.CASCADE, related_name="deals")
     order = models.BigIntegerField()
     position_id = models.BigIntegerField()
@@ -72,6 +80,10 @@ class SimDeal(models.Model):
     magic = models.BigIntegerField(default=0)
     comment = models.CharField(max_length=31, blank=True)
     time_msc = models.BigIntegerField(db_index=True)
+    reason = models.PositiveSmallIntegerField(default=DealReason.EXPERT)
+    commission = models.DecimalField(max_digits=18, decimal_places=2, default=Decimal("0"))
+    swap = models.DecimalField(max_digits=18, decimal_places=2, default=Decimal("0"))
+    fee = models.DecimalField(max_digits=18, decimal_places=2, default=Decimal("0"))
 
     def __str__(self) -> str:
         return f"deal {self.pk}"

@@ -4,12 +4,14 @@ transaction with the accounts' rows locked, and changes only Books; Writes store
 
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import partial
 
-from terminals.drivers.base import DealEntry, OrderRequest, OrderResult, OrderType, TradeAction
+from terminals.drivers.base import DealEntry, DealReason, OrderRequest, OrderResult, OrderType, TradeAction
 
 from .book import Book, Writes
 from .market import Market, as_decimal, market_open, quote
 from .models import SimAccount, SimDeal, SimOrder, SimPosition
+from .stopout import most_losing, stop_out_due
 from .validation import DONE, validate
 
 BUYS = (OrderType.BUY, OrderType.BUY_LIMIT, OrderType.BUY_STOP)
@@ -43,14 +45,17 @@ class Placing:
         )
 
 
-def trade_together(requests: list[tuple[Book, OrderRequest, Market]]) -> list[OrderResult]:
+def trade_together(
+    requests: list[tuple[Book, OrderRequest, Market]], *, reason: int = DealReason.EXPERT
+) -> list[OrderResult]:
     """One request on each book, as its terminal would answer it: what the market did before the
     request first, the orders taken stored in one statement (their tickets), then the market
-    ones filled; every change written at the end, one statement a kind."""
+    ones filled; every change written at the end, one statement a kind. `reason`: who sends
+    them (ORDER_REASON_*): a program (our orders), or a person at a terminal (hand trades)."""
     writes, answers = Writes(), []
     for book, request, market in requests:
         fill_due(book, market.clock(), writes, market)  # what the market did before this request
-        answers.append(accept(book, request, writes, market))
+        answers.append(accept(book, request, writes, market, reason=reason))
     SimOrder.objects.bulk_create([answer.order for answer in answers if isinstance(answer, Placing)])
     for (book, _, market), answer in zip(requests, answers, strict=True):
         if isinstance(answer, Placing) and not answer.pending:
@@ -61,7 +66,9 @@ def trade_together(requests: list[tuple[Book, OrderRequest, Market]]) -> list[Or
     return [answer.result() if isinstance(answer, Placing) else answer for answer in answers]
 
 
-def accept(book: Book, request: OrderRequest, writes: Writes, market: Market) -> OrderResult | Placing:
+def accept(
+    book: Book, request: OrderRequest, writes: Writes, market: Market, *, reason: int = DealReason.EXPERT
+) -> OrderResult | Placing:
     """The terminal's answer to a request, or, for an order it takes, the order to place."""
     account = book.account
     if account.inject_retcodes:
@@ -100,6 +107,7 @@ def accept(book: Book, request: OrderRequest, writes: Writes, market: Market) ->
         comment=request.comment[:31],
         time_setup_msc=market.clock(),
         active=pending,
+        reason=reason,
     )
     if pending:
         book.pending.append(order)
@@ -109,18 +117,24 @@ def accept(book: Book, request: OrderRequest, writes: Writes, market: Market) ->
 def fill(
     book: Book, order: SimOrder, price: float, *, position_id: int | None, writes: Writes, market: Market
 ) -> SimDeal:
-    """Execute an order at a price: open, add to, reduce or close a position."""
+    """Execute an order at a price: open, add to, reduce or close a position. The deal carries
+    the order's reason and the server's commission, both booked to the balance as MT5 does."""
     account = book.account
     side = OrderType.BUY if order.type in BUYS else OrderType.SELL
     if (order.price_open, order.active) != (price, False):  # a pending order that triggered
         order.price_open, order.active = price, False
         writes.orders[order.pk] = order
+    commission = market.terms().commission(order.volume)
+    if commission:
+        account.balance += commission
+        writes.accounts[account.pk] = account
     target = None
     if position_id:
         target = book.position(position_id)
     elif not account.hedging:
         # Netting: one position per symbol; an order in either direction changes it.
         target = next((p for p in book.positions if p.symbol == order.symbol), None)
+    deal = partial(_deal, account, order, side=side, price=price, commission=commission, writes=writes, market=market)
     if target is None or target.type == side:
         if target is not None:  # netting, same direction: average the price
             total = target.volume + order.volume
@@ -130,7 +144,7 @@ def fill(
             position = target
         else:
             position = _open(book, order, side, order.volume, price, writes, market, sl=order.sl, tp=order.tp)
-        return _deal(account, order, position.pk, side, DealEntry.IN, price, Decimal("0"), writes, market)
+        return deal(position_id=position.pk, entry=DealEntry.IN, profit=Decimal("0"))
     closing = min(order.volume, target.volume)
     profit = as_decimal(round(market.profit(target, price=price, volume=float(closing)), 2))
     account.balance += profit
@@ -147,7 +161,7 @@ def fill(
         if leftover > 0:  # netting flip: the rest opens the other way
             entry = DealEntry.INOUT
             _open(book, order, side, leftover, price, writes, market)
-    return _deal(account, order, closed_id, side, entry, price, profit, writes, market)
+    return deal(position_id=closed_id, entry=entry, profit=profit)
 
 
 def _open(
@@ -173,11 +187,13 @@ def _open(
 def _deal(
     account: SimAccount,
     order: SimOrder,
+    *,
     position_id: int,
     side: int,
     entry: int,
     price: float,
     profit: Decimal,
+    commission: Decimal,
     writes: Writes,
     market: Market,
 ) -> SimDeal:
@@ -194,13 +210,16 @@ def _deal(
         magic=order.magic,
         comment=order.comment,
         time_msc=market.clock(),
+        reason=order.reason,
+        commission=commission,
     )
     writes.deals.append(deal)
     return deal
 
 
 def fill_due(book: Book, at: int, writes: Writes, market: Market) -> None:
-    """Fill the triggered pending orders and close the positions whose SL or TP was hit."""
+    """Fill the triggered pending orders, close the positions whose SL or TP was hit, then
+    stop the account out while its margin level is below the server's stop-out level."""
     orders, hits = due(book, at, market)
     for order, price in orders:
         book.pending.remove(order)
@@ -208,17 +227,31 @@ def fill_due(book: Book, at: int, writes: Writes, market: Market) -> None:
     for position, exit_price, hit_sl in hits:
         if position not in book.positions:  # a netting fill above took it
             continue
-        closer = SimOrder.objects.create(
-            account=book.account,
-            symbol=position.symbol,
-            type=OrderType.SELL if position.type == OrderType.BUY else OrderType.BUY,
-            volume=position.volume,
-            price_open=exit_price,
-            comment=("[sl " if hit_sl else "[tp ") + f"{exit_price}]",
-            time_setup_msc=at,
-            active=False,
-        )
-        fill(book, closer, exit_price, position_id=position.pk, writes=writes, market=market)
+        # MT5 books the close with the level in the comment, at the symbol's digits.
+        digits = market.spec(position.symbol).info.digits
+        comment, reason = ("[sl", DealReason.SL) if hit_sl else ("[tp", DealReason.TP)
+        _broker_close(book, position, exit_price, f"{comment} {exit_price:.{digits}f}]", reason, at, writes, market)
+    while (level := stop_out_due(book, market)) is not None and (worst := most_losing(book, at, market)):
+        position, price = worst
+        _broker_close(book, position, price, f"[so {level:.2f}%]", DealReason.SO, at, writes, market)
+
+
+def _broker_close(
+    book: Book, position: SimPosition, price: float, comment: str, reason: int, at: int, writes: Writes, market: Market
+) -> None:
+    """The trade server closes a whole position itself (SL, TP, stop-out): an order of its own."""
+    closer = SimOrder.objects.create(
+        account=book.account,
+        symbol=position.symbol,
+        type=OrderType.SELL if position.type == OrderType.BUY else OrderType.BUY,
+        volume=position.volume,
+        price_open=price,
+        comment=comment,
+        time_setup_msc=at,
+        active=False,
+        reason=reason,
+    )
+    fill(book, closer, price, position_id=position.pk, writes=writes, market=market)
 
 
 def due(book: Book, at: int, market: Market) -> tuple[list, list]:

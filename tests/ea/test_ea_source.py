@@ -17,7 +17,8 @@ DOC = (ROOT / "docs" / "ea-protocol.md").read_text(encoding="utf-8")
 EA = (ROOT / "ea" / "MT5SaaS_AllInOne.mq5").read_text(encoding="utf-8")
 # The driver and its file formats.
 DRIVER = "".join(
-    (ROOT / "terminals" / "drivers" / name).read_text(encoding="utf-8") for name in ("ea_protocol.py", "ea_bridge.py")
+    (ROOT / "terminals" / "drivers" / name).read_text(encoding="utf-8")
+    for name in ("ea_protocol.py", "ea_bridge.py", "ea_deals.py")
 )
 SIMULATOR = (ROOT / "tests" / "fakes" / "ea_simulator.py").read_text(encoding="utf-8")
 # What reads a master's event: the endpoint (key, account) and the event's parser.
@@ -64,7 +65,7 @@ DOC_FIELDS = {
     heading: set(table(heading))
     for heading in (
         "Command fields", "Result fields", "Status fields", "Account fields", "Symbol fields", "Position fields",
-        "Order fields", "Deal fields", "Master event fields",
+        "Order fields", "Deal fields", "Master event fields", "Deals request fields", "Deals report",
     )
 }  # fmt: skip
 
@@ -105,6 +106,23 @@ def test_result_and_status_fields_are_those_the_driver_reads():
     assert names(Position) == DOC_FIELDS["Position fields"]
     assert names(PendingOrder) == DOC_FIELDS["Order fields"]
     assert names(Deal) == DOC_FIELDS["Deal fields"]
+
+
+def test_deals_reports_are_what_the_driver_writes_and_reads_and_the_simulator_answers():
+    deals = DRIVER.split('"""Deals reports', 1)[1]
+    written = set(re.findall(r'"([a-z_]+)": ', deals.split("def _report", 1)[1].split("def _await", 1)[0]))
+    read_header = set(re.findall(r'field\(head, "([a-z_]+)"', deals))
+    read_by_simulator = set(re.findall(r'"([a-z_]+)"', SIMULATOR.split("def _report_deals", 1)[1].split("def ", 1)[0]))
+    record = EA.split("string DealRecord(", 1)[1].split("\n  }\n", 1)[0]
+
+    assert written == DOC_FIELDS["Deals request fields"]
+    assert read_header == DOC_FIELDS["Deals report"]
+    assert DOC_FIELDS["Deals request fields"] | DOC_FIELDS["Deals report"] <= read_by_simulator
+    # Every deal field, in status.json and in reports alike, from one writer in the EA.
+    assert set(re.findall(r'J(?:Str|Int|Num)\("([a-z_]+)"', record)) == names(Deal) == DOC_FIELDS["Deal fields"]
+    assert "DealRecord(ticket, offset_ms)" in EA.split("string StatusDeals()", 1)[1].split("\n  }\n", 1)[0]
+    assert "DealsRequestsRun();" in EA.split("void OnTimer()", 1)[1]
+    assert '#define DEALS_REQUEST_PREFIX  "deals_request_"' in EA and '"deals_request_"' in DRIVER
 
 
 def test_master_event_fields_are_those_the_copy_api_reads():
@@ -167,7 +185,8 @@ def test_the_ea_uses_only_functions_of_the_documented_mql5_api_or_its_own():
         "StringGetCharacter", "StringLen", "StringReplace", "StringSplit", "StringSubstr", "StringToCharArray",
         "StringToDouble", "StringToInteger", "StringToLower", "StringTrimRight", "SymbolInfoDouble",
         "SymbolInfoInteger", "SymbolInfoString", "SymbolInfoTick", "SymbolName", "SymbolSelect", "SymbolsTotal",
-        "TerminalInfoInteger", "TerminalInfoString", "TimeCurrent", "TimeGMT", "WebRequest", "ZeroMemory",
+        "TerminalInfoInteger", "TerminalInfoString", "TimeCurrent", "TimeGMT", "TimeTradeServer", "WebRequest",
+        "ZeroMemory",
     }  # fmt: skip
     keywords = {"if", "for", "while", "switch", "return", "sizeof"}
     code = re.sub(r"'(?:[^'\\]|\\.)'", "0", EA)  # char literals first: '"' is one

@@ -16,7 +16,9 @@ Test hooks: `paused` (the EA is frozen: it takes nothing and status.json goes st
 (the EA writes its last status.json, ea_loaded false, and does nothing more),
 `delay` (seconds spent on each command before answering), `hold_results` with
 `release_results()` (answers come late), `rewrite_next_result()` (garbage, wrong types,
-another command's id) and `write_results_in_two_steps` (a writer that is not atomic).
+another command's id), `write_results_in_two_steps` (a writer that is not atomic),
+`rewrite_next_report()` (a deals report's lines made into any text) and `deals_requests`
+(every deals request the EA read).
 
 The terminal too, when given the portable `instance` directory: then nothing runs until a
 terminal64.exe process is started there (terminals.instances; the stand-in from
@@ -65,6 +67,7 @@ from terminals.paper.driver import SimulatedDriver
 from terminals.retcodes import retcode_text
 
 COMMAND_FILE = re.compile(r"^(webhook|slave|check)_command_([A-Za-z0-9_-]{1,64})\.json$")
+DEALS_REQUEST_FILE = re.compile(r"^deals_request_([A-Za-z0-9_-]{1,64})\.json$")
 DAY_MSC = 24 * 3600 * 1000
 MAX_COMMAND_BYTES = 65536
 TIMEOUT, INVALID, NO_CONNECTION, INVALID_ORDER, POSITION_CLOSED = 10012, 10013, 10031, 10035, 10036
@@ -128,6 +131,8 @@ class EASimulator:
         self.commands: list[dict[str, Any]] = []
         self.command_files: list[str] = []
         self._rewrites: list[Callable[[dict[str, Any]], str]] = []
+        self._report_rewrites: list[Callable[[list[str]], str]] = []
+        self.deals_requests: list[dict[str, Any]] = []
         self._held: list[tuple[Path, str]] = []
         self._half_written: list[tuple[Path, str]] = []
         self._stop = threading.Event()
@@ -140,6 +145,10 @@ class EASimulator:
     def rewrite_next_result(self, rewrite: Callable[[dict[str, Any]], str]) -> None:
         """The next result file holds rewrite(result) instead of the result's JSON."""
         self._rewrites.append(rewrite)
+
+    def rewrite_next_report(self, rewrite: Callable[[list[str]], str]) -> None:
+        """The next deals report holds rewrite(lines) instead of its lines (header first), each ended by a newline."""
+        self._report_rewrites.append(rewrite)
 
     def remove_from_chart(self) -> None:
         """What the EA's OnDeinit does when it leaves for good: one last status, ea_loaded false."""
@@ -198,7 +207,49 @@ class EASimulator:
                 pending.append((match[2], match[1], Path(entry.path)))
         for command_id, kind, path in sorted(pending):
             self._handle(path, kind, command_id)
+        for entry in sorted(os.scandir(self.files_dir), key=lambda e: e.name):
+            if match := DEALS_REQUEST_FILE.match(entry.name):
+                self._report_deals(Path(entry.path), match[1])
         self.publish_status()
+
+    def _report_deals(self, path: Path, request_id: str) -> None:
+        """A deals request: claimed by deleting it, answered with the history asked for (docs/ea-protocol.md)."""
+        try:
+            data = path.read_bytes()
+            path.unlink()
+        except FileNotFoundError:
+            return
+        try:
+            request = load_json_object(data.decode("utf-8-sig"))
+            fields = {name: field(request, name, int) for name in ("account", "since_msc", "until_msc", "limit")}
+            unexpired = time.time() * 1000 <= field(request, "expires_msc", int)
+            usable = (
+                field(request, "version", int) == PROTOCOL_VERSION and field(request, "request_id", str) == request_id
+            )
+        except (ProtocolError, UnicodeDecodeError):
+            return  # as the EA: deleted, a line in its journal, no report
+        self.deals_requests.append(request)
+        if not (unexpired and usable and 1 <= fields["limit"] <= 5000):
+            return
+        deals, error = [], ""
+        if not self.connected:
+            error = "the terminal is not connected"
+        elif fields["account"] != self.login:
+            error = f"the terminal is logged in to {self.login}"
+        else:
+            found = self.terminal.deals(since=_moment(fields["since_msc"]), until=_moment(fields["until_msc"]))
+            deals = sorted(found, key=lambda d: (d.time_msc, d.ticket))
+        page = deals[: fields["limit"]]
+        header = {
+            "version": PROTOCOL_VERSION, "request_id": request_id, "account": self.login, "count": len(page),
+            "complete": len(page) == len(deals), "error": error,
+        }  # fmt: skip
+        lines = [json.dumps(header), *(json.dumps(asdict(deal)) for deal in page)]
+        text = self._report_rewrites.pop(0)(lines) if self._report_rewrites else "".join(f"{line}\n" for line in lines)
+        report = self.files_dir / f"deals_{request_id}.jsonl"
+        temporary = report.with_name(report.name + ".tmp")
+        temporary.write_text(text, encoding="utf-8")
+        os.replace(temporary, report)
 
     def _handle(self, path: Path, kind: str, command_id: str) -> None:
         try:

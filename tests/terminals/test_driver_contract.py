@@ -1,13 +1,28 @@
 """One contract, three drivers: the simulated terminal, the MetaTrader5 library (against the
 fake module) and the EA file bridge (against the simulated EA) answer alike."""
 
+import dataclasses
 import os
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import pytest
 
-from terminals.drivers.base import Filling, OrderRequest, OrderType, TerminalError, TradeAction
+from terminals.drivers.base import (
+    Deal,
+    DealEntry,
+    DealReason,
+    DealType,
+    Filling,
+    OrderRequest,
+    OrderType,
+    TerminalError,
+    TradeAction,
+)
+from terminals.paper.cashier import balance_operation
 from terminals.paper.driver import SimulatedDriver
+from terminals.paper.hand import hand_trade
+from terminals.paper.market import SERVERS, quote
 from tests.terminals.clocks import Clock
 
 LOGIN, PASSWORD, SERVER = 7001, "paper-pass", "SimBroker-Demo"
@@ -36,7 +51,7 @@ def terminal(request, db, tmp_path):
             tmp_path, login=LOGIN, password=PASSWORD, server=SERVER, clock=clock, instance=True
         )
         driver.connect(login=LOGIN, password=PASSWORD, server=SERVER)
-    driver.kind = request.param
+    driver.kind, driver.broker_clock = request.param, clock
     yield driver
     driver.shutdown()
     if ea is not None:
@@ -44,8 +59,8 @@ def terminal(request, db, tmp_path):
 
 
 def buy(volume: float = 0.01, **fields) -> OrderRequest:
-    fields.setdefault("type_filling", Filling.FOK)
-    return OrderRequest(action=TradeAction.DEAL, symbol="BTCUSD", type=OrderType.BUY, volume=volume, **fields)
+    fields = {"type_filling": Filling.FOK, "type": OrderType.BUY, **fields}
+    return OrderRequest(action=TradeAction.DEAL, symbol="BTCUSD", volume=volume, **fields)
 
 
 def test_account_info_after_connect(terminal):
@@ -156,3 +171,54 @@ def test_symbol_infos_are_the_specs_of_the_named_or_all_symbols(terminal):
 
     assert [info.name for info in every] == terminal.symbols()
     assert named == [terminal.symbol_info("GOLD"), terminal.symbol_info("BTCUSD")]
+
+
+def test_every_deal_carries_mt5s_fields_with_reason_and_costs(terminal, settings):
+    settings.PAPER_SERVER_TERMS = {SERVER: {"commission_per_lot": "4.00"}}
+    opened = terminal.order_send(buy(0.5, comment="cid-costs", magic=11))
+    terminal.order_send(buy(0.2, type=OrderType.SELL, position=opened.order))
+
+    deals = terminal.deals(**ALL_TIME)
+
+    assert all(isinstance(d, Deal) for d in deals)
+    assert [(d.type, d.entry, d.volume, d.reason, d.commission, d.swap, d.fee) for d in deals] == [
+        (DealType.BUY, DealEntry.IN, 0.5, DealReason.EXPERT, -2.0, 0.0, 0.0),
+        (DealType.SELL, DealEntry.OUT, 0.2, DealReason.EXPERT, -0.8, 0.0, 0.0),
+    ]
+    assert (deals[0].comment, deals[0].magic, deals[0].position_id, deals[1].position_id) == (
+        "cid-costs", 11, opened.order, opened.order,
+    )  # fmt: skip
+    assert terminal.account_info().balance == pytest.approx(10000 - 2.8 + deals[1].profit)
+    assert {type(getattr(deals[0], f.name)) for f in dataclasses.fields(Deal)} <= {int, float, str}
+
+
+def test_money_movements_are_deals_of_their_own(terminal):
+    balance_operation(server=SERVER, login=LOGIN, amount=Decimal("1234.56"), clock=terminal.broker_clock)
+    balance_operation(server=SERVER, login=LOGIN, amount=Decimal("-34.56"), clock=terminal.broker_clock)
+
+    deals = terminal.deals(**ALL_TIME)
+
+    assert [(d.type, d.entry, d.symbol, d.volume, d.profit, d.order, d.position_id) for d in deals] == [
+        (DealType.BALANCE, DealEntry.IN, "", 0.0, 1234.56, 0, 0),
+        (DealType.BALANCE, DealEntry.IN, "", 0.0, -34.56, 0, 0),
+    ]
+    assert terminal.account_info().balance == 11200.0
+
+
+def test_the_servers_own_closes_and_hand_trades_carry_their_reasons(terminal):
+    clock = terminal.broker_clock
+    bid = terminal.tick("BTCUSD").bid
+    stopped = terminal.order_send(buy(0.01, sl=round(bid - 20, 2)))
+    clock.at = next(at for at in range(clock.at, clock.at + 86_400_000, 5_000) if _bid(at) < bid - 20)
+    hand_trade(server=SERVER, login=LOGIN, request=buy(0.01), reason=DealReason.MOBILE, clock=clock)
+
+    deals = terminal.deals(**ALL_TIME)
+
+    assert [(d.entry, d.reason, d.position_id) for d in deals][1:] == [
+        (DealEntry.OUT, DealReason.SL, stopped.order), (DealEntry.IN, DealReason.MOBILE, deals[2].ticket),
+    ]  # fmt: skip
+    assert deals[1].comment == f"[sl {bid - 20:.2f}]"
+
+
+def _bid(at: int) -> float:
+    return quote(SERVERS[SERVER]["BTCUSD"], at)[0]

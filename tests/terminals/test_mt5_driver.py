@@ -1,12 +1,24 @@
 """The MetaTrader5 driver against the fake MetaTrader5 module (the paper broker behind it)."""
 
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import pytest
 
-from terminals.drivers.base import Filling, OrderRequest, OrderType, TerminalError, TradeAction
+from terminals.drivers.base import (
+    DealEntry,
+    DealReason,
+    DealType,
+    Filling,
+    OrderRequest,
+    OrderType,
+    TerminalError,
+    TradeAction,
+)
 from terminals.drivers.mt5 import MetaTrader5Driver
+from terminals.paper.cashier import balance_operation
 from terminals.paper.driver import SimulatedDriver
+from terminals.paper.hand import hand_trade
 from tests.fakes.mt5_env import fake_mt5, mt5_driver
 from tests.terminals.clocks import WEDNESDAY_NOON
 
@@ -226,3 +238,38 @@ def test_fake_refuses_what_the_real_module_refuses(mt5):
     assert unknown_key is None and mt5.last_error() == (-2, "Invalid arguments")
     assert mt5.copy_rates_from("BTCUSD", mt5.TIMEFRAME_M1, 0, 10) is None
     assert mt5.last_error() == (-7, "Terminal: Unsupported function")
+
+
+def test_history_deals_get_gives_every_field_of_the_real_trade_deal(mt5, paper):
+    driver = mt5_driver(clock=clock)
+    driver.order_send(buy(comment="cid-7", magic=9))
+
+    [deal] = mt5.history_deals_get(EVER["since"], EVER["until"])
+
+    assert deal._fields == (
+        "ticket", "order", "time", "time_msc", "type", "entry", "magic", "position_id", "reason", "volume",
+        "price", "commission", "swap", "profit", "fee", "symbol", "comment", "external_id",
+    )  # fmt: skip
+    assert (deal.reason, deal.magic, deal.comment, deal.time) == (mt5.DEAL_REASON_EXPERT, 9, "cid-7", clock() // 1000)
+
+
+def test_deals_include_money_movements_and_the_servers_own_closes_with_reasons(mt5, paper, settings):
+    settings.PAPER_SERVER_TERMS = {"SimBroker-Demo": {"commission_per_lot": "2.00"}}
+    driver = mt5_driver(clock=clock)
+    balance_operation(server="SimBroker-Demo", login=7001, amount=Decimal("300"), clock=clock)
+    opened = driver.order_send(buy(volume=0.5))
+    hand_trade(
+        server="SimBroker-Demo", login=7001, clock=clock, reason=DealReason.MOBILE,
+        request=OrderRequest(action=TradeAction.DEAL, symbol="BTCUSD", type=OrderType.SELL, volume=0.5,
+                             position=opened.order),
+    )  # fmt: skip
+
+    deals = driver.deals(**EVER)
+
+    assert deals == paper.deals(**EVER)
+    assert [(d.type, d.entry, d.reason, d.commission) for d in deals] == [
+        (DealType.BALANCE, DealEntry.IN, DealReason.CLIENT, 0.0),
+        (DealType.BUY, DealEntry.IN, DealReason.EXPERT, -1.0),
+        (DealType.SELL, DealEntry.OUT, DealReason.MOBILE, -1.0),
+    ]
+    assert (deals[0].symbol, deals[0].volume, deals[0].profit) == ("", 0.0, 300.0)

@@ -13,9 +13,7 @@ class Command(BaseCommand):
         parser.add_argument("--name", required=True)
         parser.add_argument("--queue", required=True, help="Q_CLUSTER_NAME of the host's qcluster")
         parser.add_argument("--capacity", type=int, default=20, help="terminals this host may run")
-        parser.add_argument(
-            "--instance-root", default=None, help=r"e.g. C:\mt5\instances (default: MT5_INSTANCE_ROOT)"
-        )
+        parser.add_argument("--instance-root", default=None, help=r"e.g. C:\mt5\instances (default: MT5_INSTANCE_ROOT)")
 
     def handle(self, *args, name: str, queue: str, capacity: int, instance_root: str | None, **options) -> None:
         try:

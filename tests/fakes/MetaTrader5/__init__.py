@@ -12,7 +12,8 @@ Behaviour comes from the simulated paper broker (terminals.paper), so Django
 must be set up and its database reachable. State is per process, as in the real module:
 one attached terminal at a time, named by the path given to initialize(); a terminal keeps
 its logged-in account across shutdown() and initialize(), as a running terminal64.exe does.
-Fields the paper broker does not model get realistic defaults (swap 0.0, reason EXPERT…).
+Fields the paper broker does not model get realistic defaults (a position's swap 0.0…); deals
+carry the paper broker's reason, commission, swap and fee, money movements included.
 Functions it cannot simulate (bars, ticks history, order book, margin calculation) return
 None with RES_E_UNSUPPORTED; the pure-Python Buy/Sell/Close helpers are not reproduced.
 
@@ -1027,13 +1028,6 @@ def _deals(
     ]
 
 
-def _deal_reason(comment: str) -> int:
-    # The paper broker marks the closes it makes itself with "[sl …]" or "[tp …]", like MT5.
-    if comment.startswith("[sl"):
-        return DEAL_REASON_SL
-    return DEAL_REASON_TP if comment.startswith("[tp") else DEAL_REASON_EXPERT
-
-
 @_api(failed=None)
 def history_deals_total(date_from: datetime | float, date_to: datetime | float) -> int:
     return len(_deals(date_from, date_to, None, None, None))
@@ -1058,10 +1052,13 @@ def history_deals_get(
             entry=d.entry,
             magic=d.magic,
             position_id=d.position_id,
-            reason=_deal_reason(d.comment),
+            reason=d.reason,
             volume=d.volume,
             price=d.price,
+            commission=d.commission,
+            swap=d.swap,
             profit=d.profit,
+            fee=d.fee,
             symbol=d.symbol,
             comment=d.comment,
         )

@@ -1,3 +1,4 @@
+from datetime import timedelta
 from decimal import Decimal
 
 import factory
@@ -8,6 +9,7 @@ from accounts.models import User, WebhookToken
 from accounts.services import webhook_token_rotate
 from copytrading.models import CopyEvent, CopyExecution, CopyLink, CopyPair, MasterCursor
 from copytrading.services import pair_create
+from journal.models import Deal, EquityPoint, Trade
 from terminals.models import AccountEvent, Order, SymbolMapping, TradingAccount
 from webhooks.models import Signal
 
@@ -162,6 +164,63 @@ class MasterCursorFactory(DjangoModelFactory):
     read_at = factory.LazyFunction(timezone.now)
 
 
+class DealFactory(DjangoModelFactory):
+    """A money movement (a deposit of 1000) unless told otherwise."""
+
+    class Meta:
+        model = Deal
+
+    owner = factory.SubFactory(UserFactory)
+    account = factory.SubFactory(TradingAccountFactory, owner=factory.SelfAttribute("..owner"))
+    ticket = factory.Sequence(lambda n: 70_000_000 + n)
+    time = factory.LazyFunction(timezone.now)
+    time_msc = factory.LazyAttribute(lambda d: int(d.time.timestamp() * 1000))
+    kind = Deal.Kind.BALANCE
+    profit = Decimal("1000.00")
+    currency = "USD"
+    comment = factory.Sequence(lambda n: f"deal-comment-{n:05d}")
+
+
+class TradeFactory(DjangoModelFactory):
+    """A closed trade; `profit` is net, gross_profit defaults to it (no costs)."""
+
+    class Meta:
+        model = Trade
+
+    owner = factory.SubFactory(UserFactory)
+    account = factory.SubFactory(TradingAccountFactory, owner=factory.SelfAttribute("..owner"))
+    position = factory.Sequence(lambda n: 80_000_000 + n)
+    open_deal = factory.SelfAttribute("position")
+    status = Trade.Status.CLOSED
+    symbol = "EURUSD"
+    side = "buy"
+    volume = Decimal("0.10")
+    closed_volume = factory.SelfAttribute("volume")
+    close_time = factory.LazyFunction(timezone.now)
+    open_time = factory.LazyAttribute(lambda t: t.close_time - timedelta(hours=1))
+    open_price = Decimal("1.10000")
+    close_price = Decimal("1.10100")
+    profit = Decimal("10.00")
+    commission = Decimal("0.00")
+    swap = Decimal("0.00")
+    fee = Decimal("0.00")
+    gross_profit = factory.LazyAttribute(lambda t: t.profit - t.commission - t.swap - t.fee)
+    currency = "USD"
+    strategy = factory.Sequence(lambda n: f"strategy-{n:05d}")
+
+
+class EquityPointFactory(DjangoModelFactory):
+    class Meta:
+        model = EquityPoint
+
+    owner = factory.SubFactory(UserFactory)
+    account = factory.SubFactory(TradingAccountFactory, owner=factory.SelfAttribute("..owner"))
+    at = factory.Sequence(lambda n: timezone.now() - timedelta(minutes=n))
+    balance = Decimal("1000.00")
+    equity = Decimal("1000.00")
+    currency = "USD"
+
+
 # Every model whose manager has owned_by() needs a factory here; the isolation test
 # fails for an owned model it cannot create.
 OWNED_FACTORIES = {
@@ -176,4 +235,7 @@ OWNED_FACTORIES = {
     CopyExecution: CopyExecutionFactory,
     CopyLink: CopyLinkFactory,
     MasterCursor: MasterCursorFactory,
+    Deal: DealFactory,
+    Trade: TradeFactory,
+    EquityPoint: EquityPointFactory,
 }

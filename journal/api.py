@@ -3,6 +3,7 @@ and /api/v1/accounts/<id>/equity/ (mt5saas.urls mounts them). Read-only, the cal
 
 from dataclasses import asdict
 
+from django.core.paginator import Paginator
 from django.http import Http404
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -12,7 +13,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from mt5saas.api import OwnedViewSetMixin
+from mt5saas.api import OwnedViewSetMixin, Pagination
 from terminals.models import TradingAccount
 
 from .csv_export import csv_response
@@ -79,6 +80,26 @@ class CSVRenderer(renderers.BaseRenderer):
         raise NotImplementedError("CSV lists are streamed, not rendered.")
 
 
+class IdsFirstPaginator(Paginator):
+    """Pages a far page cheaply: the page's ids first (an offset over the list index alone,
+    journal.models), then those rows. The count is exact; the index makes it cheap too."""
+
+    def page(self, number):
+        number = self.validate_number(number)
+        bottom = (number - 1) * self.per_page
+        ids = list(self.object_list.values_list("pk", flat=True)[bottom : bottom + self.per_page])
+        # By primary key alone: these ids come from the caller's own filtered list, and with the
+        # filters again a database may pick the list index over the key and scan.
+        rows = {row.pk: row for row in self.object_list.model._default_manager.filter(pk__in=ids)}
+        return self._get_page([rows[pk] for pk in ids if pk in rows], number, self)
+
+
+class JournalPagination(Pagination):
+    """The project's pages ({count, next, previous, results}), read as IdsFirstPaginator reads."""
+
+    django_paginator_class = IdsFirstPaginator
+
+
 def filters_of(request) -> JournalFilter:
     try:
         return journal_filter(request.query_params, user=request.user)
@@ -117,6 +138,7 @@ class JournalListViewSet(OwnedViewSetMixin, mixins.ListModelMixin, mixins.Retrie
     matching row as CSV (`?format=csv`); errors are JSON whichever format was asked for."""
 
     http_method_names = ["get", "head"]
+    pagination_class = JournalPagination
     csv_name = ""  # the download's name before the date
 
     def select(self, filters: JournalFilter):

@@ -333,6 +333,8 @@ SPECTACULAR_SETTINGS = {
         "SourceEnum": "terminals.models.Order.Source",
         "OrderStatusEnum": "terminals.models.Order.Status",
         "SignalStatusEnum": "webhooks.models.Signal.Status",
+        "JournalSourceEnum": "journal.models.Source",
+        "DealReasonEnum": "journal.models.Deal.Reason",
     },
 }
 # Each app adds a function returning its figures for /api/admin/stats.

@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from accounts import api as accounts_api
 from accounts import views as accounts_views
 from alerts import api as alerts_api
+from journal import api as journal_api
 from terminals import api as terminals_api
 from terminals import orders_api as terminals_orders_api
 from terminals import pool as terminals_pool
@@ -25,6 +26,8 @@ api_router.register("symbol-mappings", terminals_api.SymbolMappingViewSet, basen
 api_router.register("signals", webhooks_api.SignalViewSet, basename="signal")
 api_router.register("alerts", alerts_api.AlertViewSet, basename="alert")
 api_router.register("alert-deliveries", alerts_api.DeliveryViewSet, basename="alert-delivery")
+api_router.register("deals", journal_api.DealViewSet, basename="deal")
+api_router.register("trades", journal_api.TradeViewSet, basename="trade")
 
 
 class OrderViewSet(webhooks_api.OrderPlacing, terminals_orders_api.OrderViewSet):
@@ -82,6 +85,8 @@ urlpatterns = [
     path("api/admin/", include(admin_router.urls)),
     re_path(r"^api/v1/orders/?$", order_list, name="order-list"),
     re_path(r"^api/v1/orders/(?P<pk>[0-9]+)/?$", order_detail, name="order-detail"),
+    re_path(r"^api/v1/stats/?$", journal_api.StatsView.as_view(), name="journal-stats"),
+    re_path(r"^api/v1/accounts/(?P<pk>[0-9]+)/equity/?$", journal_api.EquityView.as_view(), name="account-equity"),
     path("api/v1/", include(api_router.urls)),
     path("api/copy/", include("copytrading.urls")),
     path("favicon.ico", views.favicon, name="favicon"),

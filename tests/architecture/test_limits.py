@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 PROJECT = Path(__file__).resolve().parents[2]
-APPS = ("accounts", "alerts", "audit", "bench", "copytrading", "legacy", "live", "mt5saas", "terminals", "webhooks")
+APPS = ("accounts", "alerts", "audit", "bench", "copytrading", "journal", "legacy", "live", "mt5saas", "terminals", "webhooks")
 MODULE_LINES = 450
 FUNCTION_LINES = 60
 

@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('copytrading', '0003_cursor_legs'),
-        ('journal', '0001_initial'),
+        ('journal', '0002_cursor_recent_and_ticket_index'),
         ('terminals', '0011_account_ea_name'),
         ('webhooks', '0003_signal_refused'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),

@@ -21,7 +21,7 @@ from tests.factories import (
 
 pytestmark = pytest.mark.browser
 
-PAGES = ["/", "/accounts", "/accounts/{account}", "/copy", "/copy/history", "/history", "/alerts", "/settings"]
+PAGES = ["/", "/accounts", "/accounts/{account}", "/copy", "/copy/history", "/history", "/journal/", "/alerts", "/settings"]
 
 
 def watch(page: Page) -> list[str]:

@@ -37,3 +37,13 @@ def tone(value: Decimal | int | None) -> str:
     if value is None or value == 0:
         return ""
     return "text-success" if value > 0 else "text-danger"
+
+
+REASONS = {"client": "desktop", "mobile": "mobile", "web": "web", "expert": "expert", "sl": "SL", "tp": "TP",
+           "so": "stop-out", "rollover": "rollover", "vmargin": "variation margin", "split": "split"}  # fmt: skip
+
+
+@register.filter
+def reason(value: str) -> str:
+    """Who or what made a deal, as MT5's history names it: "SL", "stop-out", "mobile"…"""
+    return REASONS.get(value, value)

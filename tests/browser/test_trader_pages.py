@@ -21,7 +21,17 @@ from tests.factories import (
 
 pytestmark = pytest.mark.browser
 
-PAGES = ["/", "/accounts", "/accounts/{account}", "/copy", "/copy/history", "/history", "/journal/", "/alerts", "/settings"]
+PAGES = [
+    "/",
+    "/accounts",
+    "/accounts/{account}",
+    "/copy",
+    "/copy/history",
+    "/history",
+    "/journal/",
+    "/alerts",
+    "/settings",
+]
 
 
 def watch(page: Page) -> list[str]:
@@ -74,9 +84,7 @@ def test_every_trader_page_loads_with_no_console_error_and_no_failed_request(pag
     expect(page.get_by_test_id("copy-slave")).to_have_text("F")
 
 
-def test_a_trader_without_a_time_zone_gets_the_browsers_and_scripts_write_times_alike(
-    browser, live_server, settings
-):
+def test_a_trader_without_a_time_zone_gets_the_browsers_and_scripts_write_times_alike(browser, live_server, settings):
     settings.PASSWORD_LOGIN = True
     erin = UserFactory(username="erin", time_zone="")
     order = OrderFactory(owner=erin, created_at=datetime(2026, 1, 15, 12, 30, 5, tzinfo=UTC))

@@ -35,8 +35,10 @@
     refreshTimer = setTimeout(() => {
       const boxes = [...pending];
       pending.clear();
+      // Each box is its request's source: htmx keeps one request per source and, with none
+      // given, would send them all from <body> and drop all but the first and the last.
       boxes.forEach((box) => {
-        if (window.htmx) window.htmx.ajax("GET", box.dataset.liveRows, { target: box, swap: "innerHTML" });
+        if (window.htmx) window.htmx.ajax("GET", box.dataset.liveRows, { source: box, target: box, swap: "innerHTML" });
       });
     }, 100);
   }

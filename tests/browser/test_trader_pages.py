@@ -2,6 +2,7 @@
 the favicon; times follow the trader's zone, taken from the browser until one is chosen, and
 the pages' scripts write them as the server does."""
 
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -18,6 +19,7 @@ from tests.factories import (
     TradingAccountFactory,
     UserFactory,
 )
+from tests.journal.factories import DealFactory, EquityPointFactory, TradeFactory
 
 pytestmark = pytest.mark.browser
 
@@ -64,6 +66,11 @@ def test_every_trader_page_loads_with_no_console_error_and_no_failed_request(pag
     SignalFactory(owner=dora, status="refused", action="jump", errors={"action": ['action "jump" is not one of BUY.']})
     event = CopyEventFactory(owner=dora, master=master, symbol="EURUSD.m")
     CopyExecutionFactory(owner=dora, event=event, pair=pair, slave=slave, status="success", symbol="EURUSD.m", error="")
+    # The Journal with a trade, a deal and two points of its chart (drawn by Chart.js under the CSP).
+    TradeFactory(owner=dora, account=slave, copy_pair=pair)
+    DealFactory(owner=dora, account=slave)
+    for minutes in (0, 60):
+        EquityPointFactory(owner=dora, account=slave, at=datetime(2025, 3, 3, 12, minutes // 60, tzinfo=UTC))
     problems = watch(page)
 
     sign_in(page, live_server.url, "dora")
@@ -82,6 +89,9 @@ def test_every_trader_page_loads_with_no_console_error_and_no_failed_request(pag
     page.goto(f"{live_server.url}/copy/history")
     expect(page.get_by_test_id("copy-symbol")).to_have_text("EURUSD.m")
     expect(page.get_by_test_id("copy-slave")).to_have_text("F")
+    page.goto(f"{live_server.url}/journal/")
+    # Chart.js sized the canvas to its box: the chart was drawn.
+    expect(page.locator("#journal-equity-chart")).to_have_attribute("height", re.compile(r"^[1-9]\d+$"))
 
 
 def test_a_trader_without_a_time_zone_gets_the_browsers_and_scripts_write_times_alike(browser, live_server, settings):

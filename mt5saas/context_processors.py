@@ -5,6 +5,7 @@ NAVIGATION = [
     ("accounts", "Accounts", "/accounts"),
     ("copy", "Copy trading", "/copy"),
     ("history", "History", "/history"),
+    ("journal", "Journal", "/journal"),
     ("alerts", "Alerts", "/alerts"),
     ("settings", "Settings", "/settings"),
 ]

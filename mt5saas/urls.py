@@ -51,6 +51,7 @@ urlpatterns = [
     path("", dashboard.dashboard, name="dashboard"),
     path("", include("terminals.urls")),
     path("", include("copytrading.page_urls")),
+    path("", include("journal.page_urls")),
     path("", include("alerts.urls")),
     path("settings", accounts_views.settings_page, name="settings-page"),
     path("settings/webhook-token/rotate", accounts_views.rotate_webhook_token, name="settings-rotate-webhook"),

@@ -85,9 +85,9 @@ def test_pages_need_sign_in_and_show_the_navigation(client, alice):
     assert client.get("/settings")["Location"] == "/login?next=/settings"
     client.force_login(alice)
 
-    for path in ["/", "/accounts", "/copy", "/history", "/alerts", "/settings"]:
+    for path in ["/", "/accounts", "/copy", "/history", "/journal/", "/alerts", "/settings"]:
         page = client.get(path).text
-        for label in ["Dashboard", "Accounts", "Copy trading", "History", "Alerts", "Settings"]:
+        for label in ["Dashboard", "Accounts", "Copy trading", "History", "Journal", "Alerts", "Settings"]:
             assert f">{label}</a>" in page, (path, label)
 
 

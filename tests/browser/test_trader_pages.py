@@ -2,6 +2,7 @@
 the favicon; times follow the trader's zone, taken from the browser until one is chosen, and
 the pages' scripts write them as the server does."""
 
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -18,10 +19,21 @@ from tests.factories import (
     TradingAccountFactory,
     UserFactory,
 )
+from tests.journal.factories import DealFactory, EquityPointFactory, TradeFactory
 
 pytestmark = pytest.mark.browser
 
-PAGES = ["/", "/accounts", "/accounts/{account}", "/copy", "/copy/history", "/history", "/alerts", "/settings"]
+PAGES = [
+    "/",
+    "/accounts",
+    "/accounts/{account}",
+    "/copy",
+    "/copy/history",
+    "/history",
+    "/journal/",
+    "/alerts",
+    "/settings",
+]
 
 
 def watch(page: Page) -> list[str]:
@@ -54,6 +66,11 @@ def test_every_trader_page_loads_with_no_console_error_and_no_failed_request(pag
     SignalFactory(owner=dora, status="refused", action="jump", errors={"action": ['action "jump" is not one of BUY.']})
     event = CopyEventFactory(owner=dora, master=master, symbol="EURUSD.m")
     CopyExecutionFactory(owner=dora, event=event, pair=pair, slave=slave, status="success", symbol="EURUSD.m", error="")
+    # The Journal with a trade, a deal and two points of its chart (drawn by Chart.js under the CSP).
+    TradeFactory(owner=dora, account=slave, copy_pair=pair)
+    DealFactory(owner=dora, account=slave)
+    for minutes in (0, 60):
+        EquityPointFactory(owner=dora, account=slave, at=datetime(2025, 3, 3, 12, minutes // 60, tzinfo=UTC))
     problems = watch(page)
 
     sign_in(page, live_server.url, "dora")
@@ -72,11 +89,12 @@ def test_every_trader_page_loads_with_no_console_error_and_no_failed_request(pag
     page.goto(f"{live_server.url}/copy/history")
     expect(page.get_by_test_id("copy-symbol")).to_have_text("EURUSD.m")
     expect(page.get_by_test_id("copy-slave")).to_have_text("F")
+    page.goto(f"{live_server.url}/journal/")
+    # Chart.js sized the canvas to its box: the chart was drawn.
+    expect(page.locator("#journal-equity-chart")).to_have_attribute("height", re.compile(r"^[1-9]\d+$"))
 
 
-def test_a_trader_without_a_time_zone_gets_the_browsers_and_scripts_write_times_alike(
-    browser, live_server, settings
-):
+def test_a_trader_without_a_time_zone_gets_the_browsers_and_scripts_write_times_alike(browser, live_server, settings):
     settings.PASSWORD_LOGIN = True
     erin = UserFactory(username="erin", time_zone="")
     order = OrderFactory(owner=erin, created_at=datetime(2026, 1, 15, 12, 30, 5, tzinfo=UTC))

@@ -1,9 +1,9 @@
 // Live updates for pages that carry [data-live-stream]: one EventSource on /events/.
 //
-// Order rows are not built here: the server's row template stays the one source of row
-// markup, so on an order event the page reloads its rows fragment through htmx (debounced,
-// one request for a burst of events). Account figures are plain numbers and are set from
-// the event JSON directly.
+// Rows are not built here: the server's row template stays the one source of row markup, so
+// on an order event (a deal, a closed trade on the Journal) the page reloads its rows
+// fragments through htmx (debounced, one request per fragment for a burst of events).
+// Account figures are plain numbers and are set from the event JSON directly.
 (() => {
   const root = document.querySelector("[data-live-stream]");
   if (!root || !window.EventSource) return;
@@ -22,11 +22,23 @@
     indicator.className = "badge " + (state === "connected" ? "text-bg-success" : "text-bg-warning");
   }
 
-  function refreshRows() {
+  // A box names the events that reload it (data-live-on="deal trade_closed"); the pages that
+  // list orders reload on these by default. No kind (the stream (re)opened): every box.
+  const ROW_KINDS = "order signal copy_event";
+  const pending = new Set();
+  function refreshRows(kind) {
+    document.querySelectorAll("[data-live-rows]").forEach((box) => {
+      if (!kind || (box.dataset.liveOn || ROW_KINDS).split(/\s+/).includes(kind)) pending.add(box);
+    });
+    if (!pending.size) return;
     clearTimeout(refreshTimer);
     refreshTimer = setTimeout(() => {
-      document.querySelectorAll("[data-live-rows]").forEach((box) => {
-        if (window.htmx) window.htmx.ajax("GET", box.dataset.liveRows, { target: box, swap: "innerHTML" });
+      const boxes = [...pending];
+      pending.clear();
+      // Each box is its request's source: htmx keeps one request per source and, with none
+      // given, would send them all from <body> and drop all but the first and the last.
+      boxes.forEach((box) => {
+        if (window.htmx) window.htmx.ajax("GET", box.dataset.liveRows, { source: box, target: box, swap: "innerHTML" });
       });
     }, 100);
   }
@@ -76,7 +88,7 @@
       if (seen.size > 2000) seen.delete(seen.values().next().value);
       lastId = Math.max(lastId, event.event_id);
     }
-    if (["order", "signal", "copy_event"].includes(event.type)) refreshRows();
+    if (typeof event.type === "string") refreshRows(event.type);
     if (event.type === "account") updateAccount(event);
     if (event.type !== "order" && event.type !== "account") addToFeed(event);
   }

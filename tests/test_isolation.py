@@ -25,7 +25,6 @@ from mt5saas.models import OwnedQuerySet
 from mt5saas.routing import websocket_urlpatterns
 from tests.alerts.factories import ALERTS_FACTORIES
 from tests.factories import OWNED_FACTORIES, UserFactory
-from tests.journal.factories import JOURNAL_FACTORIES
 from tests.live.factories import LIVE_FACTORIES
 
 # Route key (URL name, or the route text for unnamed ones) → kind of probe.
@@ -80,8 +79,8 @@ ROUTES: dict[str, str] = {
     "events": "own",
     "events-copy-trades": "own",
 }
-# The live, alerts and journal apps' tables are owned too; their factories live with their tests.
-FACTORIES = {**OWNED_FACTORIES, **LIVE_FACTORIES, **ALERTS_FACTORIES, **JOURNAL_FACTORIES}
+# The live and alerts apps' tables are owned too; their factories live with their tests.
+FACTORIES = {**OWNED_FACTORIES, **LIVE_FACTORIES, **ALERTS_FACTORIES}
 
 # Kinds decided by the view's home: allauth's sign-in flows and Django's admin.
 MODULE_KINDS = {"allauth.": "public", "namespace:admin": "admin"}

@@ -7,15 +7,25 @@ from pathlib import Path
 import pytest
 
 PROJECT = Path(__file__).resolve().parents[2]
-APPS = ("accounts", "alerts", "audit", "bench", "copytrading", "journal", "legacy", "live", "mt5saas", "terminals", "webhooks")
+APPS = (
+    "accounts",
+    "alerts",
+    "audit",
+    "bench",
+    "copytrading",
+    "journal",
+    "legacy",
+    "live",
+    "mt5saas",
+    "terminals",
+    "webhooks",
+)
 MODULE_LINES = 450
 FUNCTION_LINES = 60
 
 
 def modules() -> list[Path]:
-    return sorted(
-        path for app in APPS for path in (PROJECT / app).rglob("*.py") if "migrations" not in path.parts
-    )
+    return sorted(path for app in APPS for path in (PROJECT / app).rglob("*.py") if "migrations" not in path.parts)
 
 
 def functions(tree: ast.AST):

@@ -14,12 +14,14 @@ from tests.factories import (
     CopyEventFactory,
     CopyExecutionFactory,
     CopyPairFactory,
+    DealFactory,
+    EquityPointFactory,
     OrderFactory,
     SignalFactory,
+    TradeFactory,
     TradingAccountFactory,
     UserFactory,
 )
-from tests.journal.factories import DealFactory, EquityPointFactory, TradeFactory
 
 pytestmark = pytest.mark.browser
 

@@ -10,8 +10,7 @@ from decimal import Decimal
 import pytest
 
 from journal.models import Deal, Source
-from tests.factories import CopyPairFactory, TradingAccountFactory
-from tests.journal.factories import DealFactory, EquityPointFactory, TradeFactory
+from tests.factories import CopyPairFactory, DealFactory, EquityPointFactory, TradeFactory, TradingAccountFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -90,11 +89,13 @@ def test_currencies_get_a_set_of_figures_each_and_are_never_added(client, alice,
 
 def test_filters_choose_the_trades_and_the_form_keeps_them(client, alice, account):
     other = TradingAccountFactory(owner=alice, currency="USD")
-    chosen = TradeFactory(owner=alice, account=account, symbol="XAUUSD", side="sell", strategy="breakout")
-    TradeFactory(owner=alice, account=account, symbol="XAUUSD", side="buy", strategy="breakout")
-    TradeFactory(owner=alice, account=account, symbol="EURUSD", side="sell", strategy="breakout")
-    TradeFactory(owner=alice, account=other, symbol="XAUUSD", side="sell", strategy="breakout")
-    TradeFactory(owner=alice, account=account, symbol="XAUUSD", side="sell", strategy="scalp")
+    chosen = TradeFactory(
+        owner=alice, account=account, symbol="XAUUSD", side="sell", strategy="breakout", source=Source.WEBHOOK
+    )
+    TradeFactory(owner=alice, account=account, symbol="XAUUSD", side="buy", strategy="breakout", source=Source.WEBHOOK)
+    TradeFactory(owner=alice, account=account, symbol="EURUSD", side="sell", strategy="breakout", source=Source.WEBHOOK)
+    TradeFactory(owner=alice, account=other, symbol="XAUUSD", side="sell", strategy="breakout", source=Source.WEBHOOK)
+    TradeFactory(owner=alice, account=account, symbol="XAUUSD", side="sell", strategy="scalp", source=Source.WEBHOOK)
     TradeFactory(owner=alice, account=account, symbol="XAUUSD", side="sell", strategy="breakout", source=Source.COPY)
     client.force_login(alice)
     query = {"account": account.pk, "symbol": "XAUUSD", "side": "sell", "strategy": "breakout", "source": "webhook"}

@@ -1,3 +1,4 @@
+from datetime import timedelta
 from decimal import Decimal
 
 import factory
@@ -8,6 +9,7 @@ from accounts.models import User, WebhookToken
 from accounts.services import webhook_token_rotate
 from copytrading.models import CopyEvent, CopyExecution, CopyLink, CopyPair, MasterCursor
 from copytrading.services import pair_create
+from journal.models import Deal, EquityPoint, Trade
 from terminals.models import AccountEvent, Order, SymbolMapping, TradingAccount
 from webhooks.models import Signal
 
@@ -162,6 +164,64 @@ class MasterCursorFactory(DjangoModelFactory):
     read_at = factory.LazyFunction(timezone.now)
 
 
+class DealFactory(DjangoModelFactory):
+    class Meta:
+        model = Deal
+
+    owner = factory.SubFactory(UserFactory)
+    account = factory.SubFactory(TradingAccountFactory, owner=factory.SelfAttribute("..owner"))
+    ticket = factory.Sequence(lambda n: 700_000 + n)
+    time = factory.LazyFunction(timezone.now)
+    time_msc = factory.LazyAttribute(lambda d: int(d.time.timestamp() * 1000))
+    kind = Deal.Kind.BUY
+    side = "buy"
+    entry = Deal.Entry.IN
+    symbol = "EURUSD"
+    volume = Decimal("0.10")
+    price = Decimal("1.08500")
+    currency = "USD"
+    position = factory.Sequence(lambda n: 900_000 + n)
+    comment = factory.Sequence(lambda n: f"deal-comment-{n:05d}")
+
+
+class TradeFactory(DjangoModelFactory):
+    """A closed trade (open ones have no close time, price or reason)."""
+
+    class Meta:
+        model = Trade
+
+    owner = factory.SubFactory(UserFactory)
+    account = factory.SubFactory(TradingAccountFactory, owner=factory.SelfAttribute("..owner"))
+    position = factory.Sequence(lambda n: 800_000 + n)
+    open_deal = factory.Sequence(lambda n: 600_000 + n)
+    status = Trade.Status.CLOSED
+    symbol = "EURUSD"
+    side = "buy"
+    volume = Decimal("0.10")
+    closed_volume = Decimal("0.10")
+    open_time = factory.LazyFunction(lambda: timezone.now() - timedelta(hours=1))
+    open_price = Decimal("1.08500")
+    close_time = factory.LazyFunction(timezone.now)
+    close_price = Decimal("1.08700")
+    gross_profit = Decimal("20.00")
+    profit = Decimal("20.00")
+    currency = "USD"
+    close_reason = Deal.Reason.TP
+    strategy = factory.Sequence(lambda n: f"strategy-{n:05d}")
+
+
+class EquityPointFactory(DjangoModelFactory):
+    class Meta:
+        model = EquityPoint
+
+    owner = factory.SubFactory(UserFactory)
+    account = factory.SubFactory(TradingAccountFactory, owner=factory.SelfAttribute("..owner"))
+    at = factory.Sequence(lambda n: timezone.now().replace(second=0, microsecond=0) - timedelta(minutes=n))
+    balance = Decimal("10000.00")
+    equity = Decimal("10012.50")
+    currency = "USD"
+
+
 # Every model whose manager has owned_by() needs a factory here; the isolation test
 # fails for an owned model it cannot create.
 OWNED_FACTORIES = {
@@ -176,4 +236,7 @@ OWNED_FACTORIES = {
     CopyExecution: CopyExecutionFactory,
     CopyLink: CopyLinkFactory,
     MasterCursor: MasterCursorFactory,
+    Deal: DealFactory,
+    Trade: TradeFactory,
+    EquityPoint: EquityPointFactory,
 }

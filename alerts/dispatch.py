@@ -16,9 +16,11 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
+from journal.services import AccountResult, period_result, totals_by_currency
 from mt5saas.display import lots_text
 from terminals.models import Order
 from terminals.selectors import retcode_text
@@ -319,9 +321,13 @@ def daily_summaries() -> int:
     """One summary of the last 24 hours for each trader who wants it; a second run the same
     day raises nothing."""
     now = timezone.now()
+    since = now - timedelta(hours=24)
+    owner_ids = selectors.summary_owner_ids()
+    owners = get_user_model().objects.in_bulk(owner_ids)
     raised = 0
-    for owner_id in selectors.summary_owner_ids():
-        f = selectors.daily_figures(owner_id=owner_id, since=now - timedelta(hours=24))
+    for owner_id in owner_ids:
+        f = selectors.daily_figures(owner_id=owner_id, since=since)
+        results = period_result(user=owners.get(owner_id), since=since, until=now)
         accounts = "\n".join(
             f"  {a['login']}: {a['status']}, balance {a['balance']} {a['currency']}, equity {a['equity']}"
             for a in f["accounts"]
@@ -329,9 +335,20 @@ def daily_summaries() -> int:
         text = (
             f"Last 24 hours: {f['signals']} signal(s) received, {f['signals_rejected']} refused; "
             f"{f['filled']} order(s) filled, {f['failed']} rejected or failed; {f['copy_errors']} copy error(s).\n"
-            f"Accounts:\n{accounts or '  none'}"
+            f"{_pnl_text(results)}\nAccounts:\n{accounts or '  none'}"
         )
-        raised += alert_raise(owner=owner_id, kind=Kind.DAILY_SUMMARY, title=f"Daily summary {now:%Y-%m-%d}",
-                              text=text, data={k: v for k, v in f.items() if k != "accounts"},
-                              source=f"{owner_id}:summary:{now:%Y-%m-%d}") is not None  # fmt: skip
+        data = {k: v for k, v in f.items() if k != "accounts"}
+        data["pnl"] = {currency: str(total) for currency, total in totals_by_currency(results).items()}
+        title, source = f"Daily summary {now:%Y-%m-%d}", f"{owner_id}:summary:{now:%Y-%m-%d}"
+        alert = alert_raise(owner=owner_id, kind=Kind.DAILY_SUMMARY, title=title, text=text, data=data, source=source)
+        raised += alert is not None
     return raised
+
+
+def _pnl_text(results: list[AccountResult]) -> str:
+    """The realised P&L lines of the summary: per account, then a total per currency."""
+    if not results:
+        return "Realised P&L: no trading deals."
+    lines = [f"  {r.login}: {r.profit:+.2f} {r.currency}, {r.trades} trade(s) closed" for r in results]
+    totals = ", ".join(f"{total:+.2f} {currency}" for currency, total in totals_by_currency(results).items())
+    return "Realised P&L (net of commission, swap and fees):\n" + "\n".join(lines) + f"\n  Total: {totals}"

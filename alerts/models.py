@@ -14,16 +14,20 @@ class Kind(models.TextChoices):
     ACCOUNT_STATUS = "account_status", "Account online/offline"
     HOST_OFFLINE = "host_offline", "Host offline"
     COPY_ERROR = "copy_error", "Copy trade error"
-    DAILY_SUMMARY = "daily_summary", "Daily summary"
+    DAILY_SUMMARY = "daily_summary", "Daily P&L summary"
     PRICE = "price", "Price alert triggered"
+    # A position the terminal closed itself (journal.signals.trades_closed, by the deal's reason).
+    CLOSED_SL = "closed_sl", "Position closed by stop loss"
+    CLOSED_TP = "closed_tp", "Position closed by take profit"
+    STOP_OUT = "stop_out", "Stop-out"
     # Operator alerts (to ALERT_EMAIL), never a trader's preference.
     SERVICE = "service", "Service"
 
 
 TRADER_KINDS = [kind for kind in Kind if kind != Kind.SERVICE]
 # Where a kind goes until the trader chooses: everything in the app, and by email what they
-# must act on (when they have an address). Migration 0004 gave them to the traders before.
-DEFAULT_EMAIL_KINDS = frozenset({Kind.ORDER_FAILED, Kind.SIGNAL_REJECTED, Kind.ACCOUNT_STATUS})
+# must act on (when they have an address). Migrations 0004 and 0005 gave them to the traders before.
+DEFAULT_EMAIL_KINDS = frozenset({Kind.ORDER_FAILED, Kind.SIGNAL_REJECTED, Kind.ACCOUNT_STATUS, Kind.STOP_OUT})
 
 
 class Endpoint(OwnedModel):

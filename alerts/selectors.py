@@ -103,6 +103,13 @@ def order_outcomes(*, since: datetime, newest: int = 2000) -> tuple[int, int]:
     return row["total"], row["bad"]
 
 
+def preferences_enabled(*, owner_ids, kinds) -> set[tuple[int, str]]:
+    """(owner, kind) of those owners and kinds that go somewhere: one query for a batch."""
+    enabled = Q(in_app=True) | Q(email=True) | Q(endpoints__isnull=False)
+    rows = Preference.objects.filter(enabled, owner_id__in=list(owner_ids), kind__in=list(kinds))
+    return set(rows.values_list("owner_id", "kind"))
+
+
 def summary_owner_ids() -> list[int]:
     enabled = Q(in_app=True) | Q(email=True) | Q(endpoints__isnull=False)
     return list(

@@ -216,6 +216,10 @@ LIVE_STREAM_MAX_S = env.float("LIVE_STREAM_MAX_S", default=600.0)
 # that publishes an event; clients keep events by id.
 LIVE_RESUME_LOOKBACK_S = 30.0
 
+# Trade journal: equity points (one a minute, hourly after a week) older than this many days
+# are deleted; 0 keeps them forever (about 8,760 rows per account a year).
+JOURNAL_EQUITY_RETENTION_DAYS = env.int("JOURNAL_EQUITY_RETENTION_DAYS", default=365)
+
 # Alerts (docs/alerts.md). Operator emails (startup, host offline, error-rate spikes) go to ALERT_EMAIL.
 ALERT_EMAIL = readers.alert_email()
 # 0: no dispatcher wake-up after publishing (the minute schedule alone raises alerts).

@@ -2,6 +2,7 @@
 between them (kept as AccountEvents and published live), and the figures its heartbeats report.
 The host agent reports hundreds of accounts a round, so the usual round is a few statements."""
 
+import logging
 from decimal import Decimal
 
 from django.db import transaction
@@ -12,6 +13,9 @@ from mt5saas.events import publish_each, publish_to_user
 
 from .drivers.base import AccountInfo, MarginMode
 from .models import AccountEvent, EAStatus, TradingAccount
+from .signals import accounts_heartbeat_recorded
+
+log = logging.getLogger(__name__)
 
 Status = TradingAccount.Status
 CENT = Decimal("0.01")
@@ -108,7 +112,8 @@ def accounts_heartbeat(*, readings: list[tuple[TradingAccount, AccountInfo]]) ->
     """account_heartbeat for many accounts whose terminals answered, in a few statements:
     those online without a reason (the usual round) get their figures in one UPDATE and an
     `account` event only when a figure changed, in one INSERT per owner; the others (a
-    transition to record) one by one. `readings`' accounts are as read at the round's start."""
+    transition to record) one by one. `readings`' accounts are as read at the round's start.
+    Then accounts_heartbeat_recorded (terminals.signals) with the readings."""
     usual, others, changed = [], [], []
     for account, info in readings:
         if account.status != Status.ONLINE or account.status_reason:
@@ -128,6 +133,10 @@ def accounts_heartbeat(*, readings: list[tuple[TradingAccount, AccountInfo]]) ->
         publish_each(changed)
     for account, info in others:
         account_heartbeat(account=account, info=info)
+    if readings:
+        for receiver, outcome in accounts_heartbeat_recorded.send_robust(sender=TradingAccount, readings=readings):
+            if isinstance(outcome, Exception):
+                log.error("%s failed for %s heartbeat(s)", receiver, len(readings), exc_info=outcome)
 
 
 def _figures_write(accounts: list[TradingAccount]) -> int:

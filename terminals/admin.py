@@ -101,8 +101,8 @@ class SymbolMappingAdmin(TraderDataAdmin):
         super().save_model(request, obj, form, change)
 
 
-ORDER_OUTCOME = ["status", "retcode_words", "status_reason", "comment", "ticket", "fill_price", "filled_volume",
-                 "attempts"]  # fmt: skip
+ORDER_OUTCOME = ["status", "retcode_words", "status_reason", "comment", "ticket", "fill_price", "sent_volume",
+                 "filled_volume", "attempts"]  # fmt: skip
 ORDER_REQUEST = ["owner", "account", "source", "action", "side", "order_type", "requested_symbol", "symbol", "volume",
                  "risk_percent", "price", "sl", "tp", "sl_pips", "tp_pips", "position_ticket", "close_fraction", "link",
                  "client_id", "hidden_at"]  # fmt: skip

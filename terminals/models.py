@@ -286,6 +286,10 @@ class Order(OwnedModel):
     # The symbol's price digits, once its terminal told them: prices are shown at them.
     digits = models.PositiveSmallIntegerField(null=True, blank=True)
     filled_volume = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)
+    # The lots the request carried (an open's size once risk-sized and normalised; a close's,
+    # summed over its positions), written before it is sent: `volume` stays what was asked
+    # (none for a risk-sized order), and a resend after an interruption reuses this size.
+    sent_volume = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)
     comment = models.CharField(max_length=100, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     # Received: a signal's orders carry its received_at, so every stamp counts from the request.

@@ -30,3 +30,8 @@ accounts_read_chunk = Signal()
 # accounts), for work that must happen even when no task is delivered (the copy outcomes of a
 # worker that died).
 round_done = Signal()
+# Sent by accounts_heartbeat once it recorded a chunk of the host agent's readings, with
+# `readings`: (account, AccountInfo) of each account whose terminal answered, as read. The
+# journal keeps its equity points from it. Not inside a transaction; receivers are isolated
+# from the heartbeat (a failure is logged), and should cost a statement or two per chunk.
+accounts_heartbeat_recorded = Signal()

@@ -181,6 +181,19 @@ class DealFactory(DjangoModelFactory):
     comment = factory.Sequence(lambda n: f"deal-comment-{n:05d}")
 
 
+class TradeDealFactory(DealFactory):
+    """A deal of a trade: a buy opening 0.10 EURUSD unless told otherwise."""
+
+    kind = Deal.Kind.BUY
+    side = "buy"
+    entry = Deal.Entry.IN
+    symbol = "EURUSD"
+    volume = Decimal("0.10")
+    price = Decimal("1.08500")
+    profit = Decimal("0.00")
+    position = factory.Sequence(lambda n: 90_000_000 + n)
+
+
 class TradeFactory(DjangoModelFactory):
     """A closed trade; `profit` is net, gross_profit defaults to it (no costs)."""
 

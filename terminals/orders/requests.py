@@ -253,7 +253,11 @@ def _open_volume(order: Order, driver: Driver, info: SymbolInfo, *, entry: float
     balance = None
     if order.risk_percent is not None or (account.max_trade_risk_fraction is not None and sl):
         balance = driver.account_info().balance
-    if order.risk_percent is not None:
+    if order.sent_volume is not None:
+        # Sent before an interruption and not found on the terminal: the same size again, not
+        # one sized anew from the balance of now (the trader's order had one size).
+        volume = order.sent_volume
+    elif order.risk_percent is not None:
         if not sl:
             raise Refused("Sizing by risk needs a stop loss.")
         trade_risk_check(account, risk=order.risk_percent / 100)

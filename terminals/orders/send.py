@@ -8,8 +8,11 @@ by the client id in the order's comment, before anything is sent again.
 from contextlib import suppress
 from dataclasses import replace
 from datetime import timedelta
+from decimal import Decimal
 
 from django.utils import timezone
+
+from mt5saas.db import rows_update
 
 from .. import retcodes
 from ..drivers import order_send_for
@@ -20,6 +23,7 @@ from .record import Outcome
 from .requests import order_requests, position_ticket, sltp_on_grid
 
 Status = Order.Status
+LOTS = Decimal("0.0001")  # Order.sent_volume's places
 MAX_SENDS = 3  # per order: the first send plus bounded retries after requotes or a checked ambiguity
 # Retcodes that mean the request itself was refused (the trader's or the market's doing).
 REJECTED_CODES = frozenset(
@@ -37,6 +41,7 @@ def carry_out_many(work: list[tuple[Order, Driver]], lookups: RoundLookups | Non
     """carry_out for orders of different accounts, their first requests sent together
     (_first_sends); what follows (retries, a close's further positions) goes order by order."""
     prepared = [_requests_or_outcome(order, driver, lookups) for order, driver in work]
+    _sent_volumes_record([order for order, _ in work], prepared)
     if len(work) > 1:
         # The quotes moved while the whole round was prepared: a market request goes at the
         # price of now, as it would had it been sent right after its own preparation.
@@ -67,6 +72,21 @@ def _requests_or_outcome(order: Order, driver: Driver, lookups: RoundLookups | N
         nothing = "Nothing to change." if order.action == Order.Action.MODIFY_SLTP else "Nothing to close."
         return Status.CANCELLED, nothing, None
     return requests
+
+
+def _sent_volumes_record(orders: list[Order], prepared: list[list[OrderRequest] | Outcome]) -> None:
+    """Each order's lots about to be sent, in one statement for all, committed before any is
+    sent: the order shows what it sent even when the terminal's answer is lost, and a resend
+    after an interruption sends the same size (requests._open_volume)."""
+    changed = []
+    for order, requests in zip(orders, prepared, strict=True):
+        if not isinstance(requests, list):
+            continue
+        lots = sum((Decimal(str(request.volume)) for request in requests), Decimal("0")).quantize(LOTS)
+        if lots > 0 and lots != order.sent_volume:
+            order.sent_volume = lots
+            changed.append(order)
+    rows_update(changed, ["sent_volume"])
 
 
 def _first_sends(sends: list[tuple[Driver, Order, OrderRequest]]) -> list[OrderResult]:

@@ -4,6 +4,7 @@ on (when they have an address); a choice a trader made is never overwritten."""
 import io
 import json
 import re
+from importlib import import_module
 
 import pytest
 from django.core.management import call_command
@@ -17,7 +18,9 @@ from tests.factories import UserFactory
 
 from .helpers import run_dispatch
 
-EMAILED = {Kind.ORDER_FAILED, Kind.SIGNAL_REJECTED, Kind.ACCOUNT_STATUS}
+EMAILED = {Kind.ORDER_FAILED, Kind.SIGNAL_REJECTED, Kind.ACCOUNT_STATUS, Kind.STOP_OUT}
+# The kinds there were when migration 0004 gave the defaults (0005 added the closed positions').
+KINDS_0004 = [Kind(kind) for kind in import_module("alerts.migrations.0004_default_preferences").KINDS]
 
 
 def checked(user) -> dict[str, set[str]]:
@@ -90,7 +93,7 @@ def test_existing_traders_get_the_defaults_for_kinds_they_never_chose():
     users, preferences = old.get_model("accounts", "User"), old.get_model("alerts", "Preference")
     users.objects.create(username="never", email="never@example.test")
     chose = users.objects.create(username="chose", email="chose@example.test")
-    for kind in TRADER_KINDS:  # saved the page once with only order fills by email
+    for kind in KINDS_0004:  # saved the page once with only order fills by email
         preferences.objects.create(owner=chose, kind=kind, email=kind == Kind.ORDER_FILLED)
     older = users.objects.create(username="older", email="")
     preferences.objects.create(owner=older, kind=Kind.ORDER_FILLED, in_app=False)  # before the other kinds existed
@@ -102,8 +105,37 @@ def test_existing_traders_get_the_defaults_for_kinds_they_never_chose():
         found = Preference.objects.filter(owner__username=username)
         return {p.kind: (p.in_app, p.email) for p in found}
 
-    assert rows("never") == {kind: (True, kind in EMAILED) for kind in TRADER_KINDS}
-    assert rows("chose") == {kind: (False, kind == Kind.ORDER_FILLED) for kind in TRADER_KINDS}
-    assert rows("older") == {kind: (kind != Kind.ORDER_FILLED, False) for kind in TRADER_KINDS}
+    assert rows("never") == {kind: (True, kind in EMAILED) for kind in KINDS_0004}
+    assert rows("chose") == {kind: (False, kind == Kind.ORDER_FILLED) for kind in KINDS_0004}
+    assert rows("older") == {kind: (kind != Kind.ORDER_FILLED, False) for kind in KINDS_0004}
+    executor = MigrationExecutor(connection)
+    executor.migrate([(app, name) for app, name in executor.loader.graph.leaf_nodes() if app == "alerts"])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_existing_traders_get_the_closed_position_kinds_and_a_stop_out_by_email():
+    executor = MigrationExecutor(connection)
+    users_now = [node for node in executor.loader.graph.leaf_nodes() if node[0] == "accounts"]
+    before, after = [("alerts", "0004_default_preferences"), *users_now], [("alerts", "0005_closed_positions_kinds")]
+    executor.migrate(before)
+    old = executor.loader.project_state(before).apps
+    users, preferences = old.get_model("accounts", "User"), old.get_model("alerts", "Preference")
+    users.objects.create(username="addressed", email="addressed@example.test")
+    users.objects.create(username="demo-like", email="someone@demo.invalid")
+    quiet = users.objects.create(username="quiet", email="quiet@example.test")
+    for kind in KINDS_0004:  # switched every alert off
+        preferences.objects.create(owner=quiet, kind=kind)
+
+    executor = MigrationExecutor(connection)
+    executor.migrate(after)
+
+    def rows(username):
+        found = Preference.objects.filter(owner__username=username)
+        return {p.kind: (p.in_app, p.email) for p in found}
+
+    new = {Kind.CLOSED_SL: (True, False), Kind.CLOSED_TP: (True, False), Kind.STOP_OUT: (True, True)}
+    assert {kind: rows("addressed")[kind] for kind in new} == new
+    assert rows("demo-like")[Kind.STOP_OUT] == (True, False)
+    assert rows("quiet") == {**{kind: (False, False) for kind in KINDS_0004}, **new}
     executor = MigrationExecutor(connection)
     executor.migrate([(app, name) for app, name in executor.loader.graph.leaf_nodes() if app == "alerts"])

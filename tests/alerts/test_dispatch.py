@@ -91,7 +91,8 @@ def test_a_row_that_fails_delays_but_never_drops_the_rows_after_it(
 
     # The traders around the bad row are told; bob's waits, the cursor stops before it.
     assert sorted(Alert.objects.filter(kind=Kind.ORDER_FILLED).values_list("owner__username", flat=True)) == [
-        "alice", "carol"
+        "alice",
+        "carol",
     ]
     assert Cursor.objects.get(name="event").position == bad.pk - 1
     recipients = sorted(rcpt[0] for rcpt, _ in smtp.messages)
@@ -105,7 +106,9 @@ def test_a_row_that_fails_delays_but_never_drops_the_rows_after_it(
         tasks.every_minute()
 
     assert sorted(Alert.objects.filter(kind=Kind.ORDER_FILLED).values_list("owner__username", flat=True)) == [
-        "alice", "bob", "carol"
+        "alice",
+        "bob",
+        "carol",
     ]
     assert Cursor.objects.get(name="event").position == last.pk
 

@@ -17,6 +17,7 @@ from accounts.services import api_token_create
 from audit.admin import ReadOnlyTraderDataAdmin, TraderDataAdmin
 from audit.models import AuditEvent
 from copytrading.models import CopyEvent
+from journal.models import Deal, EquityPoint, Trade
 from live.models import Event
 from terminals.models import Order
 from tests.alerts.factories import ALERTS_FACTORIES
@@ -52,7 +53,7 @@ def test_every_admin_of_traders_data_records_views():
 
 
 def test_orders_signals_copy_events_and_live_events_are_in_the_admin_read_only():
-    for model in (Order, Signal, CopyEvent, Event):
+    for model in (Order, Signal, CopyEvent, Event, Deal, Trade, EquityPoint):
         assert isinstance(admin.site._registry.get(model), ReadOnlyTraderDataAdmin), model._meta.label
 
 

@@ -9,6 +9,7 @@ FIELDS = {
     "id", "signal", "account", "account_login", "source", "action", "side", "order_type", "requested_symbol",
     "symbol", "volume", "price", "sl", "tp", "status", "status_reason", "retcode", "retcode_text", "ticket",
     "fill_price", "digits", "comment", "created_at", "queued_at", "sent_at", "done_at", "latency_ms",
+    "risk_percent", "sent_volume", "filled_volume", "deals_url",
 }  # fmt: skip
 
 

@@ -17,6 +17,7 @@ M = TypeVar("M", bound=models.Model)
 # gives no limit of its own (PostgreSQL's protocol counts them in 16 bits).
 INSERT_ROWS = 2000
 MAX_PARAMS = 65535
+ARRAY_ROWS = 10000  # rows per INSERT … SELECT FROM unnest(arrays) on PostgreSQL
 # Fields whose str, or exact int or bool, value is handed over as it is.
 TEXT = {"CharField", "TextField"}
 PLAIN = {
@@ -57,8 +58,9 @@ def _getter(field: models.Field) -> Callable[[models.Model], Any]:
 def _layout(model: type[models.Model]) -> tuple[list[str], dict[str, Any], list[models.Field]]:
     """The model's columns in order, the defaults that are values, and the fields whose default is called."""
     fields = model._meta.concrete_fields
-    fixed = {f.attname: f.get_default() for f in fields if not callable(f.default)}
-    return [f.attname for f in fields], fixed, [f for f in fields if callable(f.default)]
+    called = [f for f in fields if f.has_default() and callable(f.default)]
+    fixed = {f.attname: f.get_default() for f in fields if f not in called}
+    return [f.attname for f in fields], fixed, called
 
 
 def row_new(model: type[M], **values: Any) -> M:
@@ -86,19 +88,31 @@ def rows_insert(objects: Sequence[models.Model], *, unique: Sequence[str] = ()) 
     adapters = [_adapter(f) for f in columns]
     quote = connection.ops.quote_name
     keys = [meta.get_field(name) for name in unique]
-    head = f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in columns)}) VALUES "  # noqa: S608
+    into = f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in columns)}) "
     tail = (f" ON CONFLICT ({', '.join(quote(f.column) for f in keys)}) DO NOTHING" if keys else "") + (
         f" RETURNING {', '.join(quote(f.column) for f in [pk, *keys])}"
     )
-    placeholder = "(" + ", ".join(["%s"] * len(columns)) + ")"
-    size = max(1, min(INSERT_ROWS, _max_params() // len(columns)))
     stored = []
     with connection.cursor() as cursor:
-        for start in range(0, len(objects), size):
-            batch = objects[start : start + size]
-            params = [adapt(get(obj)) for obj in batch for get, adapt in zip(getters, adapters, strict=True)]
-            cursor.execute(head + ", ".join([placeholder] * len(batch)) + tail, params)
-            stored.extend(_returned(batch, cursor.fetchall(), keys))
+        if connection.vendor == "postgresql":
+            # One array per column: a statement of as many parameters as columns, however many
+            # rows (psycopg parses a query's placeholders one by one, and counts them in 16 bits).
+            arrays = ", ".join(f"%s::{f.db_type(connection)}[]" for f in columns)
+            names = ", ".join(f"c{i}" for i in range(len(columns)))
+            sql = f"{into}SELECT {names} FROM unnest({arrays}) WITH ORDINALITY AS u({names}, n) ORDER BY n{tail}"  # noqa: S608
+            for start in range(0, len(objects), ARRAY_ROWS):
+                batch = objects[start : start + ARRAY_ROWS]
+                params = [[adapt(get(obj)) for obj in batch] for get, adapt in zip(getters, adapters, strict=True)]
+                cursor.execute(sql, params)
+                stored.extend(_returned(batch, cursor.fetchall(), keys))
+        else:
+            placeholder = "(" + ", ".join(["%s"] * len(columns)) + ")"
+            size = max(1, min(INSERT_ROWS, _max_params() // len(columns)))
+            for start in range(0, len(objects), size):
+                batch = objects[start : start + size]
+                params = [adapt(get(obj)) for obj in batch for get, adapt in zip(getters, adapters, strict=True)]
+                cursor.execute(into + "VALUES " + ", ".join([placeholder] * len(batch)) + tail, params)
+                stored.extend(_returned(batch, cursor.fetchall(), keys))
     for obj in stored:
         obj._state.adding, obj._state.db = False, connection.alias
     return stored

@@ -3,11 +3,12 @@ before the area's module (which imports the project's apps) is imported. Nothing
 Django: `python -m bench` reads it to start each area in a process of its own."""
 
 import argparse
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.stack import ACCOUNTS, REDIS, stack_environment
+from bench.stack import ACCOUNTS, POSTGRES, REDIS, create_postgres, stack_environment
 from tests.servers import service_env
 
 
@@ -63,6 +64,25 @@ def terminal_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true", help="100 orders per row")
 
 
+def journal_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--quick", action="store_true", help="10,000 deals instead of 100,000")
+    parser.add_argument("--scaled", action="store_true", help="a fresh PostgreSQL database instead of SQLite")
+    parser.add_argument("--database-prefix", default="bench", help="with --scaled: prefix of the throwaway database")
+
+
+def journal_environment(args: argparse.Namespace, directory: Path) -> dict[str, str]:
+    env = {"DJANGO_SETTINGS_MODULE": "mt5saas.settings", "DEBUG": "1"}
+    if args.scaled:
+        name = f"{args.database_prefix}_journal_{secrets.token_hex(4)}"
+        create_postgres(name)  # dropped by bench.journal.run
+        return env | {"DATABASE_URL": f"{POSTGRES}/{name}", "BENCH_JOURNAL_DATABASE": name}
+    return env | {"DATABASE_URL": f"sqlite:///{directory / 'journal.sqlite3'}"}
+
+
+def journal_runner_options(args: argparse.Namespace) -> list[str]:
+    return [*(["--quick"] if args.quick else []), *(["--scaled"] if args.scaled else [])]
+
+
 def live_environment(args: argparse.Namespace, directory: Path) -> dict[str, str]:
     return service_env(
         DATABASE_URL=f"sqlite:///{directory / 'live.sqlite3'}?init_command=PRAGMA+journal_mode%3DWAL%3B&"
@@ -112,5 +132,8 @@ AREAS = [
          live_options, live_environment, live_runner_options),
     Area("terminal", "terminal", "Order latency and memory of the MetaTrader5 path: bare module call, driver, "
          "session process.", 4, terminal_options, terminal_environment, terminal_runner_options),
+    Area("journal", "journal", "Trade journal: ingest of 100,000 deals across 100 accounts against plain "
+         "bulk_create, and the queries of a host round with no new deals.", 4, journal_options, journal_environment,
+         journal_runner_options),
 ]  # fmt: skip
 AREAS_BY_NAME = {area.name: area for area in AREAS}

@@ -6,13 +6,12 @@ import re
 from collections.abc import Iterable
 from decimal import Decimal
 
-from django.db.models import Q
-
 from copytrading.selectors import pairs_of_orders
 from terminals.models import Order
 
 from .models import Deal, Source
 
+CHUNK = 5000  # order tickets per query
 CLIENT_ID = re.compile(r"(?:^|\s)mt5s([0-9a-f]{1,15})(?:\s|$)")
 
 
@@ -23,7 +22,7 @@ def client_order_id(comment: str) -> int | None:
 
 
 def deals_attribute(deals: Iterable[Deal]) -> dict[int, Order]:
-    """Set each deal's order and source (one query for all of them, any accounts); returns the
+    """Set each deal's order and source (a query or two for all of them, any accounts); returns the
     orders found, by id. An order of another account than the deal's is never taken."""
     deals = list(deals)
     ids = {oid for d in deals if (oid := client_order_id(d.comment)) is not None}
@@ -31,7 +30,12 @@ def deals_attribute(deals: Iterable[Deal]) -> dict[int, Order]:
     accounts = {d.account_id for d in deals}
     if not ids and not tickets:
         return {}
-    orders = list(Order.objects.filter(Q(pk__in=ids) | Q(account_id__in=accounts, ticket__in=tickets)))
+    # Bounded lists: a first read brings a ticket per deal, past any statement's parameters.
+    orders, ids, tickets = [], sorted(ids), sorted(tickets)
+    for start in range(0, len(ids), CHUNK):
+        orders += Order.objects.filter(pk__in=ids[start : start + CHUNK])
+    for start in range(0, len(tickets), CHUNK):
+        orders += Order.objects.filter(account_id__in=accounts, ticket__in=tickets[start : start + CHUNK])
     by_id = {o.pk: o for o in orders}
     by_ticket = {(o.account_id, o.ticket): o for o in orders if o.ticket}
     for deal in deals:

@@ -5,10 +5,13 @@ trades are matched to the stored ones of the position by their order, and update
 from collections import defaultdict
 from decimal import Decimal
 
+from mt5saas.db import row_new, rows_insert, rows_update
+
 from .attribution import copy_pairs, slippage_points
 from .models import Deal, Source, Trade
 
 TRADES = (Deal.Kind.BUY, Deal.Kind.SELL)
+CHUNK = 5000  # positions per query
 FIELDS = [
     "open_deal", "status", "symbol", "side", "volume", "closed_volume", "open_time", "open_price", "close_time",
     "close_price", "gross_profit", "commission", "swap", "fee", "profit", "pips", "duration_s", "close_reason",
@@ -48,11 +51,13 @@ class Replay:
                 self._start(deal, rest)
 
     def _start(self, deal: Deal, volume: Decimal, *, seen: bool = True, side: str = "") -> Trade:
-        trade = Trade(
-            owner_id=deal.owner_id, account_id=deal.account_id, position=self.position, open_deal=deal.ticket,
+        trade = row_new(
+            Trade, owner_id=deal.owner_id, account_id=deal.account_id, position=self.position, open_deal=deal.ticket,
             symbol=deal.symbol, side=side or deal.side, volume=volume, open_time=deal.time, open_price=deal.price,
-            currency=deal.currency, source=deal.source, order=deal.order,
+            currency=deal.currency, source=deal.source, order_id=deal.order_id,
         )  # fmt: skip
+        if deal.order_id is not None:
+            trade.order = deal.order  # the instance in hand: _finish reads it
         self.known_open[id(trade)] = seen
         self.trades.append(trade)
         self.open = trade
@@ -117,24 +122,50 @@ def _finish(trade: Trade, seen: bool, digits: int | None, pairs: dict[int, int])
     trade.duration_s = int((trade.close_time - trade.open_time).total_seconds()) if closed and seen else None
 
 
+def _chunks(keys: set[tuple[int, int]]) -> list[tuple[set[int], set[int], set[tuple[int, int]]]]:
+    """(accounts, positions, keys) per CHUNK of (account, position) keys: bounded IN lists."""
+    ordered = sorted(keys)
+    parts = [set(ordered[start : start + CHUNK]) for start in range(0, len(ordered), CHUNK)]
+    return [({a for a, _ in part}, {p for _, p in part}, part) for part in parts]
+
+
+def _stored_trades(keys: set[tuple[int, int]]) -> dict[tuple[int, int], list[Trade]]:
+    stored: dict[tuple[int, int], list[Trade]] = defaultdict(list)
+    for accounts, positions, part in _chunks(keys):
+        rows = Trade.objects.filter(account_id__in=accounts, position__in=positions).order_by("open_time", "pk")
+        for trade in rows:
+            if (trade.account_id, trade.position) in part:
+                stored[(trade.account_id, trade.position)].append(trade)
+    return stored
+
+
+def _history(deals: list[Deal], keys: set[tuple[int, int]], stored: dict) -> dict[tuple[int, int], list[Deal]]:
+    """Each position's deals in (time, ticket) order. A stored buy or sell deal with a position
+    always has its trade, so a position without a stored trade has only the new deals (in
+    hand); the others' deals, new ones included, are read back."""
+    history: dict[tuple[int, int], list[Deal]] = defaultdict(list)
+    for deal in sorted(deals, key=lambda d: (d.time_msc, d.ticket)):
+        if (key := (deal.account_id, deal.position)) in keys and key not in stored:
+            history[key].append(deal)
+    for accounts, positions, part in _chunks(set(stored)):
+        rows = Deal.objects.filter(account_id__in=accounts, position__in=positions, kind__in=TRADES)
+        for deal in rows.select_related("order").order_by("time_msc", "ticket"):
+            if (key := (deal.account_id, deal.position)) in part:
+                history[key].append(deal)
+    return history
+
+
 def trades_rebuild(deals: list[Deal], digits: dict[tuple[int, str], int]) -> tuple[list[Trade], list[Trade]]:
-    """Rebuild the trades of the positions these new deals touch; returns (trades written,
-    trades that became closed). `digits`: (account id, symbol) → the symbol's digits, where known."""
+    """Rebuild the trades of the positions these new (stored) deals touch; returns (trades
+    written, trades that became closed). `digits`: (account id, symbol) → the symbol's digits,
+    where known."""
     keys = {(d.account_id, d.position) for d in deals if d.kind in TRADES and d.position}
     if not keys:
         return [], []
-    accounts, positions = {a for a, _ in keys}, {p for _, p in keys}
-    history: dict[tuple[int, int], list[Deal]] = defaultdict(list)
-    rows = Deal.objects.filter(account_id__in=accounts, position__in=positions, kind__in=TRADES).select_related("order")
-    for deal in rows.order_by("time_msc", "ticket"):
-        if (deal.account_id, deal.position) in keys:
-            history[(deal.account_id, deal.position)].append(deal)
-    stored: dict[tuple[int, int], list[Trade]] = defaultdict(list)
-    for trade in Trade.objects.filter(account_id__in=accounts, position__in=positions).order_by("open_time", "pk"):
-        stored[(trade.account_id, trade.position)].append(trade)
+    stored = _stored_trades(keys)
     replays = []
-    for key, found in history.items():
-        replay = Replay(found[0].account_id, key[1])
+    for (account_id, position), found in _history(deals, keys, stored).items():
+        replay = Replay(account_id, position)
         for deal in found:
             replay.apply(deal)
         replays.append(replay)
@@ -162,6 +193,6 @@ def _write(replays: list[Replay], stored: dict, digits: dict, pairs: dict) -> tu
                 updated.append(trade)
             if trade.status == Trade.Status.CLOSED and (old is None or old.status != Trade.Status.CLOSED):
                 closed.append(trade)
-    Trade.objects.bulk_update(updated, FIELDS, batch_size=500)
-    Trade.objects.bulk_create(created, batch_size=500)
+    rows_update(updated, FIELDS)
+    rows_insert(created)
     return created + updated, closed

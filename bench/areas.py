@@ -3,11 +3,12 @@ before the area's module (which imports the project's apps) is imported. Nothing
 Django: `python -m bench` reads it to start each area in a process of its own."""
 
 import argparse
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.stack import ACCOUNTS, REDIS, stack_environment
+from bench.stack import ACCOUNTS, POSTGRES, REDIS, stack_environment
 from tests.servers import service_env
 
 
@@ -63,6 +64,24 @@ def terminal_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true", help="100 orders per row")
 
 
+def journal_stats_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--trades", type=int, default=100_000, help="closed trades (default 100,000)")
+    parser.add_argument("--calls", type=int, default=30, help="timed calls per row (default 30)")
+    parser.add_argument("--scaled", action="store_true", help="PostgreSQL instead of SQLite")
+    parser.add_argument("--quick", action="store_true", help="10 timed calls per row")
+
+
+def journal_stats_environment(args: argparse.Namespace, directory: Path) -> dict[str, str]:
+    if args.quick:
+        args.calls = 10
+    url = f"{POSTGRES}/statsperf_{secrets.token_hex(4)}" if args.scaled else f"sqlite:///{directory / 'stats.sqlite3'}"
+    return {"DJANGO_SETTINGS_MODULE": "mt5saas.settings", "DEBUG": "1", "DATABASE_URL": url}
+
+
+def journal_stats_runner_options(args: argparse.Namespace) -> list[str]:
+    return [*(["--quick"] if args.quick else []), *(["--scaled"] if args.scaled else [])]
+
+
 def live_environment(args: argparse.Namespace, directory: Path) -> dict[str, str]:
     return service_env(
         DATABASE_URL=f"sqlite:///{directory / 'live.sqlite3'}?init_command=PRAGMA+journal_mode%3DWAL%3B&"
@@ -112,5 +131,7 @@ AREAS = [
          live_options, live_environment, live_runner_options),
     Area("terminal", "terminal", "Order latency and memory of the MetaTrader5 path: bare module call, driver, "
          "session process.", 4, terminal_options, terminal_environment, terminal_runner_options),
+    Area("journal-stats", "journal_stats", "Journal statistics over 100,000 closed trades: figures, breakdowns, "
+         "calendar.", 8, journal_stats_options, journal_stats_environment, journal_stats_runner_options),
 ]  # fmt: skip
 AREAS_BY_NAME = {area.name: area for area in AREAS}

@@ -1,6 +1,7 @@
 """Journal statistics: figures over closed trades and money movements, in Decimal, one set per
 account currency (amounts in different currencies are never added). Each figure is defined in
-docs/journal.md, "Statistics"; totals are summed by the database, the curve is walked once."""
+docs/journal.md, "Statistics"; the figures come from one ordered read of the closed trades
+(journal/closed.py) summed in whole cents, walking the curve in the same pass."""
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field

@@ -4,26 +4,59 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('journal', '0002_cursor_recent_and_ticket_index'),
+        ("journal", "0002_cursor_recent_and_ticket_index"),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='deal',
-            index=models.Index(fields=['owner', 'kind', 'time', 'currency', 'profit'], name='journal_deal_owner_money'),
+            model_name="deal",
+            index=models.Index(fields=["owner", "kind", "time", "currency", "profit"], name="journal_deal_owner_money"),
         ),
         migrations.AddIndex(
-            model_name='deal',
-            index=models.Index(fields=['account', 'kind', 'time', 'currency', 'profit'], name='journal_deal_account_money'),
+            model_name="deal",
+            index=models.Index(
+                fields=["account", "kind", "time", "currency", "profit"], name="journal_deal_account_money"
+            ),
         ),
         migrations.AddIndex(
-            model_name='trade',
-            index=models.Index(fields=['owner', 'status', 'close_time', 'id', 'currency', 'profit', 'side', 'commission', 'swap', 'symbol', 'strategy', 'copy_pair'], name='journal_trade_owner_stats'),
+            model_name="trade",
+            index=models.Index(
+                fields=[
+                    "owner",
+                    "status",
+                    "close_time",
+                    "id",
+                    "currency",
+                    "profit",
+                    "side",
+                    "commission",
+                    "swap",
+                    "symbol",
+                    "strategy",
+                    "copy_pair",
+                ],
+                name="journal_trade_owner_stats",
+            ),
         ),
         migrations.AddIndex(
-            model_name='trade',
-            index=models.Index(fields=['account', 'status', 'close_time', 'id', 'currency', 'profit', 'side', 'commission', 'swap', 'symbol', 'strategy', 'copy_pair'], name='journal_trade_account_stats'),
+            model_name="trade",
+            index=models.Index(
+                fields=[
+                    "account",
+                    "status",
+                    "close_time",
+                    "id",
+                    "currency",
+                    "profit",
+                    "side",
+                    "commission",
+                    "swap",
+                    "symbol",
+                    "strategy",
+                    "copy_pair",
+                ],
+                name="journal_trade_account_stats",
+            ),
         ),
     ]

@@ -1,10 +1,13 @@
 """The balance curve of one currency walked once in close-time order: drawdown, time-weighted
 gain and daily returns. Money movements move the balance but are never profit or loss, so the
-walk keeps them apart from trading results (definitions in docs/journal.md, "Statistics")."""
+walk keeps them apart from trading results (definitions in docs/journal.md, "Statistics").
+
+Balances are whole cents (ints: exact, and cheap over 100,000 trades); the growth factors, made
+once per day or movement, are Decimal."""
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from decimal import Decimal
 
 from django.utils import timezone
@@ -24,83 +27,89 @@ class Curve:
     daily_returns: list[Decimal] = field(default_factory=list)  # fractions, one per day with trades
 
 
-class _Walk:
-    def __init__(self, opening: Decimal) -> None:
-        self.curve = Curve()
-        self.balance = opening
-        # The peak balance, shifted by each money movement since: a deposit makes no new peak
-        # and a withdrawal no drawdown, so peak - balance moves with trading results only.
-        self.peak = opening
-        self.period_start = opening  # the balance when the current sub-period began
-        self.period_pnl = ZERO
-        self.day_growth: Decimal | None = ONE
-        self.day: date | None = None
+class _Periods:
+    """The time-weighted part: sub-periods between money movements, split at day ends."""
 
-    def money(self, amount: Decimal) -> None:
-        self._close_period()
-        self.balance += amount
-        self.peak += amount
-        self.period_start = self.balance
+    def __init__(self, curve: Curve, opening: int) -> None:
+        self.curve = curve
+        self.start = opening  # the balance when the current sub-period began, cents
+        self.day_growth: Decimal | None = None  # None before the first day, or unknown
 
-    def trade(self, profit: Decimal) -> None:
-        self.balance += profit
-        self.period_pnl += profit
-        self.peak = max(self.peak, self.balance)
-        drawdown = self.peak - self.balance
-        self.curve.max_drawdown = max(self.curve.max_drawdown, drawdown)
-        if self.peak > 0:  # against no money a fall has no percent
-            pct = drawdown / self.peak * 100
-            if self.curve.max_drawdown_pct is None or pct > self.curve.max_drawdown_pct:
-                self.curve.max_drawdown_pct = pct
-
-    def new_day(self, day: date) -> None:
-        self.close_day()
-        self.day, self.day_growth = day, ONE
-
-    def close_day(self) -> None:
-        self._close_period()
-        if self.day is not None and self.day_growth is not None:
-            self.curve.daily_returns.append(self.day_growth - 1)
-        self.day = None
-        self.period_start = self.balance
-
-    def _close_period(self) -> None:
-        pnl, start = self.period_pnl, self.period_start
-        self.period_pnl = ZERO
+    def close(self, balance: int) -> None:
+        pnl, start = balance - self.start, self.start
+        self.start = balance
         if not pnl:
             return
         if start <= 0:
             # A result on no money is no rate of return: the gain and this day's return are unknown.
             self.curve.gain = self.day_growth = None
             return
-        factor = 1 + pnl / start
+        factor = 1 + Decimal(pnl) / Decimal(start)
         if self.curve.gain is not None:
             self.curve.gain *= factor
         if self.day_growth is not None:
             self.day_growth *= factor
 
+    def close_day(self, balance: int, *, first: bool = False) -> None:
+        self.close(balance)
+        if not first and self.day_growth is not None:
+            self.curve.daily_returns.append(self.day_growth - 1)
+        self.day_growth = ONE
 
-def walk(
-    trades: Iterable[tuple[datetime, Decimal]], money: list[tuple[datetime, Decimal]], *, opening: Decimal
-) -> Curve:
-    """`trades`: (close time, net profit) oldest first; `money`: (time, amount) oldest first; a
-    movement at the same instant as a trade comes first. Days are the current time zone's."""
-    state = _Walk(opening)
+
+def walk(trades: Iterable[tuple], money: list[tuple], *, opening: int, zone: tzinfo | None = None) -> Curve:
+    """`trades`: (close stamp, net profit in cents) oldest first; `money`: (stamp, cents)
+    oldest first; stamps of one kind (journal.closed: SQLite's text, or UTC datetimes); a
+    movement at the same instant as a trade comes first. Days are `zone`'s (UTC when None)."""
+    curve = Curve()
+    periods = _Periods(curve, opening)
+    balance = peak = opening
+    # The peak balance is shifted by each money movement: a deposit makes no new peak and a
+    # withdrawal no drawdown, so peak - balance moves with trading results only.
+    worst, worst_pct = 0, None  # the largest drawdown, and the (drawdown, peak) of the largest ratio
     moves = iter(money)
     move = next(moves, None)
-    day_end: datetime | None = None
+    day_end: datetime | str | None = None
     for at, profit in trades:
         while move is not None and move[0] <= at:
-            state.money(move[1])
+            periods.close(balance)
+            balance += move[1]
+            peak += move[1]
+            periods.start = balance
             move = next(moves, None)
         if day_end is None or at >= day_end:
-            day = timezone.localtime(at).date()
-            state.new_day(day)
-            day_end = _local_midnight(day + timedelta(days=1))
-        state.trade(profit)
-    state.close_day()  # movements after the last trade change none of the figures
-    return state.curve
+            periods.close_day(balance, first=day_end is None)
+            day_end = _next_midnight(at, zone)
+        balance += profit
+        if balance >= peak:
+            peak = balance
+            if worst_pct is None and peak > 0:
+                worst_pct = (0, peak)
+            continue
+        drawdown = peak - balance
+        if drawdown > worst:
+            worst = drawdown
+        # Against no money a fall has no percent; ratios compared by cross-multiplying.
+        if peak > 0 and (worst_pct is None or drawdown * worst_pct[1] > worst_pct[0] * peak):
+            worst_pct = (drawdown, peak)
+    if day_end is not None:
+        periods.close_day(balance)  # movements after the last trade change none of the figures
+    curve.max_drawdown = Decimal(worst) / 100
+    if worst_pct is not None:
+        curve.max_drawdown_pct = Decimal(worst_pct[0]) / Decimal(worst_pct[1]) * 100
+    return curve
 
 
-def _local_midnight(day: date) -> datetime:
-    return timezone.make_aware(datetime.combine(day, time.min))
+def _next_midnight(at: datetime | str, zone: tzinfo | None) -> datetime | str:
+    """The start of the day after `at`'s, as the same kind of stamp as `at`: an aware or naive
+    UTC datetime, or SQLite's stored text (compared as text: "2024-01-02" sorts before every
+    stamp of that day and after every stamp of the day before)."""
+    if isinstance(at, str):
+        if zone is None:
+            return (date.fromisoformat(at[:10]) + timedelta(days=1)).isoformat()
+        return _next_midnight(datetime.fromisoformat(at), zone).isoformat(sep=" ")
+    if zone is None:
+        return datetime.combine(at.date() + timedelta(days=1), time.min, tzinfo=at.tzinfo)
+    local = (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(zone)
+    midnight = timezone.make_aware(datetime.combine(local.date() + timedelta(days=1), time.min), zone)
+    return midnight if at.tzinfo else midnight.astimezone(UTC).replace(tzinfo=None)

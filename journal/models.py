@@ -95,10 +95,19 @@ class Deal(OwnedModel):
             models.Index(fields=["account", "position"]),
             # A ticket stored for another account too is logged: found without a scan.
             models.Index(fields=["ticket"]),
+            # The statistics' money movements (a few kinds among two deals a trade), read from
+            # the index alone.
+            models.Index(fields=["owner", "kind", "time", "currency", "profit"], name="journal_deal_owner_money"),
+            models.Index(fields=["account", "kind", "time", "currency", "profit"], name="journal_deal_account_money"),
         ]
 
     def __str__(self) -> str:
         return f"deal {self.ticket} {self.kind} {self.symbol}"
+
+
+_STATS_KEY_OWNER = ("owner", "status", "close_time", "id")
+_STATS_KEY_ACCOUNT = ("account", "status", "close_time", "id")
+_STATS_COLUMNS = ("currency", "profit", "side", "commission", "swap", "symbol", "strategy", "copy_pair")
 
 
 class Trade(OwnedModel):
@@ -162,6 +171,11 @@ class Trade(OwnedModel):
             ),
             models.Index(fields=["account", "status", "-close_time"]),
             models.Index(fields=["account", "position"]),
+            # The statistics read every closed trade in (close time, id) order, or grouped by one
+            # of the breakdowns' keys: with the columns they need in the index, from the index
+            # alone (SQLite and PostgreSQL).
+            models.Index(fields=[*_STATS_KEY_OWNER, *_STATS_COLUMNS], name="journal_trade_owner_stats"),
+            models.Index(fields=[*_STATS_KEY_ACCOUNT, *_STATS_COLUMNS], name="journal_trade_account_stats"),
         ]
 
     def __str__(self) -> str:

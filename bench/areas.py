@@ -76,7 +76,9 @@ def journal_environment(args: argparse.Namespace, directory: Path) -> dict[str, 
         name = f"{args.database_prefix}_journal_{secrets.token_hex(4)}"
         create_postgres(name)  # dropped by bench.journal.run
         return env | {"DATABASE_URL": f"{POSTGRES}/{name}", "BENCH_JOURNAL_DATABASE": name}
-    return env | {"DATABASE_URL": f"sqlite:///{directory / 'journal.sqlite3'}"}
+    # WAL and a busy timeout: the deal → event row runs the host agent's rounds on a thread of its own.
+    wal = "?init_command=PRAGMA+journal_mode%3DWAL%3B&transaction_mode=IMMEDIATE&timeout=20"
+    return env | {"DATABASE_URL": f"sqlite:///{directory / 'journal.sqlite3'}{wal}"}
 
 
 def journal_runner_options(args: argparse.Namespace) -> list[str]:

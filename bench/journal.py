@@ -10,7 +10,9 @@ PostgreSQL database, dropped afterwards). Rows:
   attribution, trades or events), on 100 other accounts;
 - a repeat store of the stored deals (a restart's re-read): nothing new is written;
 - a host round with no new deals over 100 paper accounts: the journal's queries.
-API rows (GET /api/v1/trades/, /api/v1/stats/ over the stored trades) go in API_ROWS.
+Then (bench/journal_api.py) the journal as a trader reads it over 100,000 seeded closed trades:
+the API's lists, statistics and the Journal page against GET /health through the same client, each
+part of the statistics, and deal on a paper terminal → `deal` event with the host agent's rounds.
 """
 
 import os
@@ -18,7 +20,6 @@ import platform
 import resource
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
@@ -28,6 +29,7 @@ from django.test.utils import CaptureQueriesContext
 
 from accounts.models import User
 from bench import rows as bench_rows
+from bench.journal_api import deal_event_rows, request_rows
 from bench.measure import progress
 from bench.stack import drop_postgres
 from journal.ingest import deal_from
@@ -42,19 +44,6 @@ from terminals.services import account_connect, simulated_host
 
 ACCOUNTS = 100
 T0 = 1_700_000_000_000
-
-
-@dataclass
-class Context:
-    """What the API rows read: the trader whose accounts hold the ingested trades."""
-
-    user: User
-    accounts: list[TradingAccount]
-    deals: int
-
-
-# Each takes the context and returns bench_rows.row(...) dicts (e.g. p95 of GET /api/v1/trades/).
-API_ROWS: list[Callable[[Context], list[dict]]] = []
 
 
 def accounts_of(user: User, first_login: int) -> list[TradingAccount]:
@@ -119,6 +108,15 @@ def report(title: str, rows: list[dict]) -> None:
         print(f"{r['name']:<72} {seconds} {rate} {peak}  {r['note']}")
 
 
+def report_times(title: str, rows: list[dict]) -> None:
+    print(f"\n{title}\n")
+    header = f"{'row':<86} {'n':>4} {'median ms':>10} {'p95 ms':>8} {'p99 ms':>8}"
+    print(header + "\n" + "-" * len(header))
+    for r in rows:
+        figures = f"{r['n']:>4} {r['median_ms']:>10.1f} {r['p95_ms']:>8.1f} {r['p99_ms']:>8.1f}"
+        print(f"{r['name']:<86} {figures}  {r['note']}")
+
+
 def run(args, directory: Path, env: dict[str, str]) -> None:
     # As production runs: no query log (with DEBUG on, SQLite re-quotes every parameter of every query).
     settings.DEBUG = False
@@ -151,10 +149,13 @@ def measure(args) -> None:
     progress("journal", 3, 4)
     rows = [baseline, ingest, repeat, quiet_round()]
     progress("journal", 4, 4)
-    context = Context(user=user, accounts=accounts, deals=deals)
-    for api_rows in API_ROWS:
-        rows += api_rows(context)
     mode = "PostgreSQL" if connection.vendor == "postgresql" else "SQLite (embedded)"
-    title = f"Trade journal on {mode}; baseline: plain bulk_create of the same deals"
+    title = f"Trade journal ingest on {mode}; baseline: plain bulk_create of the same deals"
     report(title, rows)
+    trades = 10_000 if args.quick else 100_000
+    reads = request_rows(trades, calls=10 if args.quick else 30)
+    reads += deal_event_rows(6 if args.quick else 20, interval_s=2.0 if args.quick else 5.0)
+    reads_title = f"Trade journal reads on {mode}; baseline: GET /health through the same client"
+    report_times(reads_title, reads)
     bench_rows.export("journal", title, rows)
+    bench_rows.export("journal", reads_title, reads)

@@ -112,10 +112,10 @@ def timed(call: Callable[[], object], calls: int) -> list[float]:
     return times
 
 
-def stats_rows(n_trades: int = 100_000, *, calls: int = 30) -> list[dict]:
-    """Seeds `n_trades` trades of a new trader on the current database and times each part of
-    the statistics `calls` times (after a warm-up): one bench row each."""
-    owner = seed(n_trades)
+def stats_rows(n_trades: int = 100_000, *, calls: int = 30, owner=None) -> list[dict]:
+    """Times each part of the statistics `calls` times (after a warm-up) over the trades of
+    `owner` (seeded with `n_trades` trades when not given): one bench row each."""
+    owner = owner or seed(n_trades)
     trades = Trade.objects.owned_by(owner)
     money = Deal.objects.owned_by(owner).filter(kind__in=stats.MONEY_KINDS)
     account = trades.values_list("account", flat=True).first()

@@ -117,13 +117,14 @@ def figures(
     from the first to the last close. figures_between() does the filtering and the opening."""
     opening = opening or {}
     per_currency = closed.closed_trades(trades)
+    sums = closed.cost_sums(trades) if per_currency else {}
     movements = closed.movements(money)
     zone = closed.local_zone()
     result = []
     for currency in sorted(per_currency.keys() | movements.keys()):
         moves = movements.get(currency, [])
         columns = per_currency.get(currency)
-        row = _totals(columns) if columns else {"trades": 0, "first": None, "last": None}
+        row = _totals(columns, sums[currency]) if columns else {"trades": 0, "first": None, "last": None}
         trades_in_order = zip(columns.stamps, columns.profits, strict=True) if columns else ()
         curve = walk(trades_in_order, moves, opening=_in_cents(opening.get(currency, ZERO)), zone=zone)
         days = _span_days(row["first"], row["last"], since=since, until=until)
@@ -161,8 +162,9 @@ def opening_balances(trades: QuerySet[Trade], money: QuerySet[Deal], *, before: 
 _WIN, _LOSS = Q(profit__gt=0), Q(profit__lt=0)
 
 
-def _totals(columns: closed.Columns) -> dict:
-    """The sums and counts of one currency's trades, summed in cents (exact); Decimal at the end."""
+def _totals(columns: closed.Columns, sums: dict) -> dict:
+    """The sums and counts of one currency's trades, summed in cents (exact); Decimal at the end.
+    `sums`: the database's (closed.cost_sums) commission and swap."""
     profits, sides = columns.profits, columns.sides
     wins = [p for p in profits if p > 0]
     losses = [p for p in profits if p < 0]
@@ -175,8 +177,8 @@ def _totals(columns: closed.Columns) -> dict:
         "net_profit": _money(sum(profits)),
         "gross_profit": _money(sum(wins)),
         "gross_loss": _money(sum(losses)),
-        "commission": _money(sum(columns.commissions)),
-        "swap": _money(sum(columns.swaps)),
+        "commission": sums["commission"] or ZERO,
+        "swap": sums["swap"] or ZERO,
         "largest_win": _money(max(wins)) if wins else None,
         "largest_loss": _money(min(losses)) if losses else None,
         "first": closed.aware(columns.stamps[0]),

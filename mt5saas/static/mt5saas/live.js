@@ -59,14 +59,28 @@
       }));
   }
 
+  // One line of the feed: what happened, from the event's own fields.
+  function describe(event) {
+    const words = (...parts) => parts.filter((part) => part !== undefined && part !== null && part !== "").join(" ");
+    if (event.type === "signal") return words(event.action, event.symbol, event.status);  // "refused", "unfilled"
+    if (event.type === "deal") {
+      return event.symbol
+        ? words(event.side, event.volume, event.symbol, event.entry, "@", event.price, event.reason, event.profit, event.currency)
+        : words(event.kind, event.profit, event.currency);  // a deposit, a withdrawal, a credit
+    }
+    if (event.type === "trade_closed") {
+      return words(event.side, event.volume, event.symbol, "closed", event.close_reason, event.profit, event.currency);
+    }
+    if (event.type === "journal_reloaded") return words(event.deals, "deal(s) read from account", event.account);
+    return event.message || event.event || "";
+  }
+
   function addToFeed(event) {
     const feed = document.querySelector("[data-live-feed]");
     if (!feed) return;
     const item = document.createElement("li");
     item.className = "list-group-item small";
-    const what = event.type === "signal"
-      ? [event.action, event.symbol, event.status].filter(Boolean).join(" ")  // "refused", "unfilled"
-      : event.message || event.event || "";
+    const what = describe(event);
     const time = window.mt5saas ? window.mt5saas.formatTime(new Date()) : new Date().toISOString();
     item.textContent = `${time} ${event.type} ${what}`.trim();
     for (const line of errorLines(event.errors)) {

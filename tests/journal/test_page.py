@@ -239,11 +239,12 @@ def test_csv_links_and_live_parts_carry_the_filter(client, alice, account):
     assert 'href="/api/v1/trades/?format=csv&amp;symbol=XAUUSD&amp;side=buy"' in html
     assert 'href="/api/v1/deals/?format=csv&amp;symbol=XAUUSD&amp;side=buy"' in html
     assert (
-        'data-live-rows="/journal/deals?symbol=XAUUSD&amp;side=buy&amp;page=1&amp;deals_page=1" data-live-on="deal"'
+        'data-live-rows="/journal/deals?symbol=XAUUSD&amp;side=buy&amp;page=1&amp;deals_page=1" '
+        'data-live-on="deal journal_reloaded"'
         in html
     )
     assert 'data-live-rows="/journal/trades?symbol=XAUUSD&amp;side=buy&amp;page=1&amp;deals_page=1"' in html
-    assert 'data-live-on="deal trade_closed"' in html  # the statistics
+    assert 'data-live-on="deal trade_closed journal_reloaded"' in html  # the statistics
 
 
 def test_parts_are_served_alone_for_the_live_reloads(client, alice, account):

@@ -1,8 +1,8 @@
 """The Journal page follows deals and closed trades live (GET /events/), with no reload.
 
 As in test_live_dashboard.py, the page is served by the service's own daphne (pytest-django's
-live_server is WSGI and cannot stream) on a database the test shares with it. The deal and the
-trade are stored and published by another process, as the host agent's round does: the events
+live_server is WSGI and cannot stream) on a database the test shares with it. The trade is made
+by hand on the paper terminal and read by a host agent round in another process: the events
 reach daphne through the event table relay on the embedded stack, through Redis when set.
 """
 
@@ -18,41 +18,26 @@ pytestmark = pytest.mark.browser
 
 TIMEOUT_MS = 20_000
 
-# Run by `manage.py shell` against the shared database: a position closed by its stop loss,
-# stored and published in one transaction (events go out after its commit), with the contract's
-# field names (issue #24) in the payloads.
-PUBLISH = """
-from datetime import timedelta
-from decimal import Decimal
-from django.db import transaction
-from django.utils import timezone
-from journal.models import Deal, Trade
-from mt5saas.events import publish_many
+# Run by `manage.py shell` against the shared database: a position opened on the paper terminal by
+# hand and closed from the phone, then one host agent round, which reads the deals from the
+# terminal, stores them in the journal and publishes `deal` and `trade_closed` after its commit.
+TRADE_AND_ROUND = """
+from journal.models import Trade
+from terminals.agent import HostAgent
+from terminals.drivers import open_driver
+from terminals.drivers.base import DealReason, OrderRequest, OrderType, TradeAction
 from terminals.models import TradingAccount
+from terminals.paper.hand import hand_trade
+from terminals.services import simulated_host
 
 account = TradingAccount.objects.get(login={login!r})
-now = timezone.now()
-with transaction.atomic():
-    deal = Deal.objects.create(
-        owner=account.owner, account=account, ticket={ticket}, time=now, time_msc=int(now.timestamp() * 1000),
-        kind="sell", side="sell", entry="out", symbol="BTCUSD", volume=Decimal("0.01"), price=Decimal("64950"),
-        profit=Decimal("-42.50"), currency="USD", position=4242, reason="sl",
-    )
-    trade = Trade.objects.create(
-        owner=account.owner, account=account, position=4242, open_deal=4241, status="closed", symbol="BTCUSD",
-        side="buy", volume=Decimal("0.01"), closed_volume=Decimal("0.01"), open_time=now - timedelta(minutes=5),
-        open_price=Decimal("65000"), close_time=now, close_price=Decimal("64950"), gross_profit=Decimal("-42.50"),
-        profit=Decimal("-42.50"), currency="USD", duration_s=300, close_reason="sl",
-    )
-    publish_many(account.owner_id, [
-        ("deal", {{"ticket": deal.ticket, "account": account.pk, "time": now.isoformat(), "symbol": "BTCUSD",
-                  "side": "sell", "entry": "out", "volume": "0.01", "price": "64950", "profit": "-42.50",
-                  "commission": "0.00", "swap": "0.00", "fee": "0.00", "position": 4242, "reason": "sl",
-                  "order": None}}),
-        ("trade_closed", {{"id": trade.pk, "account": account.pk, "symbol": "BTCUSD", "side": "buy",
-                          "volume": "0.01", "profit": "-42.50", "close_reason": "sl"}}),
-    ])
-print(trade.pk)
+where = {{"server": account.server, "login": int(account.login)}}
+opened = hand_trade(**where, request=OrderRequest(action=TradeAction.DEAL, symbol="BTCUSD", volume=0.01))
+close = OrderRequest(action=TradeAction.DEAL, symbol="BTCUSD", volume=0.01, type=OrderType.SELL, position=opened.order)
+closed = hand_trade(**where, request=close, reason=DealReason.MOBILE)
+HostAgent(host=simulated_host(), open_driver=open_driver).tick()
+trade = Trade.objects.get(account=account, position=opened.order)
+print(closed.deal, trade.pk, trade.profit)
 """
 
 
@@ -91,18 +76,18 @@ def test_a_deal_and_a_closed_trade_appear_on_an_open_journal_page_without_reload
         # Gone if the page reloads: every change below must come from the live stream.
         page.evaluate("window.journalTestMarker = 'same page'")
 
-        published = servers.manage("shell", "--no-imports", "-c", PUBLISH.format(login=login, ticket=777001), env=env)
-        assert published.returncode == 0, published.stderr
-        trade_id = published.stdout.strip()
+        done = servers.manage("shell", "--no-imports", "-c", TRADE_AND_ROUND.format(login=login), env=env)
+        assert done.returncode == 0, done.stderr
+        deal_ticket, trade_id, profit = done.stdout.split()
 
         trade_row = page.locator(f'#tab-trades tr[data-trade="{trade_id}"]')
-        expect(trade_row.get_by_test_id("trade-profit")).to_contain_text("-42.50", timeout=TIMEOUT_MS)
-        expect(page.get_by_test_id("stat-net-profit")).to_have_text("-42.50", timeout=TIMEOUT_MS)
+        expect(trade_row.get_by_test_id("trade-profit")).to_contain_text(profit, timeout=TIMEOUT_MS)
+        expect(page.get_by_test_id("stat-net-profit")).to_have_text(profit, timeout=TIMEOUT_MS)
         page.get_by_test_id("tab-deals").click()
-        deal_row = page.locator('#tab-deals tr[data-deal="777001"]')
+        deal_row = page.locator(f'#tab-deals tr[data-deal="{deal_ticket}"]')
         expect(deal_row).to_be_visible(timeout=TIMEOUT_MS)
-        expect(deal_row).to_contain_text("SL")
-        expect(deal_row.get_by_test_id("deal-profit")).to_contain_text("-42.50")
+        expect(deal_row).to_contain_text("mobile")
+        expect(deal_row.get_by_test_id("deal-profit")).to_contain_text(profit)
         assert page.evaluate("window.journalTestMarker") == "same page"
         assert errors == []
     finally:

@@ -7,13 +7,15 @@ once per day or movement, are Decimal."""
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from datetime import UTC, datetime, time, timedelta, tzinfo
 from decimal import Decimal
 
 from django.utils import timezone
 
 ZERO = Decimal("0")
 ONE = Decimal("1")
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+DAY_US = 86_400_000_000
 
 
 @dataclass
@@ -59,8 +61,8 @@ class _Periods:
 
 def walk(trades: Iterable[tuple], money: list[tuple], *, opening: int, zone: tzinfo | None = None) -> Curve:
     """`trades`: (close stamp, net profit in cents) oldest first; `money`: (stamp, cents)
-    oldest first; stamps of one kind (journal.closed: SQLite's text, or UTC datetimes); a
-    movement at the same instant as a trade comes first. Days are `zone`'s (UTC when None)."""
+    oldest first; stamps in microseconds since the epoch (journal.closed.Stamp); a movement at
+    the same instant as a trade comes first. Days are `zone`'s (UTC when None)."""
     curve = Curve()
     periods = _Periods(curve, opening)
     balance = peak = opening
@@ -69,7 +71,7 @@ def walk(trades: Iterable[tuple], money: list[tuple], *, opening: int, zone: tzi
     worst, worst_pct = 0, None  # the largest drawdown, and the (drawdown, peak) of the largest ratio
     moves = iter(money)
     move = next(moves, None)
-    day_end: datetime | str | None = None
+    day_end: int | None = None
     for at, profit in trades:
         while move is not None and move[0] <= at:
             periods.close(balance)
@@ -100,16 +102,10 @@ def walk(trades: Iterable[tuple], money: list[tuple], *, opening: int, zone: tzi
     return curve
 
 
-def _next_midnight(at: datetime | str, zone: tzinfo | None) -> datetime | str:
-    """The start of the day after `at`'s, as the same kind of stamp as `at`: an aware or naive
-    UTC datetime, or SQLite's stored text (compared as text: "2024-01-02" sorts before every
-    stamp of that day and after every stamp of the day before)."""
-    if isinstance(at, str):
-        if zone is None:
-            return (date.fromisoformat(at[:10]) + timedelta(days=1)).isoformat()
-        return _next_midnight(datetime.fromisoformat(at), zone).isoformat(sep=" ")
+def _next_midnight(at: int, zone: tzinfo | None) -> int:
+    """The start of the day after `at`'s, both in microseconds since the epoch (journal.closed.Stamp)."""
     if zone is None:
-        return datetime.combine(at.date() + timedelta(days=1), time.min, tzinfo=at.tzinfo)
-    local = (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(zone)
+        return (at // DAY_US + 1) * DAY_US
+    local = (EPOCH + timedelta(microseconds=at)).astimezone(zone)
     midnight = timezone.make_aware(datetime.combine(local.date() + timedelta(days=1), time.min), zone)
-    return midnight if at.tzinfo else midnight.astimezone(UTC).replace(tzinfo=None)
+    return (midnight - EPOCH) // timedelta(microseconds=1)

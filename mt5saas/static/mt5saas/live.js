@@ -104,7 +104,9 @@
     }
     if (typeof event.type === "string") refreshRows(event.type);
     if (event.type === "account") updateAccount(event);
-    if (event.type !== "order" && event.type !== "account") addToFeed(event);
+    // Orders have their table; a deal of one of our orders says what the order's row says already.
+    const ours = event.type === "deal" && event.order !== null && event.order !== undefined;
+    if (event.type !== "order" && event.type !== "account" && !ours) addToFeed(event);
   }
 
   function connect() {

@@ -85,10 +85,7 @@ def deal_event_rows(deals: int, interval_s: float) -> list[dict]:
     finally:
         stop.set()
         rounds.join()
-    stored = {
-        event.payload["ticket"]: event.created_at
-        for event in Event.objects.filter(owner=owner, kind="deal")
-    }
+    stored = {event.payload["ticket"]: event.created_at for event in Event.objects.filter(owner=owner, kind="deal")}
     times = [(stored[ticket] - at).total_seconds() * 1000 for ticket, at in made if ticket in stored]
     lost = len(made) - len(times)
     journal = Deal.objects.filter(owner=owner).count()

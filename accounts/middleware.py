@@ -1,4 +1,3 @@
-import time
 import zoneinfo
 from contextlib import suppress
 from urllib.parse import urlencode
@@ -9,6 +8,8 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.utils import timezone
+
+from mt5saas.staff import staff_signin_fresh
 
 from .services import TimeZoneUnknown, user_set_time_zone
 
@@ -30,14 +31,6 @@ class ProviderNotConfiguredMiddleware:
         return redirect("/login")
 
 
-SIGNED_IN_AT = "signed_in_at"
-
-
-def signed_in_recently(request: HttpRequest) -> bool:
-    signed_in_at = request.session.get(SIGNED_IN_AT)
-    return isinstance(signed_in_at, int | float) and time.time() - signed_in_at < settings.ADMIN_REAUTH_SECONDS
-
-
 class RecentSignInForAdminMiddleware:
     """Staff use the admin only within ADMIN_REAUTH_SECONDS of signing in: a session left
     open on some machine cannot change users, accounts or keys."""
@@ -47,7 +40,7 @@ class RecentSignInForAdminMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         # The path first: other requests (webhooks above all) never load the session here.
-        if request.path.startswith("/admin/") and request.user.is_staff and not signed_in_recently(request):
+        if request.path.startswith("/admin/") and request.user.is_staff and not staff_signin_fresh(request):
             messages.info(request, "Sign in again to use the admin.")
             return redirect(f"/login?{urlencode({'next': request.get_full_path()})}")
         return self.get_response(request)

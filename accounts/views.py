@@ -14,7 +14,8 @@ from rest_framework import permissions, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .middleware import signed_in_recently
+from mt5saas.staff import staff_signin_fresh
+
 from .selectors import time_zone_names, webhook_token_options, webhook_url
 from .services import (
     TimeZoneUnknown,
@@ -38,7 +39,7 @@ class LoginView(auth_views.LoginView):
     def redirect_authenticated_user(self) -> bool:
         # Staff sent here by the admin to sign in again get the form, not a redirect loop.
         user = self.request.user
-        return not (user.is_authenticated and user.is_staff and not signed_in_recently(self.request))
+        return not (user.is_authenticated and user.is_staff and not staff_signin_fresh(self.request))
 
     def post(self, request, *args, **kwargs):
         if not settings.PASSWORD_LOGIN:

@@ -202,6 +202,11 @@ LIVE_EVENTS_DAYS = env.int("LIVE_EVENTS_DAYS", default=7)
 # A stream ends after this long and the client resumes from its last event id. daphne buffers
 # whatever a client does not read; this bounds that buffer to one stream's worth of events.
 LIVE_STREAM_MAX_S = env.float("LIVE_STREAM_MAX_S", default=600.0)
+# An open stream checks again every this many seconds that what let it open (the API key, the
+# session, the user's being active, staff rights for ?all=1) still holds, and ends if not.
+LIVE_AUTH_RECHECK_S = env.float("LIVE_AUTH_RECHECK_S", default=5.0)
+# Streams (SSE and WebSocket together) one user may have open at once; across processes with Redis.
+LIVE_STREAMS_PER_USER = env.int("LIVE_STREAMS_PER_USER", default=20)
 # A resumed stream also replays the caller's events created this long before its last event
 # id: one committed late (lower id, later commit) is not skipped. Longer than any transaction
 # that publishes an event; clients keep events by id.

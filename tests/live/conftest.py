@@ -107,3 +107,12 @@ class SSE:
 
 def run(coroutine_function):
     return async_to_sync(coroutine_function)()
+
+
+def arun(coroutine):
+    """Runs a coroutine already made (with its arguments) as run() runs a function."""
+
+    async def go():
+        return await coroutine
+
+    return async_to_sync(go)()

@@ -10,7 +10,7 @@ from knox.models import AuthToken
 from audit.admin import TraderDataAdmin
 
 from .models import User, WebhookToken
-from .services import CannotDisableSelf, user_set_active, webhook_token_rotate
+from .services import CannotChangeSuperuser, CannotDisableSelf, user_set_active, webhook_token_rotate
 
 
 @admin.register(User)
@@ -29,22 +29,38 @@ class UserAdmin(TraderDataAdmin, DjangoUserAdmin):
     ]
     add_fieldsets = [(None, {"classes": ["wide"], "fields": ["username", "email", "password1", "password2"]})]
 
+    # Only a superuser changes a superuser or makes one: change_user alone must not reach root.
+    def has_change_permission(self, request, obj=None) -> bool:
+        return super().has_change_permission(request, obj) and not self._superuser_guarded(request, obj)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return super().has_delete_permission(request, obj) and not self._superuser_guarded(request, obj)
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = list(super().get_readonly_fields(request, obj))
+        return readonly if request.user.is_superuser else [*readonly, "is_superuser"]
+
+    @staticmethod
+    def _superuser_guarded(request, obj) -> bool:
+        return obj is not None and obj.is_superuser and not request.user.is_superuser
+
     @admin.action(description="Enable selected users")
     def enable_users(self, request, queryset) -> None:
-        for user in queryset:
-            user_set_active(user=user, active=True, by=request.user)
-        self.message_user(request, f"Enabled {queryset.count()} user(s).")
+        self.message_user(request, f"Enabled {self._set_active(request, queryset, True)} user(s).")
 
     @admin.action(description="Disable selected users (sign-in, webhook and API refused)")
     def disable_users(self, request, queryset) -> None:
+        self.message_user(request, f"Disabled {self._set_active(request, queryset, False)} user(s).")
+
+    def _set_active(self, request, queryset, active: bool) -> int:
         done = 0
         for user in queryset:
             try:
-                user_set_active(user=user, active=False, by=request.user)
+                user_set_active(user=user, active=active, by=request.user)
                 done += 1
-            except CannotDisableSelf as exc:
-                self.message_user(request, str(exc), messages.WARNING)
-        self.message_user(request, f"Disabled {done} user(s).")
+            except (CannotDisableSelf, CannotChangeSuperuser) as exc:
+                self.message_user(request, f"{user}: {exc}", messages.WARNING)
+        return done
 
 
 class NoAddMixin:

@@ -96,6 +96,8 @@ API_RATE_LIMIT = readers.rate_limit("API_RATE_LIMIT", default="20/m")
 TRADINGVIEW_IPS = env.list("TRADINGVIEW_IPS", default=["52.89.214.238", "34.212.75.30", "54.218.53.128", "52.32.178.7"])
 # Reverse proxies whose X-Forwarded-For is believed (the client address is the last hop they saw).
 TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+# Every rate limit keyed by address reads it as the webhooks do (django-ratelimit's key="ip" too).
+RATELIMIT_IP_META_KEY = "mt5saas.net.client_ip"
 # Windows hosts: the MT5 installation copied into each portable instance, and the profile
 # template (charts, the EA, its inputs) laid over it.
 MT5_INSTALL_DIR = env.str("MT5_INSTALL_DIR", default=r"C:\Program Files\MetaTrader 5")

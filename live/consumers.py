@@ -25,8 +25,6 @@ class EventsConsumer(AsyncWebsocketConsumer):
     async def connect(self) -> None:
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
         headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in self.scope["headers"]}
-        # Accepted first: a close before accepting reaches the client as a bare HTTP 403, without the code.
-        await self.accept()
         try:
             grant = await authenticate(
                 session=self.scope.get("session"),
@@ -40,6 +38,9 @@ class EventsConsumer(AsyncWebsocketConsumer):
             if slot is None:
                 raise Refused(429, TOO_MANY, close_code=TOO_MANY_CLOSE_CODE)
         except Refused as refused:
+            # Accepted to be refused: a close before accepting reaches the client as a bare
+            # HTTP 403, without the code.
+            await self.accept()
             await self._refuse(refused)
             return
         # The group comes from the authenticated user, never from the client.
@@ -50,6 +51,9 @@ class EventsConsumer(AsyncWebsocketConsumer):
         if relay_needed():
             self.relay = process_relay()
             await self.relay.attach()
+        # Accepted once subscribed: whatever is published after the client sees the stream
+        # open reaches it, also without a cursor.
+        await self.accept()
         self.writer = asyncio.create_task(self._write())
 
     async def _refuse(self, refused: Refused) -> None:

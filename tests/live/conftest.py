@@ -2,6 +2,7 @@ import asyncio
 
 import pytest
 from asgiref.sync import async_to_sync
+from channels.testing import WebsocketCommunicator
 from django.test import Client
 
 from accounts.services import api_token_create
@@ -116,3 +117,18 @@ def arun(coroutine):
         return await coroutine
 
     return async_to_sync(go)()
+
+
+class Socket(WebsocketCommunicator):
+    """A WebSocket client of the project's ASGI application. The server accepts once it has
+    authenticated and joined the stream's group (a few queries and a Redis round trip): the
+    handshake is given seconds, not the one second channels' communicator allows, so a busy
+    machine is not a failure."""
+
+    def __init__(self, path: str, headers: list[tuple[bytes, bytes]] | None = None) -> None:
+        from mt5saas.asgi import application
+
+        super().__init__(application, path, headers=headers)
+
+    async def connect(self, timeout: float = 10):
+        return await super().connect(timeout)

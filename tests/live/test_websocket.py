@@ -2,26 +2,23 @@
 
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
-from channels.testing import WebsocketCommunicator
 from channels_redis.core import RedisChannelLayer
 from django.conf import settings
 
 from live.models import Event
 from mt5saas import backing_services
 from mt5saas.events import publish_many
-from tests.live.conftest import run, session_cookie, token_for
+from tests.live.conftest import Socket, run, session_cookie, token_for
 
 publish = sync_to_async(publish_many)
 
 
-def connect(path: str, headers: list[tuple[bytes, bytes]] | None = None) -> WebsocketCommunicator:
-    from mt5saas.asgi import application
-
+def connect(path: str, headers: list[tuple[bytes, bytes]] | None = None) -> Socket:
     base = [(b"origin", b"http://127.0.0.1"), (b"host", b"127.0.0.1")]
-    return WebsocketCommunicator(application, path, headers=base + (headers or []))
+    return Socket(path, base + (headers or []))
 
 
-async def close_code(communicator: WebsocketCommunicator) -> int:
+async def close_code(communicator: Socket) -> int:
     connected, _ = await communicator.connect()
     assert connected
     while True:

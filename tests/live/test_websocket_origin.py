@@ -3,19 +3,16 @@ trader's stream with their cookie; a script without Origin authenticates with it
 
 import pytest
 from asgiref.sync import sync_to_async
-from channels.testing import WebsocketCommunicator
 
 from mt5saas.events import publish_many
-from tests.live.conftest import run, session_cookie, token_for
+from tests.live.conftest import Socket, run, session_cookie, token_for
 
 publish = sync_to_async(publish_many)
 HOST = b"127.0.0.1:8000"
 
 
-def connect(path: str, headers: list[tuple[bytes, bytes]]) -> WebsocketCommunicator:
-    from mt5saas.asgi import application
-
-    return WebsocketCommunicator(application, path, headers=headers)
+def connect(path: str, headers: list[tuple[bytes, bytes]]) -> Socket:
+    return Socket(path, headers)
 
 
 def outcome(user, path: str, headers: list[tuple[bytes, bytes]]) -> tuple:
@@ -25,8 +22,7 @@ def outcome(user, path: str, headers: list[tuple[bytes, bytes]]) -> tuple:
         ws = connect(path, headers)
         connected, _ = await ws.connect()
         assert connected, "refused at the handshake, without a reason"
-        # Accepted before it authenticates (to send a close code): let a key's lookup end first.
-        await ws.receive_nothing(0.5)
+        # Accepted once subscribed, or to be refused with a close code: publishing now is safe.
         await publish(user.pk, [("alert", {"message": "hello"})])
         first = await ws.receive_json_from(5)
         if first.get("type") == "error":

@@ -1,5 +1,7 @@
 """Sign-in pages and the seed's /auth/* JSON routes."""
 
+from allauth.account.internal.flows.login import perform_password_login
+from allauth.account.models import Login
 from allauth.socialaccount.adapter import get_adapter as get_social_adapter
 from django.conf import settings
 from django.contrib import messages
@@ -45,6 +47,13 @@ class LoginView(auth_views.LoginView):
         if not settings.PASSWORD_LOGIN:
             return render(request, "accounts/login.html", self.get_context_data(), status=403)
         return super().post(request, *args, **kwargs)
+
+    def form_valid(self, form):
+        # allauth's password sign-in rather than Django's login(): it records the step in the
+        # session and runs allauth's stages, so a user with an authenticator is asked for its
+        # code (allauth.mfa) before being signed in.
+        login = Login(user=form.get_user(), redirect_url=self.get_success_url())
+        return perform_password_login(self.request, {"username": form.get_user().get_username()}, login)
 
     def get_context_data(self, **kwargs):
         return super().get_context_data(

@@ -20,7 +20,7 @@ from knox.models import AuthToken
 from rest_framework import exceptions
 
 from mt5saas.authentication import ApiTokenAuthentication
-from mt5saas.staff import staff_signin_fresh
+from mt5saas.staff import staff_second_factor, staff_second_factor_help, staff_signin_fresh
 
 DISABLED = "This user is disabled."
 NOT_STAFF = "Only operators may follow all tenants."
@@ -89,6 +89,8 @@ class Grant:
             return Refused(401, SESSION_GONE)  # the password changed: Django ends its sessions
         if self.all_tenants and not (user.is_staff and staff_signin_fresh(data)):
             return Refused(403, NOT_STAFF if not user.is_staff else STALE)
+        if self.all_tenants and not staff_second_factor(data, user):
+            return Refused(403, staff_second_factor_help())
         return None
 
 
@@ -137,5 +139,7 @@ def check_all_tenants(grant: Grant, value: str | None, session) -> bool:
         raise Refused(403, "Following all tenants needs an operator's signed-in session, not an API key.")
     if not staff_signin_fresh(session):
         raise Refused(403, STALE)
+    if not staff_second_factor(session, grant.user):
+        raise Refused(403, staff_second_factor_help())
     grant.all_tenants = True
     return True

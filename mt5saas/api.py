@@ -7,7 +7,7 @@ from rest_framework import exceptions, pagination, permissions, routers, seriali
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from .staff import staff_may, staff_signin_fresh
+from .staff import staff_may, staff_second_factor, staff_second_factor_help, staff_signin_fresh
 
 
 class OptionalSlashRouter(routers.SimpleRouter):
@@ -55,6 +55,10 @@ class IsStaff(permissions.BasePermission):
             raise exceptions.PermissionDenied(
                 f"Sign in again to use the staff API: operators' sign-ins last {minutes} minutes here (/login)."
             )
+        if isinstance(request.successful_authenticator, SessionAuthentication) and not staff_second_factor(
+            request, user
+        ):
+            raise exceptions.PermissionDenied(staff_second_factor_help())
         model = view.staff_model  # every staff view names one (None: any operator)
         if model is None:
             return True

@@ -124,6 +124,7 @@ INSTALLED_APPS = [
     "allauth.account",
     "allauth.socialaccount",
     "allauth.socialaccount.providers.google",
+    "allauth.mfa",
     "django_htmx",
     "bootstrap",
     "mt5saas",
@@ -284,6 +285,14 @@ AXES_SENSITIVE_PARAMETERS = ["password", "csrfmiddlewaretoken"]
 # SESSION_HOURS after it; the admin asks staff to sign in again after ADMIN_REAUTH_MINUTES.
 SESSION_COOKIE_AGE = env.int("SESSION_HOURS", default=12) * 3600
 ADMIN_REAUTH_SECONDS = env.int("ADMIN_REAUTH_MINUTES", default=30) * 60
+# Two-factor sign-in through allauth's own MFA: TOTP apps, and recovery codes for a lost phone.
+# Staff must have signed in with a second factor (or with Google) to use the admin, /api/admin/
+# and the all-tenants stream (mt5saas.staff.staff_second_factor).
+STAFF_MFA_REQUIRED = env_bool("STAFF_MFA_REQUIRED", not DEBUG)
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_TOTP_ISSUER = "mt5saas"
+# A wrong code counts in django-axes' lockout as a wrong password does (accounts.forms).
+MFA_FORMS = {"authenticate": "accounts.forms.LockoutCountingAuthenticateForm"}
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

@@ -1,4 +1,5 @@
 import asyncio
+import weakref
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -107,7 +108,17 @@ class SSE:
 
 
 def run(coroutine_function):
-    return async_to_sync(coroutine_function)()
+    """Runs a test's coroutine in a loop of its own; the WebSocket clients it opened are closed
+    as a browser's would be before the loop ends (see Socket.finish)."""
+
+    async def go():
+        try:
+            return await coroutine_function()
+        finally:
+            for socket in Socket.opened.pop(asyncio.get_running_loop(), []):
+                await socket.finish()
+
+    return async_to_sync(go)()
 
 
 def arun(coroutine):
@@ -116,7 +127,7 @@ def arun(coroutine):
     async def go():
         return await coroutine
 
-    return async_to_sync(go)()
+    return run(go)
 
 
 class Socket(WebsocketCommunicator):
@@ -125,10 +136,23 @@ class Socket(WebsocketCommunicator):
     handshake is given seconds, not the one second channels' communicator allows, so a busy
     machine is not a failure."""
 
+    # The clients each running loop opened, for run() to finish.
+    opened: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, list[Socket]]" = weakref.WeakKeyDictionary()
+
     def __init__(self, path: str, headers: list[tuple[bytes, bytes]] | None = None) -> None:
         from mt5saas.asgi import application
 
         super().__init__(application, path, headers=headers)
 
     async def connect(self, timeout: float = 10):
+        Socket.opened.setdefault(asyncio.get_running_loop(), []).append(self)
         return await super().connect(timeout)
+
+    async def finish(self) -> None:
+        """Ends the consumer as a server does when its client goes (websocket.disconnect), not
+        by the loop's teardown cancelling whatever still runs: a channels-redis receive cancelled
+        at that moment was seen to keep reading Redis forever, and the test with it."""
+        if self.future.done():
+            return
+        await self.send_input({"type": "websocket.disconnect", "code": 1000})
+        await self.wait(5)  # cancels the consumer if it has not ended by then

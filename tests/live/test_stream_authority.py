@@ -186,6 +186,22 @@ def test_all_tenants_refuses_an_operator_session_signed_in_too_long_ago(transact
     assert arun(_status(SSE("/events/", {"cookie": cookie}))) == 200
 
 
+def test_all_tenants_refuses_an_operator_signed_in_without_a_second_factor(transactional_db, settings):
+    settings.STAFF_MFA_REQUIRED = True
+    operator = UserFactory(username="op", is_staff=True)
+    _, cookie = signed_in(operator)  # a sign-in with no second factor recorded
+
+    async def go():
+        stream = SSE("/events/?all=1", {"cookie": cookie})
+        status, _ = await stream.open()
+        return status, await stream.body()
+
+    status, body = arun(go())
+    assert status == 403 and b"/oauth/2fa/" in body
+    assert arun(_close_code(connect("/ws/events/?all=1", [(b"cookie", cookie.encode())]))) == 4403
+    assert arun(_status(SSE("/events/", {"cookie": cookie}))) == 200  # their own stream
+
+
 def test_all_tenants_refuses_an_operators_api_key(transactional_db):
     # A key has no sign-in time: it would follow every tenant for as long as it lives.
     operator = UserFactory(username="op", is_staff=True)

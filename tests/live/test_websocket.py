@@ -1,14 +1,14 @@
 """/ws/events/: the same stream over a WebSocket, refusals as close codes."""
 
 import pytest
-from asgiref.sync import async_to_sync, sync_to_async
+from asgiref.sync import sync_to_async
 from channels_redis.core import RedisChannelLayer
 from django.conf import settings
 
 from live.models import Event
 from mt5saas import backing_services
 from mt5saas.events import publish_many
-from tests.live.conftest import Socket, run, session_cookie, token_for
+from tests.live.conftest import Socket, arun, run, session_cookie, token_for
 
 publish = sync_to_async(publish_many)
 
@@ -28,7 +28,7 @@ async def close_code(communicator: Socket) -> int:
 
 
 def closed_with(path: str, headers: list[tuple[bytes, bytes]] | None = None) -> int:
-    return async_to_sync(close_code)(connect(path, headers))
+    return arun(close_code(connect(path, headers)))
 
 
 @pytest.mark.parametrize(

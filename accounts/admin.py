@@ -1,5 +1,7 @@
 from allauth.account import admin as email_admin
 from allauth.account.models import EmailAddress
+from allauth.mfa import admin as mfa_admin
+from allauth.mfa.models import Authenticator
 from allauth.socialaccount import admin as social_admin
 from allauth.socialaccount.models import SocialAccount, SocialToken
 from django.contrib import admin, messages
@@ -126,3 +128,20 @@ class SocialAccountAdmin(TraderDataAdmin, social_admin.SocialAccountAdmin):
 # Provider tokens are not stored (SOCIALACCOUNT_STORE_TOKENS), and allauth's page would show
 # the first 40 characters of one.
 admin.site.unregister(SocialToken)
+
+
+# allauth.mfa's authenticators, with every view recorded. Their data (a TOTP secret, a recovery
+# seed, both encrypted) is never shown; deleting one is how an operator resets a trader's
+# second factor after a lost phone and lost recovery codes.
+admin.site.unregister(Authenticator)
+
+
+@admin.register(Authenticator)
+class AuthenticatorAdmin(TraderDataAdmin, mfa_admin.AuthenticatorAdmin):
+    list_select_related = ["user"]
+    search_fields = ["user__username", "user__email"]
+    exclude = ["data"]
+    readonly_fields = ["user", "type", "created_at", "last_used_at"]
+
+    def has_add_permission(self, request) -> bool:
+        return False  # enrolment is the trader's own, in allauth's pages

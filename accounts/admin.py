@@ -1,5 +1,7 @@
 from allauth.account import admin as email_admin
 from allauth.account.models import EmailAddress
+from allauth.mfa import admin as mfa_admin
+from allauth.mfa.models import Authenticator
 from allauth.socialaccount import admin as social_admin
 from allauth.socialaccount.models import SocialAccount, SocialToken
 from django.contrib import admin, messages
@@ -10,7 +12,7 @@ from knox.models import AuthToken
 from audit.admin import TraderDataAdmin
 
 from .models import User, WebhookToken
-from .services import CannotDisableSelf, user_set_active, webhook_token_rotate
+from .services import CannotChangeSuperuser, CannotDisableSelf, user_set_active, webhook_token_rotate
 
 
 @admin.register(User)
@@ -29,22 +31,38 @@ class UserAdmin(TraderDataAdmin, DjangoUserAdmin):
     ]
     add_fieldsets = [(None, {"classes": ["wide"], "fields": ["username", "email", "password1", "password2"]})]
 
+    # Only a superuser changes a superuser or makes one: change_user alone must not reach root.
+    def has_change_permission(self, request, obj=None) -> bool:
+        return super().has_change_permission(request, obj) and not self._superuser_guarded(request, obj)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return super().has_delete_permission(request, obj) and not self._superuser_guarded(request, obj)
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = list(super().get_readonly_fields(request, obj))
+        return readonly if request.user.is_superuser else [*readonly, "is_superuser"]
+
+    @staticmethod
+    def _superuser_guarded(request, obj) -> bool:
+        return obj is not None and obj.is_superuser and not request.user.is_superuser
+
     @admin.action(description="Enable selected users")
     def enable_users(self, request, queryset) -> None:
-        for user in queryset:
-            user_set_active(user=user, active=True, by=request.user)
-        self.message_user(request, f"Enabled {queryset.count()} user(s).")
+        self.message_user(request, f"Enabled {self._set_active(request, queryset, True)} user(s).")
 
     @admin.action(description="Disable selected users (sign-in, webhook and API refused)")
     def disable_users(self, request, queryset) -> None:
+        self.message_user(request, f"Disabled {self._set_active(request, queryset, False)} user(s).")
+
+    def _set_active(self, request, queryset, active: bool) -> int:
         done = 0
         for user in queryset:
             try:
-                user_set_active(user=user, active=False, by=request.user)
+                user_set_active(user=user, active=active, by=request.user)
                 done += 1
-            except CannotDisableSelf as exc:
-                self.message_user(request, str(exc), messages.WARNING)
-        self.message_user(request, f"Disabled {done} user(s).")
+            except (CannotDisableSelf, CannotChangeSuperuser) as exc:
+                self.message_user(request, f"{user}: {exc}", messages.WARNING)
+        return done
 
 
 class NoAddMixin:
@@ -110,3 +128,20 @@ class SocialAccountAdmin(TraderDataAdmin, social_admin.SocialAccountAdmin):
 # Provider tokens are not stored (SOCIALACCOUNT_STORE_TOKENS), and allauth's page would show
 # the first 40 characters of one.
 admin.site.unregister(SocialToken)
+
+
+# allauth.mfa's authenticators, with every view recorded. Their data (a TOTP secret, a recovery
+# seed, both encrypted) is never shown; deleting one is how an operator resets a trader's
+# second factor after a lost phone and lost recovery codes.
+admin.site.unregister(Authenticator)
+
+
+@admin.register(Authenticator)
+class AuthenticatorAdmin(TraderDataAdmin, mfa_admin.AuthenticatorAdmin):
+    list_select_related = ["user"]
+    search_fields = ["user__username", "user__email"]
+    exclude = ["data"]
+    readonly_fields = ["user", "type", "created_at", "last_used_at"]
+
+    def has_add_permission(self, request) -> bool:
+        return False  # enrolment is the trader's own, in allauth's pages

@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.utils.module_loading import import_string
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers, viewsets
+from rest_framework import exceptions, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -12,7 +12,7 @@ from mt5saas.api import IsStaff
 
 from .models import User
 from .selectors import user_list
-from .services import CannotDisableSelf, user_set_active
+from .services import CannotChangeSuperuser, CannotDisableSelf, user_set_active
 
 
 class AdminUserSerializer(serializers.ModelSerializer):
@@ -41,6 +41,8 @@ class AdminUserFilterSerializer(serializers.Serializer):
 class AdminUserViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = AdminUserSerializer
     permission_classes = [IsStaff]
+    staff_model = User
+    staff_acts = {"toggle": "change"}
 
     def get_queryset(self):
         filters = AdminUserFilterSerializer(data=self.request.query_params)
@@ -55,6 +57,8 @@ class AdminUserViewSet(viewsets.ReadOnlyModelViewSet):
             user = user_set_active(user=user, active=not user.is_active, by=request.user)
         except CannotDisableSelf as exc:
             raise serializers.ValidationError(str(exc)) from None
+        except CannotChangeSuperuser as exc:
+            raise exceptions.PermissionDenied(str(exc)) from None
         return Response(self.get_serializer(user).data)
 
 
@@ -62,6 +66,7 @@ class AdminStatsView(APIView):
     """Each app contributes its figures through settings.ADMIN_STATS."""
 
     permission_classes = [IsStaff]
+    staff_model = None  # counts only: any operator, as the admin's overview
 
     @extend_schema(responses=dict[str, int])
     def get(self, request):

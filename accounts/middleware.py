@@ -1,4 +1,3 @@
-import time
 import zoneinfo
 from contextlib import suppress
 from urllib.parse import urlencode
@@ -7,8 +6,11 @@ from allauth.socialaccount.models import SocialApp
 from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
+
+from mt5saas.staff import staff_second_factor, staff_second_factor_help, staff_signin_fresh
 
 from .services import TimeZoneUnknown, user_set_time_zone
 
@@ -30,26 +32,24 @@ class ProviderNotConfiguredMiddleware:
         return redirect("/login")
 
 
-SIGNED_IN_AT = "signed_in_at"
-
-
-def signed_in_recently(request: HttpRequest) -> bool:
-    signed_in_at = request.session.get(SIGNED_IN_AT)
-    return isinstance(signed_in_at, int | float) and time.time() - signed_in_at < settings.ADMIN_REAUTH_SECONDS
-
-
 class RecentSignInForAdminMiddleware:
-    """Staff use the admin only within ADMIN_REAUTH_SECONDS of signing in: a session left
-    open on some machine cannot change users, accounts or keys."""
+    """Staff use the admin only within ADMIN_REAUTH_SECONDS of signing in, and (with
+    STAFF_MFA_REQUIRED) of a sign-in with a second factor: a session left open on some machine,
+    or a guessed password, cannot change users, accounts or keys."""
 
     def __init__(self, get_response) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         # The path first: other requests (webhooks above all) never load the session here.
-        if request.path.startswith("/admin/") and request.user.is_staff and not signed_in_recently(request):
+        if not (request.path.startswith("/admin/") and request.user.is_staff):
+            return self.get_response(request)
+        if not staff_signin_fresh(request):
             messages.info(request, "Sign in again to use the admin.")
             return redirect(f"/login?{urlencode({'next': request.get_full_path()})}")
+        if not staff_second_factor(request, request.user):
+            context = {"status": 403, "detail": staff_second_factor_help(), "enrol": reverse("mfa_index")}
+            return render(request, "accounts/second_factor_required.html", context, status=403)
         return self.get_response(request)
 
 

@@ -173,11 +173,17 @@ class CannotDisableSelf(Exception):
     pass
 
 
+class CannotChangeSuperuser(Exception):
+    """An operator who is not a superuser acting on one."""
+
+
 def user_set_active(*, user: User, active: bool, by: User) -> User:
     """Enable or disable a user. A disabled user cannot sign in, and their session,
     webhook token and API keys are refused from the next request on."""
     if user.pk == by.pk and not active:
         raise CannotDisableSelf("You cannot disable your own account.")
+    if user.is_superuser and not by.is_superuser:
+        raise CannotChangeSuperuser("Only a superuser may disable or enable a superuser.")
     was_active = User.objects.filter(pk=user.pk).values_list("is_active", flat=True).first()
     User.objects.filter(pk=user.pk).update(is_active=active)
     user.refresh_from_db(fields=["is_active"])

@@ -1,6 +1,6 @@
 import time
 
-from .middleware import SIGNED_IN_AT
+from mt5saas.staff import SIGNED_IN_AT
 
 
 def remember_sign_in_time(sender, request, user, **kwargs) -> None:

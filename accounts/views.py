@@ -1,5 +1,7 @@
 """Sign-in pages and the seed's /auth/* JSON routes."""
 
+from allauth.account.internal.flows.login import perform_password_login
+from allauth.account.models import Login
 from allauth.socialaccount.adapter import get_adapter as get_social_adapter
 from django.conf import settings
 from django.contrib import messages
@@ -14,7 +16,8 @@ from rest_framework import permissions, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .middleware import signed_in_recently
+from mt5saas.staff import staff_signin_fresh
+
 from .selectors import time_zone_names, webhook_token_options, webhook_url
 from .services import (
     TimeZoneUnknown,
@@ -38,12 +41,19 @@ class LoginView(auth_views.LoginView):
     def redirect_authenticated_user(self) -> bool:
         # Staff sent here by the admin to sign in again get the form, not a redirect loop.
         user = self.request.user
-        return not (user.is_authenticated and user.is_staff and not signed_in_recently(self.request))
+        return not (user.is_authenticated and user.is_staff and not staff_signin_fresh(self.request))
 
     def post(self, request, *args, **kwargs):
         if not settings.PASSWORD_LOGIN:
             return render(request, "accounts/login.html", self.get_context_data(), status=403)
         return super().post(request, *args, **kwargs)
+
+    def form_valid(self, form):
+        # allauth's password sign-in rather than Django's login(): it records the step in the
+        # session and runs allauth's stages, so a user with an authenticator is asked for its
+        # code (allauth.mfa) before being signed in.
+        login = Login(user=form.get_user(), redirect_url=self.get_success_url())
+        return perform_password_login(self.request, {"username": form.get_user().get_username()}, login)
 
     def get_context_data(self, **kwargs):
         return super().get_context_data(

@@ -5,21 +5,15 @@ import json
 from urllib.parse import parse_qs
 
 from channels.generic.websocket import AsyncWebsocketConsumer
-from django.conf import settings
 
-from .stream import (
-    OVERFLOW,
-    Refused,
-    Subscription,
-    authenticate,
-    check_all_tenants,
-    parse_since,
-    process_relay,
-    relay_needed,
-)
+from .grants import Refused, authenticate, check_all_tenants
+from .quota import TOO_MANY, slot_free, slot_take
+from .stream import OVERFLOW, Subscription, parse_since, process_relay, relay_needed
 
 OVERFLOW_CLOSE_CODE = 4429  # did not keep up: reconnect with ?since=<last event_id>
 LIFETIME_CLOSE_CODE = 4408  # the stream's time is up: reconnect with ?since=<last event_id>
+# LIVE_STREAMS_PER_USER open already: not 4429, which tells a client to reconnect at once.
+TOO_MANY_CLOSE_CODE = 4409
 
 
 class EventsConsumer(AsyncWebsocketConsumer):
@@ -31,44 +25,56 @@ class EventsConsumer(AsyncWebsocketConsumer):
     async def connect(self) -> None:
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
         headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in self.scope["headers"]}
-        # Accepted first: a close before accepting reaches the client as a bare HTTP 403, without the code.
-        await self.accept()
         try:
-            user = await authenticate(
+            grant = await authenticate(
+                session=self.scope.get("session"),
                 session_user=self.scope.get("user"),
                 authorization=headers.get("authorization", ""),
                 token=(query.get("token") or [""])[-1],
             )
-            all_tenants = check_all_tenants(user, (query.get("all") or [None])[-1])
+            check_all_tenants(grant, (query.get("all") or [None])[-1], self.scope.get("session"))
             since = parse_since((query.get("since") or [None])[-1])
+            slot = await slot_take(grant.user.pk)
+            if slot is None:
+                raise Refused(429, TOO_MANY, close_code=TOO_MANY_CLOSE_CODE)
         except Refused as refused:
-            await self.send(json.dumps({"type": "error", "detail": refused.detail}))
-            await self.close(code=4000 + refused.status)
+            # Accepted to be refused: a close before accepting reaches the client as a bare
+            # HTTP 403, without the code.
+            await self.accept()
+            await self._refuse(refused)
             return
         # The group comes from the authenticated user, never from the client.
-        self.subscription = Subscription(user=user, all_tenants=all_tenants, kinds=None, since=since)
+        self.subscription = Subscription(grant=grant, slot=slot, kinds=None, since=since)
         self.subscription.on_overflow = self._overflowed
         await self.subscription.begin()
         await self.channel_layer.group_add(self.subscription.group, self.channel_name)
         if relay_needed():
             self.relay = process_relay()
             await self.relay.attach()
+        # Accepted once subscribed: whatever is published after the client sees the stream
+        # open reaches it, also without a cursor.
+        await self.accept()
         self.writer = asyncio.create_task(self._write())
+
+    async def _refuse(self, refused: Refused) -> None:
+        await self.send(json.dumps({"type": "error", "detail": refused.detail}))
+        # The reason must fit a close frame (123 bytes); the frame before it has the whole text.
+        await self.close(code=refused.close_code, reason=refused.detail[:120])
 
     async def _write(self) -> None:
         async for data in self.subscription.catch_up():
             await self.send(json.dumps(data, default=str))
-        loop = asyncio.get_running_loop()
-        ends = loop.time() + settings.LIVE_STREAM_MAX_S
-        while (left := ends - loop.time()) > 0:
-            data = await self.subscription.next(min(30.0, left))
-            if data is OVERFLOW:
-                await self.close(code=OVERFLOW_CLOSE_CODE)
-                return
+        async for data in self.subscription.live(30.0):
             if data is not None:
                 await self.send(json.dumps(data, default=str))
-        # Lifetime reached (settings.LIVE_STREAM_MAX_S): the client reconnects with ?since=.
-        await self.close(code=LIFETIME_CLOSE_CODE)
+        ended = self.subscription.ended
+        if ended is OVERFLOW:
+            await self.close(code=OVERFLOW_CLOSE_CODE)
+        elif isinstance(ended, Refused):
+            await self._refuse(ended)  # its authorisation ended (live.grants)
+        else:
+            # Lifetime reached (settings.LIVE_STREAM_MAX_S): the client reconnects with ?since=.
+            await self.close(code=LIFETIME_CLOSE_CODE)
 
     def _overflowed(self) -> None:
         # The writer may be stuck on a client that does not read: stop it, then close.
@@ -94,3 +100,5 @@ class EventsConsumer(AsyncWebsocketConsumer):
             self.relay = None
         if self.subscription is not None:
             await self.channel_layer.group_discard(self.subscription.group, self.channel_name)
+            if self.subscription.slot is not None:
+                await slot_free(self.subscription.slot)

@@ -12,25 +12,17 @@ from channels.db import database_sync_to_async
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
 from django.db import DatabaseError
-from rest_framework import exceptions
-
-from mt5saas.authentication import ApiTokenAuthentication
 
 from . import selectors
 from .broadcast import STAFF_GROUP, layer_events, layer_message, user_group
+from .grants import Grant, Refused
+from .quota import Slot, slot_keep
 
 log = logging.getLogger(__name__)
 
 OVERFLOW = object()  # queued after the last message a connection may hold
+LIFETIME = object()  # the stream's time (LIVE_STREAM_MAX_S) is up
 _EVENT_ID = re.compile(r"[0-9]{1,18}")  # fits a BigAutoField
-
-
-class Refused(Exception):
-    """Not allowed to subscribe; `status` is the HTTP status, 4000 + status the close code."""
-
-    def __init__(self, status: int, detail: str) -> None:
-        super().__init__(detail)
-        self.status, self.detail = status, detail
 
 
 def parse_since(*values: str | None) -> int:
@@ -42,43 +34,6 @@ def parse_since(*values: str | None) -> int:
             raise Refused(400, "The event id must be a whole number.")
         return int(value)
     return 0
-
-
-@database_sync_to_async
-def _user_from_token(key: str):
-    try:
-        user, _ = ApiTokenAuthentication().authenticate_credentials(key.encode())
-    except exceptions.PermissionDenied:
-        raise Refused(403, "This user is disabled.") from None
-    except exceptions.AuthenticationFailed:
-        raise Refused(401, "Invalid token.") from None
-    return user
-
-
-async def authenticate(*, session_user, authorization: str = "", token: str = ""):
-    """The API token if one is given (a wrong one is refused, never ignored), else the session."""
-    if authorization:
-        scheme, _, key = authorization.strip().partition(" ")
-        if scheme.lower() != "token" or not key.strip() or " " in key.strip():
-            raise Refused(401, "Use 'Authorization: Token <key>'.")
-        token = key.strip()
-    if token:
-        return await _user_from_token(token)
-    if session_user is None or not session_user.is_authenticated:
-        raise Refused(401, "Sign in or send an API token.")
-    if not session_user.is_active:
-        raise Refused(403, "This user is disabled.")
-    return session_user
-
-
-def check_all_tenants(user, value: str | None) -> bool:
-    if value in (None, "", "0"):
-        return False
-    if value != "1":
-        raise Refused(400, "all must be 0 or 1.")
-    if not user.is_staff:
-        raise Refused(403, "Only operators may follow all tenants.")
-    return True
 
 
 class RecentIds:
@@ -105,11 +60,14 @@ class Subscription:
     most): a client that does not keep up is dropped (OVERFLOW) and comes back with its last
     event id instead of making this process hold an ever longer backlog."""
 
-    def __init__(self, *, user, all_tenants: bool, kinds: frozenset[str] | None, since: int) -> None:
+    def __init__(self, *, grant: Grant, slot: Slot | None, kinds: frozenset[str] | None, since: int) -> None:
         # Called once on overflow: the writer may be stuck sending to a client that does not read.
         self.on_overflow: Callable[[], None] | None = None
-        self.user, self.all_tenants, self.kinds, self.since = user, all_tenants, kinds, since
-        self.group = STAFF_GROUP if all_tenants else user_group(user.pk)
+        self.grant, self.slot = grant, slot
+        self.user, self.all_tenants, self.kinds, self.since = grant.user, grant.all_tenants, kinds, since
+        # Why live() stopped: LIFETIME, OVERFLOW, or a Refused when its authorisation ended.
+        self.ended: object | Refused = LIFETIME
+        self.group = STAFF_GROUP if self.all_tenants else user_group(self.user.pk)
         self.limit: int = getattr(settings, "LIVE_QUEUE_SIZE", 500)
         self.queue: asyncio.Queue = asyncio.Queue()
         self.overflowed = False
@@ -202,6 +160,36 @@ class Subscription:
             data = self.frame(message)
             if data is not None:
                 return data
+
+    async def live(self, heartbeat: float) -> AsyncIterator[dict | None]:
+        """Fresh events as they come, None after `heartbeat` seconds without one, until the
+        stream's lifetime is up, the client falls behind, or what authorised it ends (`ended`
+        says which). The authorisation is checked again every LIVE_AUTH_RECHECK_S on this
+        loop's own timer (see live.grants): an event costs no query."""
+        loop = asyncio.get_running_loop()
+        every: float = settings.LIVE_AUTH_RECHECK_S
+        now = loop.time()
+        ends, check_at, beat_at = now + settings.LIVE_STREAM_MAX_S, now + every, now + heartbeat
+        while (now := loop.time()) < ends:
+            if now >= check_at:
+                if (refused := await self.grant.recheck()) is not None:
+                    self.ended = refused
+                    return
+                if self.slot is not None:
+                    await slot_keep(self.slot)
+                check_at = loop.time() + every
+            elif now >= beat_at:
+                beat_at = now + heartbeat
+                yield None
+                continue
+            data = await self.next(max(0.0, min(ends, check_at, beat_at) - loop.time()))
+            if data is OVERFLOW:
+                self.ended = OVERFLOW
+                return
+            if data is not None:
+                beat_at = loop.time() + heartbeat
+                yield data
+        self.ended = LIFETIME
 
 
 def _stored_message(row) -> dict:

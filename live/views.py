@@ -9,16 +9,9 @@ from django.conf import settings
 from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 
-from .stream import (
-    OVERFLOW,
-    Refused,
-    Subscription,
-    authenticate,
-    check_all_tenants,
-    parse_since,
-    process_relay,
-    relay_needed,
-)
+from .grants import Refused, authenticate, check_all_tenants
+from .quota import TOO_MANY, slot_free, slot_take
+from .stream import Subscription, parse_since, process_relay, relay_needed
 
 COPY_KINDS = frozenset({"copy_event"})
 
@@ -49,31 +42,33 @@ async def _stream(subscription: Subscription) -> AsyncIterator[bytes]:
         yield b"retry: 2000\n: connected\n\n"
         async for data in subscription.catch_up():
             yield _sse(data)
-        loop = asyncio.get_running_loop()
-        ends = loop.time() + settings.LIVE_STREAM_MAX_S
-        while (left := ends - loop.time()) > 0:
-            data = await subscription.next(min(heartbeat, left))
-            if data is OVERFLOW:
-                # Dropped for not keeping up; EventSource reconnects with Last-Event-ID.
-                return
+        async for data in subscription.live(heartbeat):
             yield _sse(data) if data is not None else b": keep-alive\n\n"
-        # Lifetime reached: EventSource comes back after `retry` with Last-Event-ID.
+        # Lifetime reached: EventSource comes back after `retry` with Last-Event-ID. Dropped
+        # for not keeping up (OVERFLOW): the same. Its authorisation ended: the comment says
+        # why, and the reconnection is refused with the status.
+        if isinstance(subscription.ended, Refused):
+            yield f": ended: {subscription.ended.detail}\n\n".encode()
     finally:
         # Runs when the client leaves too (Django cancels the response on http.disconnect).
         pumping.cancel()
         if relay is not None:
             relay.detach()
         await layer.group_discard(subscription.group, channel)
+        if subscription.slot is not None:
+            await slot_free(subscription.slot)
 
 
 async def _events(request: HttpRequest, kinds: frozenset[str] | None) -> HttpResponse:
     if request.method != "GET":
         return JsonResponse({"detail": "Use GET."}, status=405, headers={"Allow": "GET"})
     try:
-        user = await authenticate(
-            session_user=await request.auser(), authorization=request.headers.get("Authorization", "")
+        grant = await authenticate(
+            session=request.session,
+            session_user=await request.auser(),
+            authorization=request.headers.get("Authorization", ""),
         )
-        all_tenants = check_all_tenants(user, request.GET.get("all"))
+        check_all_tenants(grant, request.GET.get("all"), request.session)
         since = parse_since(request.headers.get("Last-Event-ID"), request.GET.get("since"))
     except Refused as refused:
         return JsonResponse({"detail": refused.detail}, status=refused.status)
@@ -81,7 +76,11 @@ async def _events(request: HttpRequest, kinds: frozenset[str] | None) -> HttpRes
         # A WSGI server cannot stream: Django would collect the endless stream in memory and
         # hold the worker forever. 204 tells EventSource not to reconnect (WHATWG SSE).
         return HttpResponse(status=204)
-    subscription = Subscription(user=user, all_tenants=all_tenants, kinds=kinds, since=since)
+    # Freed when the stream ends; a response that never starts frees it on expiry (live.quota).
+    slot = await slot_take(grant.user.pk)
+    if slot is None:
+        return JsonResponse({"detail": TOO_MANY}, status=429, headers={"Retry-After": "10"})
+    subscription = Subscription(grant=grant, slot=slot, kinds=kinds, since=since)
     response = StreamingHttpResponse(_stream(subscription), content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"  # nginx: pass each event on at once

@@ -2,8 +2,12 @@
 
 from collections.abc import Mapping
 
+from django.conf import settings
 from rest_framework import exceptions, pagination, permissions, routers, serializers
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.views import exception_handler as drf_exception_handler
+
+from .staff import staff_may, staff_second_factor, staff_second_factor_help, staff_signin_fresh
 
 
 class OptionalSlashRouter(routers.SimpleRouter):
@@ -21,12 +25,51 @@ class Pagination(pagination.PageNumberPagination):
     max_page_size = 500
 
 
+# The act a request is when its view names none for its action (as DRF's DjangoModelPermissions).
+METHOD_ACTS = {
+    "GET": "view",
+    "HEAD": "view",
+    "OPTIONS": "view",
+    "POST": "add",
+    "PUT": "change",
+    "PATCH": "change",
+    "DELETE": "delete",
+}
+
+
 class IsStaff(permissions.BasePermission):
+    """Operators, asked what the admin asks for the same act: the Django permission on the view's
+    `staff_model` (`staff_acts` maps an action to its act; else the method's: view, add, change or delete;
+    `staff_model = None`: any operator, as the admin's overview), and of a session a sign-in
+    within ADMIN_REAUTH_MINUTES. An API key is not a session: no sign-in time, but its user's
+    permissions, read on every request."""
+
     message = "Operators only."
 
     def has_permission(self, request, view) -> bool:
         user = request.user
-        return bool(user and user.is_authenticated and user.is_active and user.is_staff)
+        if not (user and user.is_authenticated and user.is_active and user.is_staff):
+            return False
+        if isinstance(request.successful_authenticator, SessionAuthentication) and not staff_signin_fresh(request):
+            minutes = settings.ADMIN_REAUTH_SECONDS // 60
+            raise exceptions.PermissionDenied(
+                f"Sign in again to use the staff API: operators' sign-ins last {minutes} minutes here (/login)."
+            )
+        if isinstance(request.successful_authenticator, SessionAuthentication) and not staff_second_factor(
+            request, user
+        ):
+            raise exceptions.PermissionDenied(staff_second_factor_help())
+        model = view.staff_model  # every staff view names one (None: any operator)
+        if model is None:
+            return True
+        act = getattr(view, "staff_acts", {}).get(getattr(view, "action", None)) or METHOD_ACTS.get(
+            request.method, "change"
+        )
+        if not staff_may(user, model, act):
+            raise exceptions.PermissionDenied(
+                f"Operators need the 'Can {act} {model._meta.verbose_name}' permission for this."
+            )
+        return True
 
 
 def exception_handler(exc, context):

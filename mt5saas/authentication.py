@@ -8,6 +8,8 @@ from django.conf import settings
 from knox.auth import TokenAuthentication
 from rest_framework import exceptions, throttling
 
+from .net import client_ip
+
 
 class ApiTokenAuthentication(TokenAuthentication):
     """`Authorization: Token mt5_…`; keys are stored only as digests (knox)."""
@@ -33,3 +35,7 @@ class ApiRateThrottle(throttling.UserRateThrottle):
 
     def get_rate(self) -> str:
         return settings.API_RATE_LIMIT
+
+    def get_ident(self, request) -> str:
+        # DRF's own reads X-Forwarded-For from anyone: a new claimed address per request, a new limit.
+        return client_ip(request)

@@ -42,9 +42,18 @@ def databases(env: environ.Env, *, sqlite_path: Path) -> dict:
     return {"default": database}
 
 
+# channels-redis waits for a consumer's next message with a blocking pop of up to 5 s
+# (RedisChannelLayer.brpop_timeout). redis-py 8 reads every reply within socket_timeout,
+# 5 s by default: an idle consumer's pop timed out and the consumer died (a WebSocket closed
+# with 1011 every few seconds of quiet). The read allows the pop's time and a margin; a
+# connection that has really gone silent is still given up.
+CHANNEL_LAYER_SOCKET_TIMEOUT_S = 15.0
+
+
 def channel_layers(redis_url: str) -> dict:
     if redis_url:
-        return {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [redis_url]}}}
+        host = {"address": redis_url, "socket_timeout": CHANNEL_LAYER_SOCKET_TIMEOUT_S}
+        return {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [host]}}}
     # Single process only; fine for `make run`.
     return {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 

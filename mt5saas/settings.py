@@ -96,6 +96,8 @@ API_RATE_LIMIT = readers.rate_limit("API_RATE_LIMIT", default="20/m")
 TRADINGVIEW_IPS = env.list("TRADINGVIEW_IPS", default=["52.89.214.238", "34.212.75.30", "54.218.53.128", "52.32.178.7"])
 # Reverse proxies whose X-Forwarded-For is believed (the client address is the last hop they saw).
 TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+# Every rate limit keyed by address reads it as the webhooks do (django-ratelimit's key="ip" too).
+RATELIMIT_IP_META_KEY = "mt5saas.net.client_ip"
 # Windows hosts: the MT5 installation copied into each portable instance, and the profile
 # template (charts, the EA, its inputs) laid over it.
 MT5_INSTALL_DIR = env.str("MT5_INSTALL_DIR", default=r"C:\Program Files\MetaTrader 5")
@@ -126,6 +128,7 @@ INSTALLED_APPS = [
     "allauth.account",
     "allauth.socialaccount",
     "allauth.socialaccount.providers.google",
+    "allauth.mfa",
     "django_htmx",
     "bootstrap",
     "mt5saas",
@@ -211,6 +214,11 @@ JOURNAL_DEALS_OVERLAP_S = env.int("JOURNAL_DEALS_OVERLAP_S", default=2 * 3600)
 # A stream ends after this long and the client resumes from its last event id. daphne buffers
 # whatever a client does not read; this bounds that buffer to one stream's worth of events.
 LIVE_STREAM_MAX_S = env.float("LIVE_STREAM_MAX_S", default=600.0)
+# An open stream checks again every this many seconds that what let it open (the API key, the
+# session, the user's being active, staff rights for ?all=1) still holds, and ends if not.
+LIVE_AUTH_RECHECK_S = env.float("LIVE_AUTH_RECHECK_S", default=5.0)
+# Streams (SSE and WebSocket together) one user may have open at once; across processes with Redis.
+LIVE_STREAMS_PER_USER = env.int("LIVE_STREAMS_PER_USER", default=20)
 # A resumed stream also replays the caller's events created this long before its last event
 # id: one committed late (lower id, later commit) is not skipped. Longer than any transaction
 # that publishes an event; clients keep events by id.
@@ -290,6 +298,14 @@ AXES_SENSITIVE_PARAMETERS = ["password", "csrfmiddlewaretoken"]
 # SESSION_HOURS after it; the admin asks staff to sign in again after ADMIN_REAUTH_MINUTES.
 SESSION_COOKIE_AGE = env.int("SESSION_HOURS", default=12) * 3600
 ADMIN_REAUTH_SECONDS = env.int("ADMIN_REAUTH_MINUTES", default=30) * 60
+# Two-factor sign-in through allauth's own MFA: TOTP apps, and recovery codes for a lost phone.
+# Staff must have signed in with a second factor (or with Google) to use the admin, /api/admin/
+# and the all-tenants stream (mt5saas.staff.staff_second_factor).
+STAFF_MFA_REQUIRED = env_bool("STAFF_MFA_REQUIRED", not DEBUG)
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_TOTP_ISSUER = "mt5saas"
+# A wrong code counts in django-axes' lockout as a wrong password does (accounts.forms).
+MFA_FORMS = {"authenticate": "accounts.forms.LockoutCountingAuthenticateForm"}
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

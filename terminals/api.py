@@ -316,6 +316,7 @@ class HostSerializer(serializers.ModelSerializer):
 class HostViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = HostSerializer
     permission_classes = [IsStaff]
+    staff_model = TerminalHost
 
     def get_queryset(self):
         return host_list()
@@ -346,6 +347,7 @@ class AssignmentViewSet(
 
     serializer_class = AssignmentSerializer
     permission_classes = [IsStaff]
+    staff_model = TradingAccount  # moving an account is changing it, as in its admin page
     http_method_names = ["get", "patch"]
 
     def get_queryset(self):

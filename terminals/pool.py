@@ -102,6 +102,7 @@ class PoolAgentsView(APIView):
     """Every host, as the pool design's agents: its queue, load against capacity, heartbeat."""
 
     permission_classes = [IsStaff]
+    staff_model = TerminalHost
 
     @extend_schema(responses=inline_serializer("PoolAgents", {"agents": PoolAgentSerializer(many=True)}))
     def get(self, request):

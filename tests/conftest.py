@@ -21,6 +21,9 @@ def _isolated_cache_and_static(settings):
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
+    # Staff tests sign in with force_login (no second factor); tests/accounts/test_mfa.py and
+    # tests/browser/test_two_factor.py turn the rule on.
+    settings.STAFF_MFA_REQUIRED = False
 
 
 @pytest.fixture

@@ -1,7 +1,9 @@
 import asyncio
+import weakref
 
 import pytest
 from asgiref.sync import async_to_sync
+from channels.testing import WebsocketCommunicator
 from django.test import Client
 
 from accounts.services import api_token_create
@@ -106,4 +108,51 @@ class SSE:
 
 
 def run(coroutine_function):
-    return async_to_sync(coroutine_function)()
+    """Runs a test's coroutine in a loop of its own; the WebSocket clients it opened are closed
+    as a browser's would be before the loop ends (see Socket.finish)."""
+
+    async def go():
+        try:
+            return await coroutine_function()
+        finally:
+            for socket in Socket.opened.pop(asyncio.get_running_loop(), []):
+                await socket.finish()
+
+    return async_to_sync(go)()
+
+
+def arun(coroutine):
+    """Runs a coroutine already made (with its arguments) as run() runs a function."""
+
+    async def go():
+        return await coroutine
+
+    return run(go)
+
+
+class Socket(WebsocketCommunicator):
+    """A WebSocket client of the project's ASGI application. The server accepts once it has
+    authenticated and joined the stream's group (a few queries and a Redis round trip): the
+    handshake is given seconds, not the one second channels' communicator allows, so a busy
+    machine is not a failure."""
+
+    # The clients each running loop opened, for run() to finish.
+    opened: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, list[Socket]]" = weakref.WeakKeyDictionary()
+
+    def __init__(self, path: str, headers: list[tuple[bytes, bytes]] | None = None) -> None:
+        from mt5saas.asgi import application
+
+        super().__init__(application, path, headers=headers)
+
+    async def connect(self, timeout: float = 10):
+        Socket.opened.setdefault(asyncio.get_running_loop(), []).append(self)
+        return await super().connect(timeout)
+
+    async def finish(self) -> None:
+        """Ends the consumer as a server does when its client goes (websocket.disconnect), not
+        by the loop's teardown cancelling whatever still runs: a channels-redis receive cancelled
+        at that moment was seen to keep reading Redis forever, and the test with it."""
+        if self.future.done():
+            return
+        await self.send_input({"type": "websocket.disconnect", "code": 1000})
+        await self.wait(5)  # cancels the consumer if it has not ended by then

@@ -1,24 +1,24 @@
 """/ws/events/: the same stream over a WebSocket, refusals as close codes."""
 
 import pytest
-from asgiref.sync import async_to_sync, sync_to_async
-from channels.testing import WebsocketCommunicator
+from asgiref.sync import sync_to_async
+from channels_redis.core import RedisChannelLayer
+from django.conf import settings
 
 from live.models import Event
+from mt5saas import backing_services
 from mt5saas.events import publish_many
-from tests.live.conftest import run, session_cookie, token_for
+from tests.live.conftest import Socket, arun, run, session_cookie, token_for
 
 publish = sync_to_async(publish_many)
 
 
-def connect(path: str, headers: list[tuple[bytes, bytes]] | None = None) -> WebsocketCommunicator:
-    from mt5saas.asgi import application
-
+def connect(path: str, headers: list[tuple[bytes, bytes]] | None = None) -> Socket:
     base = [(b"origin", b"http://127.0.0.1"), (b"host", b"127.0.0.1")]
-    return WebsocketCommunicator(application, path, headers=base + (headers or []))
+    return Socket(path, base + (headers or []))
 
 
-async def close_code(communicator: WebsocketCommunicator) -> int:
+async def close_code(communicator: Socket) -> int:
     connected, _ = await communicator.connect()
     assert connected
     while True:
@@ -28,7 +28,7 @@ async def close_code(communicator: WebsocketCommunicator) -> int:
 
 
 def closed_with(path: str, headers: list[tuple[bytes, bytes]] | None = None) -> int:
-    return async_to_sync(close_code)(connect(path, headers))
+    return arun(close_code(connect(path, headers)))
 
 
 @pytest.mark.parametrize(
@@ -120,8 +120,8 @@ def test_session_user_gets_live_events(trader):
     cookie = [(b"cookie", session_cookie(trader))]
 
     async def go():
-        # since=0: the socket is accepted before it joins the group; an event published in
-        # between comes with the catch-up instead of being missed.
+        # since=0 (no cursor): the socket is accepted once it has joined the group, so an
+        # event published right after the handshake reaches it.
         ws = connect("/ws/events/?since=0", cookie)
         assert (await ws.connect())[0]
         await publish(trader.pk, [("alert", {"message": "hello"})])
@@ -135,3 +135,29 @@ def test_session_user_gets_live_events(trader):
 def test_a_socket_is_closed_after_its_lifetime_with_4408(trader, settings):
     settings.LIVE_STREAM_MAX_S = 0.3
     assert closed_with("/ws/events/", [(b"cookie", session_cookie(trader))]) == 4408
+
+
+@pytest.mark.skipif(not settings.REDIS_URL, reason="the Redis channel layer's blocking read (REDIS_URL)")
+def test_a_socket_quiet_for_longer_than_the_layers_blocking_read_stays_open(trader):
+    # channels-redis waits for a consumer's next message with a blocking pop of brpop_timeout
+    # seconds; a Redis client reading with a shorter socket timeout killed every quiet consumer.
+    quiet_s = RedisChannelLayer.brpop_timeout + 1.5
+    cookie = [(b"cookie", session_cookie(trader))]
+
+    async def go():
+        ws = connect("/ws/events/", cookie)
+        assert (await ws.connect())[0]
+        quiet = await ws.receive_nothing(quiet_s)
+        await publish(trader.pk, [("alert", {"message": "still here"})])
+        got = await ws.receive_json_from(5)
+        await ws.disconnect()
+        return quiet, got
+
+    quiet, got = run(go)
+    assert quiet
+    assert got["message"] == "still here"
+
+
+def test_the_channel_layer_reads_longer_than_its_blocking_pop_waits():
+    hosts = backing_services.channel_layers("redis://127.0.0.1:6379/0")["default"]["CONFIG"]["hosts"]
+    assert all(host["socket_timeout"] > RedisChannelLayer.brpop_timeout for host in hosts)

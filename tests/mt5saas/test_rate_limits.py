@@ -62,3 +62,31 @@ def test_api_takes_two_requests_then_answers_429_for_the_whole_period(
     assert [answer.status_code for answer in answers] == [200, 200, 429]
     # DRF's window slides: the first request leaves it a whole period later.
     assert seconds - 1 <= int(answers[2]["Retry-After"]) <= seconds
+
+
+@pytest.mark.django_db
+def test_anonymous_api_limit_ignores_forwarded_for_from_a_sender_that_is_no_trusted_proxy(client, settings):
+    settings.API_RATE_LIMIT, settings.TRUSTED_PROXIES = "2/m", ["10.0.0.2"]
+
+    # One sender claiming a new address each time: still one sender.
+    answers = [
+        client.get("/auth/status", REMOTE_ADDR="203.0.113.9", HTTP_X_FORWARDED_FOR=f"198.51.100.{n}") for n in range(3)
+    ]
+
+    assert [answer.status_code for answer in answers] == [200, 200, 429]
+
+
+@pytest.mark.django_db
+def test_anonymous_api_limit_counts_each_client_behind_a_trusted_proxy(client, settings):
+    settings.API_RATE_LIMIT, settings.TRUSTED_PROXIES = "2/m", ["10.0.0.2"]
+
+    def through_proxy(forwarded: str) -> int:
+        return client.get("/auth/status", REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR=forwarded).status_code
+
+    first = [through_proxy("198.51.100.1") for _ in range(3)]
+    # A client cannot escape by prepending hops: the proxy's last hop is the address.
+    forged = through_proxy("192.0.2.77, 198.51.100.1")
+    second = through_proxy("198.51.100.2")
+
+    assert first == [200, 200, 429] and forged == 429
+    assert second == 200

@@ -5,6 +5,8 @@ import itertools
 
 import pytest
 from allauth.account.models import EmailAddress
+from allauth.mfa.models import Authenticator
+from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
 from allauth.socialaccount.models import SocialAccount
 from django.conf import settings
 from django.contrib import admin
@@ -68,6 +70,8 @@ def make_row(model):
         return EmailAddress.objects.create(user=owner, email=owner.email)
     if model is SocialAccount:
         return SocialAccount.objects.create(user=owner, provider="google", uid=f"uid-{next(serial)}")
+    if model is Authenticator:
+        return TOTP.activate(owner, generate_totp_secret()).instance
     return {**OWNED_FACTORIES, **LIVE_FACTORIES, **ALERTS_FACTORIES}[model](owner=owner)
 
 

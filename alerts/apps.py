@@ -4,6 +4,7 @@ from django.db.models.signals import post_save
 
 from journal.signals import trades_closed
 from mt5saas import events
+from mt5saas.schedules import schedules_keep
 from terminals.signals import account_read, round_done
 
 
@@ -24,3 +25,7 @@ class AlertsConfig(AppConfig):
         trades_closed.connect(closed.trades_closed, dispatch_uid="alerts.trades_closed")
         # A new user starts with the default alerts.
         post_save.connect(services.user_created, sender=settings.AUTH_USER_MODEL, dispatch_uid="alerts.user_created")
+        schedules_keep(self, {
+            "alerts: every minute": {"func": "alerts.tasks.every_minute", "schedule_type": "I", "minutes": 1},
+            "alerts: daily summary": {"func": "alerts.tasks.daily_summaries", "schedule_type": "D"},
+        })  # fmt: skip

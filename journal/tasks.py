@@ -4,5 +4,5 @@ from . import equity
 
 
 def equity_prune() -> dict[str, int]:
-    # Scheduled hourly by migration 0002 (django-q2 Schedule "journal: thin equity points").
+    # Scheduled hourly (django-q2 Schedule "journal: thin equity points", journal/apps.py).
     return equity.equity_prune()

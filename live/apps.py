@@ -1,6 +1,7 @@
 from django.apps import AppConfig
 
 from mt5saas import events
+from mt5saas.schedules import schedules_keep
 
 
 class LiveConfig(AppConfig):
@@ -14,3 +15,5 @@ class LiveConfig(AppConfig):
         # Every published event is stored here first: its id is the stream's resume point.
         events.store_register(services.events_store)
         events.subscribe(broadcast.events_broadcast, flush=broadcast.events_flush)
+        # Hourly: retention is days and a thousand events per user, so an hour late costs nothing.
+        schedules_keep(self, {"live: prune events": {"func": "live.tasks.prune_events", "schedule_type": "H"}})

@@ -194,8 +194,7 @@ CHANNEL_LAYERS = backing_services.channel_layers(REDIS_URL)
 CACHES = backing_services.caches(REDIS_URL)
 Q_CLUSTER = backing_services.q_cluster(env, REDIS_URL)
 
-# Seconds an EA bridge terminal gets to log in when an account is added (restart with the
-# start-up configuration, log in, the EA reports connected).
+# Seconds an EA bridge terminal gets to log in when an account is added (restart, log in, EA connected).
 EA_LOGIN_TIMEOUT_S = env.float("EA_LOGIN_TIMEOUT_S", default=45.0)
 
 # The folder of the drain lock files on SQLite (terminals/orders/locks.py), one per account;
@@ -207,10 +206,12 @@ ORDER_DRAIN_LOCK_DIR = env.str("ORDER_DRAIN_LOCK_DIR", default="")
 LIVE_EVENTS_KEEP = env.int("LIVE_EVENTS_KEEP", default=1000)
 LIVE_EVENTS_DAYS = env.int("LIVE_EVENTS_DAYS", default=7)
 
-# Trade journal: how far back an account's first deal read goes, and how far each later read
-# goes back before its cursor (brokers book deals late or stamp them in their own time zone).
+# Trade journal: how far back an account's first deal read goes, how far each later read goes
+# back before its cursor (brokers book deals late or stamp them in their own time zone), and the
+# age in days past which equity points are deleted (0 keeps them: about 8,760 rows per account a year).
 JOURNAL_HISTORY_DAYS = env.int("JOURNAL_HISTORY_DAYS", default=90)
 JOURNAL_DEALS_OVERLAP_S = env.int("JOURNAL_DEALS_OVERLAP_S", default=2 * 3600)
+JOURNAL_EQUITY_RETENTION_DAYS = env.int("JOURNAL_EQUITY_RETENTION_DAYS", default=365)
 # A stream ends after this long and the client resumes from its last event id. daphne buffers
 # whatever a client does not read; this bounds that buffer to one stream's worth of events.
 LIVE_STREAM_MAX_S = env.float("LIVE_STREAM_MAX_S", default=600.0)
@@ -219,14 +220,9 @@ LIVE_STREAM_MAX_S = env.float("LIVE_STREAM_MAX_S", default=600.0)
 LIVE_AUTH_RECHECK_S = env.float("LIVE_AUTH_RECHECK_S", default=5.0)
 # Streams (SSE and WebSocket together) one user may have open at once; across processes with Redis.
 LIVE_STREAMS_PER_USER = env.int("LIVE_STREAMS_PER_USER", default=20)
-# A resumed stream also replays the caller's events created this long before its last event
-# id: one committed late (lower id, later commit) is not skipped. Longer than any transaction
-# that publishes an event; clients keep events by id.
+# A resumed stream also replays the caller's events created this long before its last event id: one
+# committed late (lower id, later commit) is not skipped. Longer than any publishing transaction.
 LIVE_RESUME_LOOKBACK_S = 30.0
-
-# Trade journal: equity points (one a minute, hourly after a week) older than this many days
-# are deleted; 0 keeps them forever (about 8,760 rows per account a year).
-JOURNAL_EQUITY_RETENTION_DAYS = env.int("JOURNAL_EQUITY_RETENTION_DAYS", default=365)
 
 # Alerts (docs/alerts.md). Operator emails (startup, host offline, error-rate spikes) go to ALERT_EMAIL.
 ALERT_EMAIL = readers.alert_email()
@@ -298,9 +294,8 @@ AXES_SENSITIVE_PARAMETERS = ["password", "csrfmiddlewaretoken"]
 # SESSION_HOURS after it; the admin asks staff to sign in again after ADMIN_REAUTH_MINUTES.
 SESSION_COOKIE_AGE = env.int("SESSION_HOURS", default=12) * 3600
 ADMIN_REAUTH_SECONDS = env.int("ADMIN_REAUTH_MINUTES", default=30) * 60
-# Two-factor sign-in through allauth's own MFA: TOTP apps, and recovery codes for a lost phone.
-# Staff must have signed in with a second factor (or with Google) to use the admin, /api/admin/
-# and the all-tenants stream (mt5saas.staff.staff_second_factor).
+# Two-factor sign-in through allauth's own MFA (TOTP, recovery codes). Staff must have signed in with a
+# second factor (or Google) for the admin, /api/admin/, the all-tenants stream (mt5saas.staff).
 STAFF_MFA_REQUIRED = env_bool("STAFF_MFA_REQUIRED", not DEBUG)
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "mt5saas"

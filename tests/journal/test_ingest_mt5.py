@@ -33,9 +33,7 @@ def by_hand(side: OrderType, reason: DealReason = DealReason.CLIENT, position: i
     return result.deal, result.order
 
 
-# Committed rows (a round starts by closing old connections); the rows migrations made (schedules)
-# are put back afterwards for the tests that read them.
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)  # a round starts by closing old connections
 def test_the_cursor_reads_every_deal_once_across_terminal_and_agent_restarts(alice):
     mt5_driver(login=LOGIN, password=PASSWORD, server=SERVER)  # a fresh terminal; opens the paper account
     account = TradingAccountFactory(

@@ -38,7 +38,7 @@ def read(model, **where) -> list[dict]:
     return [{k: v for k, v in row.items() if k not in SKIP} for row in model.objects.filter(**where).values()]
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)  # migrations' rows put back
+@pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("rows_per_statement", [1, 3, 2000])
 def test_rows_insert_stores_what_bulk_create_stores(alice, monkeypatch, rows_per_statement):
     monkeypatch.setattr(db, "INSERT_ROWS", rows_per_statement)
@@ -56,7 +56,7 @@ def test_rows_insert_stores_what_bulk_create_stores(alice, monkeypatch, rows_per
     assert all(not t._state.adding for t in written)
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)  # migrations' rows put back
+@pytest.mark.django_db(transaction=True)
 def test_rows_insert_skips_a_row_a_unique_constraint_refuses(alice):
     account = TradingAccountFactory(owner=alice)
     first = db.rows_insert([db.row_new(Trade, **trade(account, 1))], unique=["account", "open_deal"])
@@ -88,7 +88,7 @@ def history(trades: int) -> list[TerminalDeal]:
     return deals
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)  # migrations' rows put back
+@pytest.mark.django_db(transaction=True)
 def test_many_deals_at_once_publish_the_newest_and_one_journal_reloaded(alice):
     account, other = TradingAccountFactory(owner=alice), TradingAccountFactory(owner=alice)
 
@@ -108,7 +108,7 @@ def test_many_deals_at_once_publish_the_newest_and_one_journal_reloaded(alice):
     assert Deal.objects.filter(account=account).count() == 60 and Trade.objects.filter(account=account).count() == 30
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)  # migrations' rows put back
+@pytest.mark.django_db(transaction=True)
 def test_a_stored_deal_outside_the_window_is_not_stored_twice(alice):
     account = TradingAccountFactory(owner=alice)
     deals_record(account, [round_trip(1, 0)])

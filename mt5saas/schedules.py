@@ -6,6 +6,7 @@ The apps' data migrations made them first; this keeps them."""
 from functools import partial
 
 from django.apps import AppConfig
+from django.apps import apps as global_apps
 from django.db.models.signals import post_migrate
 
 
@@ -15,7 +16,8 @@ def schedules_keep(app: AppConfig, schedules: dict[str, dict]) -> None:
     post_migrate.connect(receiver, sender=app, weak=False, dispatch_uid=f"{app.label}.schedules_keep")
 
 
-def _create_missing(schedules: dict[str, dict], *, apps, using: str, **_) -> None:
-    Schedule = apps.get_model("django_q", "Schedule")  # the migrated state's model
+def _create_missing(schedules: dict[str, dict], *, using: str, apps=global_apps, **_) -> None:
+    # `apps`: the migrated state's, from migrate; flush sends none (its tables are the models').
+    Schedule = apps.get_model("django_q", "Schedule")
     for name, fields in schedules.items():
         Schedule.objects.using(using).get_or_create(name=name, defaults={"repeats": -1, **fields})

@@ -11,7 +11,7 @@ NAMES = ["live: prune events", "journal: thin equity points", "alerts: every min
 @pytest.mark.django_db
 def test_a_deleted_schedule_comes_back_at_the_next_migrate_and_an_edited_one_stays_edited():
     Schedule.objects.filter(name__in=NAMES[:2]).delete()
-    Schedule.objects.filter(name="alerts: every minute").update(minutes=5)
+    assert Schedule.objects.filter(name="alerts: every minute").update(minutes=5) == 1
 
     call_command("migrate", verbosity=0)
 
@@ -21,3 +21,10 @@ def test_a_deleted_schedule_comes_back_at_the_next_migrate_and_an_edited_one_sta
     assert (live.func, live.schedule_type) == ("live.tasks.prune_events", "H")
     assert kept["journal: thin equity points"].func == "journal.tasks.equity_prune"
     assert kept["alerts: every minute"].minutes == 5
+
+
+@pytest.mark.django_db
+def test_a_flushed_database_gets_them_back():
+    call_command("flush", interactive=False, verbosity=0)  # what a test that commits does after it
+
+    assert Schedule.objects.filter(name__in=NAMES).count() == len(NAMES)

@@ -8,9 +8,11 @@ per account and batch."""
 
 import logging
 from collections import defaultdict
+from datetime import timedelta
 from decimal import Decimal
 
 from django.db import transaction
+from django.utils import timezone
 
 from journal.models import Deal, Trade
 from mt5saas.display import lots_text, price_text
@@ -23,6 +25,9 @@ from .services import alert_raise
 log = logging.getLogger(__name__)
 
 REASON_KINDS = {Deal.Reason.SL: Kind.CLOSED_SL, Deal.Reason.TP: Kind.CLOSED_TP, Deal.Reason.SO: Kind.STOP_OUT}
+# A close older than this when the journal first stores it is history (an account's first read, a
+# long outage), not news: no alert for it, or a first read of 90 days would raise thousands.
+NEWS_FOR = timedelta(hours=1)
 BY = {Kind.CLOSED_SL: "its stop loss", Kind.CLOSED_TP: "its take profit"}
 
 
@@ -36,7 +41,12 @@ def trades_closed(sender, *, trades: list[Trade], **kwargs) -> None:
 
 
 def _trades_closed(trades: list[Trade]) -> None:
-    closed = [(trade, REASON_KINDS[trade.close_reason]) for trade in trades if trade.close_reason in REASON_KINDS]
+    since = timezone.now() - NEWS_FOR
+    closed = [
+        (trade, REASON_KINDS[trade.close_reason])
+        for trade in trades
+        if trade.close_reason in REASON_KINDS and trade.close_time is not None and trade.close_time >= since
+    ]
     if not closed:
         return
     wanted = selectors.preferences_enabled(

@@ -31,7 +31,7 @@ JUNE = "since=2025-06-01&until=2025-06-30"
 def request_rows(n_trades: int, calls: int) -> list[dict]:
     """GET routes of one trader's journal over `n_trades` seeded trades: p50/p95/p99 each."""
     owner = seed(n_trades)
-    client = Client()
+    client = Client(HTTP_HOST="127.0.0.1")  # one of the service's ALLOWED_HOSTS
     client.force_login(owner)
     account = Trade.objects.filter(owner=owner).values_list("account", flat=True).first()
     routes = [

@@ -107,8 +107,10 @@ def test_trades_closed_otherwise_or_unwanted_raise_nothing(alice, bob, account, 
     theirs = closed(bob, TradingAccountFactory(owner=bob), Deal.Reason.SL)
     by_hand = closed(alice, account, Deal.Reason.CLIENT)
     by_us = closed(alice, account, Deal.Reason.EXPERT)
+    # Read in a first read of the history: closed by its stop loss two days ago, no news now.
+    history = closed(alice, account, Deal.Reason.SL, close_time=timezone.now() - timedelta(days=2))
 
-    tell(theirs, by_hand, by_us, capture=django_capture_on_commit_callbacks)
+    tell(theirs, by_hand, by_us, history, capture=django_capture_on_commit_callbacks)
 
     assert not Alert.objects.exists()
 

@@ -62,6 +62,7 @@ def _calendar_context(request: HttpRequest, filters: JournalFilter) -> dict:
 PARTS = {"trades": _trades_context, "deals": _deals_context, "stats": _stats_context,
          "breakdowns": _breakdowns_context, "calendar": _calendar_context}  # fmt: skip
 TABS = ("trades", "deals", "breakdowns", "calendar")
+INLINE = ("trades", "deals")
 
 
 @login_required
@@ -79,8 +80,10 @@ def journal_page(request: HttpRequest) -> HttpResponse:
     }
     if filters is None:
         return render(request, "journal/journal.html", context, status=400)
-    for part in PARTS.values():
-        context |= part(request, filters)
+    # The trades and deals are on the page; the statistics, breakdowns and calendar (aggregates over
+    # every trade of the filter) load as parts of their own, so the page answers in one list's time.
+    for part in INLINE:
+        context |= PARTS[part](request, filters)
     pages = urlencode({"page": context["trades"].number, "deals_page": context["deals"].number})
     shown = f"{query}&{pages}" if query else pages
     context |= {

@@ -22,6 +22,16 @@ def rows(html: str, attribute: str) -> list[str]:
     return re.findall(rf'<tr {attribute}="(\d+)"', html)
 
 
+def shown(client, query: dict | None = None) -> str:
+    """The page as a browser shows it once its parts have loaded: the page, then the statistics,
+    breakdowns and calendar it asks for on load."""
+    page = client.get("/journal/", query or {})
+    assert page.status_code == 200
+    parts = [client.get(f"/journal/{part}", query or {}) for part in ("stats", "breakdowns", "calendar")]
+    assert all(part.status_code == 200 for part in parts)
+    return page.text + "".join(f"<section>{part.text}</section>" for part in parts)  # as the page holds them
+
+
 def chart(html: str) -> dict:
     found = re.search(r'<script id="journal-equity-data" type="application/json">(.*?)</script>', html, re.S)
     assert found, "no chart data on the page"
@@ -44,10 +54,8 @@ def test_anonymous_visitor_is_sent_to_sign_in(client):
 def test_new_trader_sees_an_empty_journal_that_says_what_will_appear(client, alice):
     client.force_login(alice)
 
-    response = client.get("/journal/")
+    html = shown(client)
 
-    assert response.status_code == 200
-    html = response.text
     assert 'data-testid="trades-empty"' in html and "No closed trades yet" in html
     assert 'data-testid="deals-empty"' in html
     assert 'data-testid="stats-empty"' in html
@@ -56,13 +64,25 @@ def test_new_trader_sees_an_empty_journal_that_says_what_will_appear(client, ali
     assert 'href="/journal">Journal</a>' in html and 'aria-current="page"' in html
 
 
+def test_the_page_lists_at_once_and_loads_the_aggregates_as_parts(client, alice, account):
+    trade = TradeFactory(owner=alice, account=account)
+    client.force_login(alice)
+
+    html = client.get("/journal/", {"symbol": "EURUSD"}).text
+
+    assert rows(html, "data-trade") == [str(trade.pk)]
+    assert 'data-testid="stats-loading"' in html and 'data-testid="stat-net-profit"' not in html
+    for part in ("stats", "breakdowns", "calendar"):
+        assert f'hx-get="/journal/{part}?symbol=EURUSD&amp;page=1&amp;deals_page=1" hx-trigger="load"' in html
+
+
 def test_trader_sees_closed_trades_newest_first_with_totals_and_statistics(client, alice, account):
     older = TradeFactory(owner=alice, account=account, profit=Decimal("-5.00"), close_time=MARCH_3)
     newer = TradeFactory(owner=alice, account=account, profit=Decimal("12.50"), close_time=MARCH_3 + timedelta(hours=2))
     TradeFactory(owner=alice, account=account, status="open", open_time=MARCH_3, close_time=None, profit=Decimal("99"))
     client.force_login(alice)
 
-    html = client.get("/journal/").text
+    html = shown(client)
 
     assert rows(html, "data-trade") == [str(newer.pk), str(older.pk)]  # the open one is not a closed trade
     total = re.search(r'data-testid="trades-total">(.*?)</tr>', html, re.S)[1]
@@ -80,7 +100,7 @@ def test_currencies_get_a_set_of_figures_each_and_are_never_added(client, alice,
     TradeFactory(owner=alice, account=euro, currency="EUR", profit=Decimal("-3.00"))
     client.force_login(alice)
 
-    html = client.get("/journal/").text
+    html = shown(client)
 
     assert re.findall(r'data-testid="stats" data-currency="(\w+)"', html) == ["EUR", "USD"]
     assert re.findall(r'stat-net-profit">([^<]+)<', html) == ["-3.00", "10.00"]
@@ -125,7 +145,7 @@ def test_copy_pair_filter_and_breakdown_name_the_pair(client, alice, account):
     TradeFactory(owner=alice, account=account)
     client.force_login(alice)
 
-    html = client.get("/journal/", {"copy_pair": pair.pk}).text
+    html = shown(client, {"copy_pair": pair.pk})
 
     assert rows(html, "data-trade") == [str(copied.pk)]
     breakdown = re.search(r'data-testid="breakdown-copy-pair">(.*?)</table>', html, re.S)[1]
@@ -240,8 +260,7 @@ def test_csv_links_and_live_parts_carry_the_filter(client, alice, account):
     assert 'href="/api/v1/deals/?format=csv&amp;symbol=XAUUSD&amp;side=buy"' in html
     assert (
         'data-live-rows="/journal/deals?symbol=XAUUSD&amp;side=buy&amp;page=1&amp;deals_page=1" '
-        'data-live-on="deal journal_reloaded"'
-        in html
+        'data-live-on="deal journal_reloaded"' in html
     )
     assert 'data-live-rows="/journal/trades?symbol=XAUUSD&amp;side=buy&amp;page=1&amp;deals_page=1"' in html
     assert 'data-live-on="deal trade_closed journal_reloaded"' in html  # the statistics

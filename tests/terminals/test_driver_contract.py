@@ -210,12 +210,13 @@ def test_the_servers_own_closes_and_hand_trades_carry_their_reasons(terminal):
     bid = terminal.tick("BTCUSD").bid
     stopped = terminal.order_send(buy(0.01, sl=round(bid - 20, 2)))
     clock.at = next(at for at in range(clock.at, clock.at + 86_400_000, 5_000) if _bid(at) < bid - 20)
-    hand_trade(server=SERVER, login=LOGIN, request=buy(0.01), reason=DealReason.MOBILE, clock=clock)
+    by_phone = hand_trade(server=SERVER, login=LOGIN, request=buy(0.01), reason=DealReason.MOBILE, clock=clock)
 
     deals = terminal.deals(**ALL_TIME)
 
+    # A position's id is the ticket of the order that opened it (not its deal's: those count apart).
     assert [(d.entry, d.reason, d.position_id) for d in deals][1:] == [
-        (DealEntry.OUT, DealReason.SL, stopped.order), (DealEntry.IN, DealReason.MOBILE, deals[2].ticket),
+        (DealEntry.OUT, DealReason.SL, stopped.order), (DealEntry.IN, DealReason.MOBILE, by_phone.order),
     ]  # fmt: skip
     assert deals[1].comment == f"[sl {bid - 20:.2f}]"
 

@@ -36,12 +36,14 @@ def _query(request: HttpRequest) -> str:
 
 def _trades_context(request: HttpRequest, filters: JournalFilter) -> dict:
     closed = trades(user=request.user, filters=filters)
-    page = Paginator(closed, PAGE_SIZE).get_page(request.GET.get("page"))
+    # Each row names its account: read with the page's rows, not once a row.
+    page = Paginator(closed.select_related("account"), PAGE_SIZE).get_page(request.GET.get("page"))
     return {"trades": page, "totals": page_data.trade_totals(closed)}
 
 
 def _deals_context(request: HttpRequest, filters: JournalFilter) -> dict:
-    page: Page = Paginator(deals(user=request.user, filters=filters), PAGE_SIZE).get_page(request.GET.get("deals_page"))
+    rows = deals(user=request.user, filters=filters).select_related("account")
+    page: Page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("deals_page"))
     return {"deals": page}
 
 

@@ -323,3 +323,13 @@ def test_chart_has_each_accounts_curve_and_all_accounts_summed_per_currency(clie
         ["1600.00", "1595.00"],
     ]
     assert [line["label"] for line in only_main["accounts"]] == ["Main"] and only_main["totals"] == []
+
+
+def test_the_page_reads_its_rows_accounts_with_them(client, alice, account, django_assert_max_num_queries):
+    other = TradingAccountFactory(owner=alice)
+    for n in range(30):
+        TradeFactory(owner=alice, account=account if n % 2 else other)
+    client.force_login(alice)
+
+    with django_assert_max_num_queries(25):  # not one query a row
+        assert client.get("/journal/").status_code == 200

@@ -169,7 +169,6 @@ class Trade(OwnedModel):
                 ],
                 name="journal_trade_owner_list",
             ),
-            models.Index(fields=["account", "status", "-close_time"]),
             models.Index(fields=["account", "position"]),
             # The statistics read every closed trade in (close time, id) order, or grouped by one
             # of the breakdowns' keys: with the columns they need in the index, from the index
